@@ -1,0 +1,1 @@
+//! engine (work in progress: see the issues).

@@ -1,0 +1,1 @@
+//! ingest (work in progress: see the issues).
