@@ -1,1 +1,13 @@
-//! ingest (work in progress: see the issues).
+//! Everything that turns bytes from the outside world into [`mtf::Tick`]s.
+//!
+//! Parsers are pure (bytes in; ticks, or a typed error, out) so they can be
+//! fuzzed and replayed; the socket receivers are a thin mio shell around them.
+//!
+//! - [`symbols`]: the symbol table, name → dense [`mtf::SymbolId`], stable and persistable.
+//! - [`validate`]: the checks every path applies before a tick is accepted.
+
+pub mod symbols;
+pub mod validate;
+
+pub use symbols::{SymbolCache, SymbolError, SymbolName, SymbolTable};
+pub use validate::{Reject, RejectCounts, Validator};
