@@ -1,0 +1,637 @@
+//! The broadcast ring: [`RingWriter`] (one per ring, in the daemon) and
+//! [`RingReader`] (any number, in any process).
+
+use crate::error::{DeadReason, Error, WriterStatus};
+use crate::header::{self, FileKind, Header};
+use crate::layout::{H_CURSOR, HEADER_SIZE, RECORD_SIZE, RECORD_WORDS};
+use crate::record::{self, EncodeError, Payload, Record};
+use crate::seqlock::{RECORD_PAYLOAD_WORDS, Step, ring_next, ring_publish_at};
+use crate::shm::{Group, NewFile, Region, unix_ns};
+use crate::sync::{AtomicU64, Ordering, fence};
+use mtf::{Bar, SymbolId, Tick};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Smallest ring capacity, in records.
+pub const MIN_CAPACITY: u64 = 2;
+/// Largest ring capacity, in records (2^26 records = 8 GiB).
+pub const MAX_CAPACITY: u64 = 1 << 26;
+
+/// How to create a ring.
+#[derive(Clone, Debug)]
+pub struct RingConfig {
+    /// Records the ring holds: a power of two in
+    /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`]. A reader that falls this far
+    /// behind is lapped.
+    pub capacity: u64,
+    /// Group to give the file (mode 0640); `None` keeps the writer's group.
+    pub group: Option<Group>,
+}
+
+impl Default for RingConfig {
+    /// 2^16 records (8 MiB), the writer's group.
+    fn default() -> Self {
+        RingConfig {
+            capacity: 1 << 16,
+            group: None,
+        }
+    }
+}
+
+fn ring_data_len(h: &Header) -> Option<u64> {
+    if !h.capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&h.capacity) {
+        return None;
+    }
+    h.capacity.checked_mul(RECORD_SIZE as u64)
+}
+
+/// The writer of one ring. Single writer: it is `Send` but its methods take
+/// `&mut self`, and only one process may create a given path at a time.
+///
+/// Publishing never waits for readers and never fails for lack of room: the
+/// oldest record is overwritten.
+pub struct RingWriter {
+    region: Region,
+    mask: u64,
+    next: u64,
+    scratch: Payload,
+    path: PathBuf,
+    shut_down: bool,
+}
+
+impl RingWriter {
+    /// Creates (or atomically replaces) the ring file at `path`, mode 0640,
+    /// with the configured group, and maps it.
+    pub fn create(path: impl AsRef<Path>, cfg: &RingConfig) -> Result<RingWriter, Error> {
+        let path = path.as_ref();
+        let cap = cfg.capacity;
+        if !cap.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) {
+            return Err(Error::Config(format!(
+                "ring capacity {cap} must be a power of two in {MIN_CAPACITY}..={MAX_CAPACITY}"
+            )));
+        }
+        let len = HEADER_SIZE + cap as usize * RECORD_SIZE;
+        let f = NewFile::create(path, len, cfg.group.as_ref())?;
+        let h = Header {
+            capacity: cap,
+            timeframe_count: 0,
+            writer_pid: std::process::id(),
+            dir_offset: 0,
+        };
+        header::init(&f.region, FileKind::Ring, &h, &[]);
+        let region = f.publish()?;
+        Ok(RingWriter {
+            region,
+            mask: cap - 1,
+            next: 0,
+            scratch: [0; RECORD_PAYLOAD_WORDS],
+            path: path.to_path_buf(),
+            shut_down: false,
+        })
+    }
+
+    #[inline]
+    fn parts(&self) -> (&[AtomicU64], &AtomicU64) {
+        let w = self.region.words();
+        (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8])
+    }
+
+    #[inline]
+    fn publish_scratch(&mut self) -> u64 {
+        let n = self.next;
+        let (slots, cursor) = self.parts();
+        ring_publish_at(slots, cursor, self.mask, n, &self.scratch);
+        self.next = n.wrapping_add(1);
+        n
+    }
+
+    /// Publishes any record; returns its sequence number.
+    #[inline]
+    pub fn publish(&mut self, r: &Record) -> Result<u64, EncodeError> {
+        record::encode(r, &mut self.scratch)?;
+        Ok(self.publish_scratch())
+    }
+
+    /// Publishes a bar (closed, corrected or update); returns its sequence number.
+    #[inline]
+    pub fn publish_bar(&mut self, kind: record::BarKind, bar: &Bar) -> Result<u64, EncodeError> {
+        record::encode_bar(kind, bar, &mut self.scratch)?;
+        Ok(self.publish_scratch())
+    }
+
+    /// Publishes a tick; returns its sequence number.
+    #[inline]
+    pub fn publish_tick(&mut self, t: &Tick) -> Result<u64, EncodeError> {
+        record::encode_tick(t, &mut self.scratch)?;
+        Ok(self.publish_scratch())
+    }
+
+    /// Announces a new symbol (whose name the snapshot directory holds).
+    pub fn publish_symbol_added(&mut self, symbol: SymbolId) -> Result<u64, EncodeError> {
+        self.publish(&Record::SymbolAdded {
+            ts: unix_ns(),
+            symbol,
+        })
+    }
+
+    /// Refreshes the header heartbeat and publishes a heartbeat record. Call
+    /// it several times per reader `dead_after` (every 100 ms to 1 s).
+    pub fn heartbeat(&mut self) -> u64 {
+        header::beat(&self.region);
+        record::encode(&Record::Heartbeat { ts: unix_ns() }, &mut self.scratch)
+            .expect("a heartbeat always encodes");
+        self.publish_scratch()
+    }
+
+    /// Refreshes the header heartbeat only (no record).
+    #[inline]
+    pub fn touch(&self) {
+        header::beat(&self.region);
+    }
+
+    /// Records published so far (the next record's sequence number).
+    #[inline]
+    pub fn published(&self) -> u64 {
+        self.next
+    }
+
+    /// Capacity in records.
+    #[inline]
+    pub fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn do_shutdown(&mut self) {
+        if !self.shut_down {
+            self.shut_down = true;
+            let _ = self.publish(&Record::Shutdown { ts: unix_ns() });
+            header::mark_shut_down(&self.region);
+        }
+    }
+
+    /// Publishes a shutdown record and marks the file shut down. The file
+    /// stays (late readers see the last records); the next `create` at the
+    /// same path replaces it. Dropping the writer does the same.
+    pub fn shutdown(mut self) {
+        self.do_shutdown();
+    }
+}
+
+impl Drop for RingWriter {
+    fn drop(&mut self) {
+        self.do_shutdown();
+    }
+}
+
+/// Where a new reader starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StartAt {
+    /// At the next record to be published (only new data).
+    #[default]
+    Newest,
+    /// At the oldest record still in the ring (replays up to `capacity`).
+    Oldest,
+    /// At this sequence number (a reader resuming where it stopped).
+    Seq(u64),
+}
+
+/// How to open a reader.
+#[derive(Clone, Debug)]
+pub struct ReaderOptions {
+    /// Where the ring reader starts.
+    pub start: StartAt,
+    /// A writer whose heartbeat is older than this is dead.
+    pub dead_after: Duration,
+    /// Fail to open when the writer is dead or shut down (default `true`;
+    /// `false` reads what a stopped writer left).
+    pub require_live: bool,
+    /// Also call the writer dead when its pid does not exist (default
+    /// `true`; turn off when the writer runs in another pid namespace).
+    pub check_pid: bool,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions {
+            start: StartAt::Newest,
+            dead_after: Duration::from_secs(3),
+            require_live: true,
+            check_pid: true,
+        }
+    }
+}
+
+/// Which records a reader delivers. Symbol and timeframe filters apply to
+/// bars (symbol also to ticks); events are delivered unless turned off.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    symbols: Option<Vec<SymbolId>>,
+    timeframes_ms: Option<Vec<u32>>,
+    bars: bool,
+    ticks: bool,
+    events: bool,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter::all()
+    }
+}
+
+impl Filter {
+    /// Everything.
+    pub fn all() -> Filter {
+        Filter {
+            symbols: None,
+            timeframes_ms: None,
+            bars: true,
+            ticks: true,
+            events: true,
+        }
+    }
+
+    /// Only these symbols (bars and ticks).
+    pub fn symbols(mut self, ids: impl IntoIterator<Item = SymbolId>) -> Filter {
+        let mut v: Vec<SymbolId> = ids.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        self.symbols = Some(v);
+        self
+    }
+
+    /// Only bars of these timeframes.
+    pub fn timeframes(mut self, tfs: impl IntoIterator<Item = mtf::Timeframe>) -> Filter {
+        let mut v: Vec<u32> = tfs.into_iter().map(|t| t.millis()).collect();
+        v.sort_unstable();
+        v.dedup();
+        self.timeframes_ms = Some(v);
+        self
+    }
+
+    /// Whether bar records pass.
+    pub fn bars(mut self, on: bool) -> Filter {
+        self.bars = on;
+        self
+    }
+
+    /// Whether tick records pass.
+    pub fn ticks(mut self, on: bool) -> Filter {
+        self.ticks = on;
+        self
+    }
+
+    /// Whether engine events (gap, heartbeat, shutdown, symbol added) pass.
+    pub fn events(mut self, on: bool) -> Filter {
+        self.events = on;
+        self
+    }
+
+    #[inline]
+    fn accepts(&self, p: &Payload) -> bool {
+        use crate::layout::*;
+        let sym_ok = || {
+            self.symbols
+                .as_ref()
+                .is_none_or(|s| s.binary_search(&record::symbol_of(p)).is_ok())
+        };
+        match record::kind_of(p) {
+            KIND_BAR_CLOSED | KIND_BAR_CORRECTED | KIND_BAR_UPDATE => {
+                self.bars
+                    && sym_ok()
+                    && self
+                        .timeframes_ms
+                        .as_ref()
+                        .is_none_or(|t| t.binary_search(&record::timeframe_ms_of(p)).is_ok())
+            }
+            KIND_TICK => self.ticks && sym_ok(),
+            _ => self.events,
+        }
+    }
+}
+
+/// What [`RingReader::next`] delivers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Received {
+    /// A record and its sequence number.
+    Record {
+        /// Sequence number (0 for the first record the writer published).
+        seq: u64,
+        /// The record.
+        record: Record,
+    },
+    /// The reader fell more than the capacity behind: `lost` records were
+    /// overwritten before it read them, and it now continues at the newest.
+    Lapped {
+        /// Records skipped (filtered-out ones included).
+        lost: u64,
+    },
+}
+
+/// Counters of one reader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Records delivered.
+    pub delivered: u64,
+    /// Records read and dropped by the filter.
+    pub filtered: u64,
+    /// Times the reader was lapped.
+    pub laps: u64,
+    /// Records lost to laps, in total.
+    pub lost: u64,
+    /// Records of an unknown kind or with an invalid field, skipped.
+    pub undecodable: u64,
+}
+
+/// How [`RingReader::next_wait`] waits: spin, then yield, then sleep with
+/// doubling naps up to `max_park`. (Readers cannot write to the ring, so the
+/// writer cannot wake them: parking is a timed sleep.)
+#[derive(Clone, Copy, Debug)]
+pub struct Wait {
+    /// Polls with `spin_loop` before yielding.
+    pub spins: u32,
+    /// `yield_now` polls before sleeping.
+    pub yields: u32,
+    /// Longest nap; also how often a parked reader checks the writer's health.
+    pub max_park: Duration,
+    /// Give up after this long (`None`: wait until a record, a lap, or the
+    /// writer's death or shutdown).
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Wait {
+    /// 20,000 spins (~20-100 µs), 100 yields, naps up to 1 ms, no timeout.
+    fn default() -> Self {
+        Wait {
+            spins: 20_000,
+            yields: 100,
+            max_park: Duration::from_millis(1),
+            timeout: None,
+        }
+    }
+}
+
+/// Why [`RingReader::next_wait`] returned without a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The timeout passed.
+    #[error("no record within the timeout")]
+    Timeout,
+    /// The writer shut down and everything it published was read.
+    #[error("the writer shut down")]
+    ShutDown,
+    /// The writer died (no shutdown record will come).
+    #[error("the writer is dead: {0}")]
+    WriterDead(DeadReason),
+}
+
+/// A reader of one ring: a read-only mapping and a position.
+pub struct RingReader {
+    region: Region,
+    mask: u64,
+    next: u64,
+    filter: Filter,
+    buf: Payload,
+    stats: ReaderStats,
+    pid: u32,
+    dead_after: Duration,
+    check_pid: bool,
+    path: PathBuf,
+}
+
+impl RingReader {
+    /// Opens the ring at `path` read-only. Errors: absent file, permission,
+    /// another file kind or layout version, a corrupt header, and (unless
+    /// `opts.require_live` is off) a dead or shut-down writer.
+    pub fn open(path: impl AsRef<Path>, opts: &ReaderOptions) -> Result<RingReader, Error> {
+        let path = path.as_ref();
+        let region = crate::shm::open_readonly(path)?;
+        let h = header::validate(&region, FileKind::Ring, path, ring_data_len)?;
+        if opts.require_live {
+            header::require_live(&region, path, h.writer_pid, opts.dead_after, opts.check_pid)?;
+        }
+        let mut r = RingReader {
+            region,
+            mask: h.capacity - 1,
+            next: 0,
+            filter: Filter::all(),
+            buf: [0; RECORD_PAYLOAD_WORDS],
+            stats: ReaderStats::default(),
+            pid: h.writer_pid,
+            dead_after: opts.dead_after,
+            check_pid: opts.check_pid,
+            path: path.to_path_buf(),
+        };
+        let cursor = r.cursor();
+        r.next = match opts.start {
+            StartAt::Newest => cursor,
+            StartAt::Oldest => cursor.saturating_sub(h.capacity),
+            StartAt::Seq(n) => n,
+        };
+        Ok(r)
+    }
+
+    /// Builder-style [`RingReader::set_filter`].
+    pub fn with_filter(mut self, f: Filter) -> RingReader {
+        self.filter = f;
+        self
+    }
+
+    /// Sets the filter; records from the current position on obey it.
+    pub fn set_filter(&mut self, f: Filter) {
+        self.filter = f;
+    }
+
+    /// The writer's cursor: records published so far.
+    pub fn cursor(&self) -> u64 {
+        let c = self.region.u64_at(H_CURSOR);
+        fence(Ordering::Acquire);
+        c
+    }
+
+    /// Sequence number of the next record this reader will look at.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Capacity in records.
+    pub fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ReaderStats {
+        self.stats
+    }
+
+    /// The writer's pid from the header.
+    pub fn writer_pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The writer's state now (shut-down flag, pid, heartbeat age).
+    pub fn writer_status(&self) -> WriterStatus {
+        header::status(&self.region, self.pid, self.dead_after, self.check_pid)
+    }
+
+    /// The next record that passes the filter, a lap notice, or `None` when
+    /// nothing new is there. Never blocks.
+    #[inline]
+    // Not an Iterator: `None` means "nothing yet", not "finished".
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Received> {
+        loop {
+            let w = self.region.words();
+            let (slots, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
+            match ring_next(slots, cursor, self.mask, &mut self.next, &mut self.buf) {
+                Step::Empty => return None,
+                Step::Lapped { lost } => {
+                    self.stats.laps += 1;
+                    self.stats.lost += lost;
+                    return Some(Received::Lapped { lost });
+                }
+                Step::Record(seq) => {
+                    if !self.filter.accepts(&self.buf) {
+                        self.stats.filtered += 1;
+                        continue;
+                    }
+                    match record::decode(&self.buf) {
+                        Ok(record) => {
+                            self.stats.delivered += 1;
+                            return Some(Received::Record { seq, record });
+                        }
+                        Err(_) => self.stats.undecodable += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Like [`RingReader::next`], but waits (spin, yield, then timed naps)
+    /// until a record or lap notice, the timeout, or the writer's end.
+    pub fn next_wait(&mut self, wait: &Wait) -> Result<Received, WaitError> {
+        for _ in 0..wait.spins {
+            if let Some(r) = self.next() {
+                return Ok(r);
+            }
+            std::hint::spin_loop();
+        }
+        let start = Instant::now();
+        for _ in 0..wait.yields {
+            if let Some(r) = self.next() {
+                return Ok(r);
+            }
+            std::thread::yield_now();
+        }
+        let mut nap = Duration::from_micros(10).min(wait.max_park);
+        loop {
+            if let Some(r) = self.next() {
+                return Ok(r);
+            }
+            match self.writer_status() {
+                WriterStatus::Live => {}
+                status => {
+                    // The writer stops only after its last record: one
+                    // more look, then report.
+                    if let Some(r) = self.next() {
+                        return Ok(r);
+                    }
+                    return Err(match status {
+                        WriterStatus::Dead(why) => WaitError::WriterDead(why),
+                        _ => WaitError::ShutDown,
+                    });
+                }
+            }
+            if wait.timeout.is_some_and(|t| start.elapsed() >= t) {
+                return Err(WaitError::Timeout);
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(wait.max_park);
+        }
+    }
+}
+
+// RECORD_WORDS and the payload type must agree.
+const _: () = assert!(RECORD_WORDS == RECORD_PAYLOAD_WORDS + 1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::RECORD_WORDS;
+    use mtf::Side;
+
+    /// The ring protocol on heap memory through `Region` (runs under Miri):
+    /// publish, read, lap with an exact count, resume at the newest record.
+    #[test]
+    fn heap_ring_laps_exactly() {
+        let cap = 4u64;
+        let region = Region::heap(HEADER_SIZE / 8 + cap as usize * RECORD_WORDS);
+        let w = region.words();
+        let (slots, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
+        let mut p: Payload = [0; RECORD_PAYLOAD_WORDS];
+        let mut out: Payload = [0; RECORD_PAYLOAD_WORDS];
+        let mut next = 0u64;
+        assert_eq!(
+            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
+            Step::Empty
+        );
+        let publish = |n: u64, p: &mut Payload| {
+            let t = Tick::trade(1, n as i64, 1.0, 1.0, Side::Buy, n);
+            record::encode_tick(&t, p).unwrap();
+            ring_publish_at(slots, cursor, cap - 1, n, p);
+        };
+        for n in 0..3 {
+            publish(n, &mut p);
+        }
+        for n in 0..3 {
+            assert_eq!(
+                ring_next(slots, cursor, cap - 1, &mut next, &mut out),
+                Step::Record(n)
+            );
+            assert_eq!(out[8], n);
+        }
+        for n in 3..13 {
+            publish(n, &mut p);
+        }
+        // wants 3, the ring holds 9..=12: resumes at 12, lost 3..=11
+        assert_eq!(
+            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
+            Step::Lapped { lost: 9 }
+        );
+        assert_eq!(
+            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
+            Step::Record(12)
+        );
+        assert_eq!(out[8], 12);
+        assert_eq!(
+            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
+            Step::Empty
+        );
+    }
+
+    #[test]
+    fn filter_selects_by_kind_symbol_and_timeframe() {
+        let mut p: Payload = [0; RECORD_PAYLOAD_WORDS];
+        let t = Tick::trade(5, 0, 1.0, 1.0, Side::Buy, 0);
+        record::encode_tick(&t, &mut p).unwrap();
+        assert!(Filter::all().accepts(&p));
+        assert!(Filter::all().symbols([5]).accepts(&p));
+        assert!(!Filter::all().symbols([4, 6]).accepts(&p));
+        assert!(!Filter::all().ticks(false).accepts(&p));
+        // timeframe filters do not apply to ticks
+        assert!(Filter::all().timeframes([mtf::Timeframe::M1]).accepts(&p));
+        record::encode(&Record::Heartbeat { ts: 0 }, &mut p).unwrap();
+        assert!(Filter::all().symbols([5]).accepts(&p));
+        assert!(!Filter::all().events(false).accepts(&p));
+    }
+}
