@@ -6,8 +6,13 @@
 //! - [`symbols`]: the symbol table, name → dense [`mtf::SymbolId`], stable and persistable.
 //! - [`validate`]: the checks every path applies before a tick is accepted.
 
+pub mod ratelog;
+pub mod seq;
 pub mod symbols;
+mod symfront;
 pub mod validate;
+pub mod wire;
 
 pub use symbols::{SymbolCache, SymbolError, SymbolName, SymbolTable};
+pub use symfront::SymbolFront;
 pub use validate::{Reject, RejectCounts, Validator};
