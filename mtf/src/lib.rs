@@ -13,10 +13,23 @@
 //! assert_eq!(tf.bucket_start(t.ts_event, 0), 1_700_000_100_000_000_000);
 //! ```
 
+mod accum;
+mod aggregator;
 mod bar;
+mod config;
+mod event;
 mod tick;
 mod timeframe;
 
+pub mod batch;
+
+pub use accum::{TS_MAX, TS_MIN, tick_is_valid};
+pub use aggregator::{AggStats, Aggregator, DEFAULT_MAX_SYMBOLS, SeedError};
 pub use bar::Bar;
+pub use config::{
+    AggConfig, BarSource, CloseAt, ConfigError, MAX_HELD_BARS, MAX_LATENESS_NS, MAX_TIMEFRAMES,
+    OpenUpdates, QuotePrice,
+};
+pub use event::{BarEvent, BarEventKind, BarSink, CountingSink};
 pub use tick::{Side, SymbolId, Tick, TickKind};
 pub use timeframe::{NANOS_PER_DAY, NANOS_PER_MS, Timeframe, TimeframeError};

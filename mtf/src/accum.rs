@@ -1,0 +1,145 @@
+//! Folding ticks and bars into a [`Bar`]: the one definition of OHLCV that the
+//! streaming aggregator and the scalar batch kernel share.
+
+use crate::{Bar, Side, SymbolId, Timeframe};
+
+/// Earliest event time accepted, ns (about 1823-12-02 UTC).
+pub const TS_MIN: i64 = -(1 << 62);
+/// Latest event time accepted, ns (about 2116-02-20 UTC).
+pub const TS_MAX: i64 = 1 << 62;
+
+/// Whether a tick can be applied to a bar: event time within
+/// [`TS_MIN`] ..= [`TS_MAX`], finite price, finite size `>= 0`.
+///
+/// Everything else is skipped (and counted) by every path, so that streaming
+/// and batch stay equal on any input.
+#[inline(always)]
+pub fn tick_is_valid(ts: i64, price: f64, size: f64) -> bool {
+    (TS_MIN..=TS_MAX).contains(&ts) && price.is_finite() && size.is_finite() && size >= 0.0
+}
+
+/// An empty bar (count 0) for `[start, start + tf)`.
+#[inline]
+pub(crate) fn empty_bar(symbol: SymbolId, tf: Timeframe, start: i64, flags: u32) -> Bar {
+    Bar {
+        symbol,
+        timeframe: tf,
+        start,
+        end: tf.bucket_end(start),
+        open: 0.0,
+        high: 0.0,
+        low: 0.0,
+        close: 0.0,
+        volume: 0.0,
+        vwap: 0.0,
+        vwap_num: 0.0,
+        buy_volume: 0.0,
+        sell_volume: 0.0,
+        count: 0,
+        first_ts: start,
+        last_ts: start,
+        revision: 0,
+        flags,
+    }
+}
+
+/// A flat bar for an empty bucket: every price `close`, volume 0, count 0.
+#[inline]
+pub(crate) fn filled_bar(
+    symbol: SymbolId,
+    tf: Timeframe,
+    start: i64,
+    close: f64,
+    flags: u32,
+) -> Bar {
+    let mut b = empty_bar(symbol, tf, start, flags | Bar::FLAG_FILLED);
+    b.open = close;
+    b.high = close;
+    b.low = close;
+    b.close = close;
+    b
+}
+
+/// Applies one valid tick. Open is the price at the smallest event time (the
+/// first arrived among equal times), close the price at the largest (the last
+/// arrived among equal times), so late ticks land where their time puts them.
+#[inline(always)]
+pub(crate) fn apply(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
+    if b.count == 0 {
+        b.open = price;
+        b.high = price;
+        b.low = price;
+        b.close = price;
+        b.first_ts = ts;
+        b.last_ts = ts;
+        b.flags &= !Bar::FLAG_FILLED;
+    } else {
+        if price > b.high {
+            b.high = price;
+        }
+        if price < b.low {
+            b.low = price;
+        }
+        if ts < b.first_ts {
+            b.first_ts = ts;
+            b.open = price;
+        }
+        if ts >= b.last_ts {
+            b.last_ts = ts;
+            b.close = price;
+        }
+    }
+    b.volume += size;
+    b.vwap_num += price * size;
+    match side {
+        Side::Buy => b.buy_volume += size,
+        Side::Sell => b.sell_volume += size,
+        Side::Unknown => {}
+    }
+    b.count += 1;
+}
+
+/// Merges `src` (ticks of a later arrival, or of a disjoint time range) into `dst`.
+#[inline]
+pub(crate) fn merge(dst: &mut Bar, src: &Bar) {
+    if src.count == 0 {
+        return;
+    }
+    if dst.count == 0 {
+        dst.open = src.open;
+        dst.high = src.high;
+        dst.low = src.low;
+        dst.close = src.close;
+        dst.first_ts = src.first_ts;
+        dst.last_ts = src.last_ts;
+        dst.flags &= !Bar::FLAG_FILLED;
+    } else {
+        if src.high > dst.high {
+            dst.high = src.high;
+        }
+        if src.low < dst.low {
+            dst.low = src.low;
+        }
+        if src.first_ts < dst.first_ts {
+            dst.first_ts = src.first_ts;
+            dst.open = src.open;
+        }
+        if src.last_ts >= dst.last_ts {
+            dst.last_ts = src.last_ts;
+            dst.close = src.close;
+        }
+    }
+    dst.volume += src.volume;
+    dst.vwap_num += src.vwap_num;
+    dst.buy_volume += src.buy_volume;
+    dst.sell_volume += src.sell_volume;
+    dst.count += src.count;
+}
+
+/// The bar as emitted: `vwap` computed from its numerator.
+#[inline]
+pub(crate) fn finish(b: &Bar) -> Bar {
+    let mut o = *b;
+    o.vwap = Bar::vwap_of(o.vwap_num, o.volume, o.close);
+    o
+}

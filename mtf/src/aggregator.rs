@@ -1,0 +1,1005 @@
+//! [`Aggregator`]: the streaming multi-timeframe bar builder.
+//!
+//! Per symbol (a dense slot indexed by [`SymbolId`]) it keeps the watermark —
+//! the highest event time seen for that symbol — and, per timeframe, a small
+//! ring of *held* bars: the newest bar, bars not closed yet, and closed bars
+//! that late ticks may still correct. The ring's capacity is fixed when the
+//! symbol is first seen, so nothing allocates per tick.
+//!
+//! When every timeframe is a multiple of the finest (they share the origin, so
+//! every coarse edge is a fine edge), a tick updates only the finest bar; a
+//! fine bar is folded into the coarser ones once the watermark leaves it.
+//! Otherwise every timeframe is updated directly. Both give the same open,
+//! high, low, close, count, first and last time; sums may differ in the last
+//! bits (see the crate docs).
+
+use crate::accum::{self, TS_MAX, TS_MIN, tick_is_valid};
+use crate::config::{AggConfig, BarSource, CloseAt, ConfigError, OpenUpdates, QuotePrice};
+use crate::event::{BarEvent, BarEventKind, BarSink};
+use crate::{Bar, Side, SymbolId, Tick, Timeframe};
+
+/// Default upper bound on symbol ids (exclusive): ids at or above it are
+/// refused and counted, so a corrupt id cannot make the slot table huge.
+pub const DEFAULT_MAX_SYMBOLS: u32 = 1 << 20;
+
+/// Counters kept by the aggregator; a cold thread reads and reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AggStats {
+    /// Ticks applied to at least one bar.
+    pub applied: u64,
+    /// Ticks refused: event time outside `TS_MIN ..= TS_MAX`, non-finite
+    /// price, non-finite or negative size. No state changes.
+    pub invalid: u64,
+    /// Ticks of the kind the aggregator does not build (quotes for trade
+    /// bars, trades for quote bars). No state changes.
+    pub ignored: u64,
+    /// Ticks too late for at least one timeframe (not applied there).
+    pub late: u64,
+    /// (tick, timeframe) pairs not applied because the tick was too late.
+    pub late_bar_updates: u64,
+    /// `Corrected` events emitted.
+    pub corrections: u64,
+    /// Empty buckets not filled because a gap exceeded `max_fill_per_gap`.
+    pub fill_skipped: u64,
+    /// Ticks whose symbol id is at or above the configured maximum.
+    pub symbol_out_of_range: u64,
+    /// Held bars pushed out of a full ring (never expected: the ring is sized
+    /// for the lateness); they are emitted as closed first.
+    pub evicted: u64,
+}
+
+/// Why [`Aggregator::seed`] refused a bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeedError {
+    /// The bar's timeframe is not configured.
+    #[error("timeframe {0} is not configured")]
+    Timeframe(Timeframe),
+    /// The bar's start is not on this aggregator's bucket grid.
+    #[error("bar start {0} is not on the bucket grid")]
+    OffGrid(i64),
+    /// Symbol id at or above the configured maximum.
+    #[error("symbol id {0} is out of range")]
+    Symbol(SymbolId),
+    /// The close is not finite, or the start is outside the supported range.
+    #[error("bar is not valid (non-finite close or time out of range)")]
+    Invalid,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    bar: Bar,
+    /// Emitted as `Closed` (later changes emit `Corrected`).
+    emitted: bool,
+    /// Fold mode, finest timeframe: already merged into the coarser bars.
+    folded: bool,
+}
+
+/// Settings shared by all timeframes, copied for the slow paths.
+#[derive(Clone, Copy, Debug)]
+struct Common {
+    symbol: SymbolId,
+    lateness: i64,
+    delay: i64,
+    fill: bool,
+    max_fill: u32,
+    flags: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TfParams {
+    tf: Timeframe,
+    origin: i64,
+}
+
+impl TfParams {
+    #[inline]
+    fn start(&self, ts: i64) -> i64 {
+        self.tf.bucket_start(ts, self.origin)
+    }
+}
+
+/// One (symbol, timeframe).
+#[derive(Debug)]
+struct TfState {
+    /// Bounds of the newest held bar (`start > end` when none): the hot check.
+    back_start: i64,
+    back_end: i64,
+    /// Ring of held bars, oldest first, sorted by start.
+    ring: Box<[Held]>,
+    head: usize,
+    len: usize,
+    /// End of the newest bar ever created or seeded (`i64::MIN`: none).
+    tail_end: i64,
+    /// Close of that bar once it left the ring (or was seeded).
+    tail_close: f64,
+    /// Buckets ending at or before this are never reopened (seeded state).
+    floor_end: i64,
+    /// Open updates: start of the bar last emitted, and the event time.
+    open_emit_start: i64,
+    open_emit_ts: i64,
+}
+
+impl TfState {
+    fn new(cap: usize) -> TfState {
+        let blank = Held {
+            bar: accum::empty_bar(0, Timeframe::S1, 0, 0),
+            emitted: false,
+            folded: false,
+        };
+        TfState {
+            back_start: i64::MAX,
+            back_end: i64::MIN,
+            ring: vec![blank; cap].into_boxed_slice(),
+            head: 0,
+            len: 0,
+            tail_end: i64::MIN,
+            tail_close: f64::NAN,
+            floor_end: i64::MIN,
+            open_emit_start: i64::MIN,
+            open_emit_ts: i64::MIN,
+        }
+    }
+
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.ring.len() - 1
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> &Held {
+        &self.ring[(self.head + i) & self.mask()]
+    }
+
+    #[inline(always)]
+    fn get_mut(&mut self, i: usize) -> &mut Held {
+        let m = self.mask();
+        &mut self.ring[(self.head + i) & m]
+    }
+
+    #[inline(always)]
+    fn back_mut(&mut self) -> &mut Held {
+        let i = self.len - 1;
+        self.get_mut(i)
+    }
+
+    /// Re-arms the hot check: only a newest bar that is not folded (fold
+    /// mode) is updated in place; anything else takes the slow path.
+    fn set_back_bounds(&mut self) {
+        if self.len > 0 && !self.get(self.len - 1).folded {
+            let b = self.get(self.len - 1).bar;
+            self.back_start = b.start;
+            self.back_end = b.end;
+        } else {
+            self.back_start = i64::MAX;
+            self.back_end = i64::MIN;
+        }
+    }
+
+    fn pop_front<S: BarSink>(&mut self, out: &mut S) {
+        let h = *self.get(0);
+        if !h.emitted {
+            out.push_event(BarEvent {
+                kind: BarEventKind::Closed,
+                bar: accum::finish(&h.bar),
+            });
+        }
+        if self.len == 1 {
+            self.tail_close = h.bar.close;
+        }
+        self.head = (self.head + 1) & self.mask();
+        self.len -= 1;
+    }
+
+    /// Inserts at position `at` (0 ..= len), evicting the oldest when full.
+    /// Returns the position of the inserted bar.
+    fn insert<S: BarSink>(
+        &mut self,
+        mut at: usize,
+        h: Held,
+        out: &mut S,
+        stats: &mut AggStats,
+    ) -> usize {
+        if self.len == self.ring.len() {
+            stats.evicted += 1;
+            self.pop_front(out);
+            if at == 0 {
+                // The new bar is older than everything held: emit it at once.
+                let mut h = h;
+                if !h.emitted {
+                    out.push_event(BarEvent {
+                        kind: BarEventKind::Closed,
+                        bar: accum::finish(&h.bar),
+                    });
+                    h.emitted = true;
+                }
+                self.head = (self.head + self.mask()) & self.mask();
+                self.len += 1;
+                *self.get_mut(0) = h;
+                self.pop_front(out);
+                self.set_back_bounds();
+                return usize::MAX;
+            }
+            at -= 1;
+        }
+        let mut i = self.len;
+        self.len += 1;
+        while i > at {
+            let prev = *self.get(i - 1);
+            *self.get_mut(i) = prev;
+            i -= 1;
+        }
+        *self.get_mut(at) = h;
+        self.set_back_bounds();
+        at
+    }
+
+    fn last_close(&self) -> f64 {
+        if self.len > 0 {
+            let b = &self.get(self.len - 1).bar;
+            if b.end == self.tail_end {
+                return b.close;
+            }
+        }
+        self.tail_close
+    }
+
+    /// Flat bars for the empty buckets `[from, to)`, `from` on the grid.
+    fn fill_gap<S: BarSink>(
+        &mut self,
+        p: &TfParams,
+        c: &Common,
+        to: i64,
+        wm: i64,
+        out: &mut S,
+        stats: &mut AggStats,
+    ) {
+        let w = p.tf.nanos();
+        let mut from = self.tail_end;
+        if from >= to {
+            return;
+        }
+        let n = ((to - from) / w) as u64;
+        if n > c.max_fill as u64 {
+            let skip = n - c.max_fill as u64;
+            stats.fill_skipped += skip;
+            from += skip as i64 * w;
+        }
+        let close = self.last_close();
+        let mut s = from;
+        while s < to {
+            let bar = accum::filled_bar(c.symbol, p.tf, s, close, c.flags);
+            let mut emitted = false;
+            if bar.end.saturating_add(c.delay) <= wm {
+                out.push_event(BarEvent {
+                    kind: BarEventKind::Closed,
+                    bar,
+                });
+                emitted = true;
+            }
+            if bar.end.saturating_add(c.lateness) > wm {
+                let h = Held {
+                    bar,
+                    emitted,
+                    folded: true,
+                };
+                let at = self.len;
+                self.insert(at, h, out, stats);
+            } else {
+                self.tail_close = close;
+            }
+            s = bar.end;
+        }
+        self.tail_end = to;
+    }
+
+    /// The held bar for the bucket of `ts`, created if needed; `None` when the
+    /// tick is too late for this timeframe.
+    fn route<S: BarSink>(
+        &mut self,
+        p: &TfParams,
+        c: &Common,
+        ts: i64,
+        wm: i64,
+        out: &mut S,
+        stats: &mut AggStats,
+    ) -> Option<usize> {
+        let s = p.start(ts);
+        let e = p.tf.bucket_end(s);
+        if e <= self.floor_end || e.saturating_add(c.lateness) <= wm {
+            return None;
+        }
+        let h = Held {
+            bar: accum::empty_bar(c.symbol, p.tf, s, c.flags),
+            emitted: false,
+            folded: false,
+        };
+        if s >= self.tail_end {
+            if c.fill && self.tail_end != i64::MIN {
+                self.fill_gap(p, c, s, wm, out, stats);
+            }
+            self.tail_end = e;
+            let at = self.len;
+            let at = self.insert(at, h, out, stats);
+            return (at != usize::MAX).then_some(at);
+        }
+        let mut i = self.len;
+        while i > 0 {
+            let st = self.get(i - 1).bar.start;
+            if st == s {
+                return Some(i - 1);
+            }
+            if st < s {
+                break;
+            }
+            i -= 1;
+        }
+        let at = self.insert(i, h, out, stats);
+        (at != usize::MAX).then_some(at)
+    }
+
+    /// Emits what the watermark closes, fills empty buckets before it, and
+    /// releases what it puts beyond the lateness.
+    fn settle<S: BarSink>(
+        &mut self,
+        p: &TfParams,
+        c: &Common,
+        wm: i64,
+        out: &mut S,
+        stats: &mut AggStats,
+    ) {
+        if c.fill && self.tail_end != i64::MIN {
+            let upto = p.start(wm.saturating_sub(c.delay));
+            if self.tail_end < upto {
+                self.fill_gap(p, c, upto, wm, out, stats);
+            }
+        }
+        for i in 0..self.len {
+            let h = self.get_mut(i);
+            if h.emitted {
+                continue;
+            }
+            if h.bar.end.saturating_add(c.delay) > wm {
+                break;
+            }
+            h.emitted = true;
+            let bar = accum::finish(&h.bar);
+            out.push_event(BarEvent {
+                kind: BarEventKind::Closed,
+                bar,
+            });
+        }
+        while self.len > 0 && self.get(0).bar.end.saturating_add(c.lateness) <= wm {
+            self.pop_front(out);
+        }
+        self.set_back_bounds();
+    }
+
+    /// The event time at which `settle` has something to do.
+    fn due(&self, p: &TfParams, c: &Common) -> i64 {
+        let mut due = i64::MAX;
+        if self.len > 0 {
+            due = self.get(0).bar.end.saturating_add(c.lateness);
+            for i in 0..self.len {
+                let h = self.get(i);
+                if !h.emitted {
+                    due = due.min(h.bar.end.saturating_add(c.delay));
+                    break;
+                }
+            }
+        }
+        if c.fill && self.tail_end != i64::MIN {
+            due = due.min(
+                self.tail_end
+                    .saturating_add(p.tf.nanos())
+                    .saturating_add(c.delay),
+            );
+        }
+        due
+    }
+
+    /// After a change to the held bar at `i` off the hot path: a correction
+    /// if it was emitted, a close if it is overdue (a bar created late).
+    fn after_change<S: BarSink>(
+        &mut self,
+        i: usize,
+        c: &Common,
+        wm: i64,
+        out: &mut S,
+        stats: &mut AggStats,
+    ) {
+        let h = self.get_mut(i);
+        if h.emitted {
+            h.bar.revision = h.bar.revision.saturating_add(1);
+            stats.corrections += 1;
+            out.push_event(BarEvent {
+                kind: BarEventKind::Corrected,
+                bar: accum::finish(&h.bar),
+            });
+        } else if h.bar.end.saturating_add(c.delay) <= wm {
+            h.emitted = true;
+            out.push_event(BarEvent {
+                kind: BarEventKind::Closed,
+                bar: accum::finish(&h.bar),
+            });
+        }
+    }
+
+    /// Whether the open-update policy emits now for the bar starting at `start`.
+    #[inline]
+    fn open_due(&mut self, policy: OpenUpdates, start: i64, ts: i64) -> bool {
+        match policy {
+            OpenUpdates::None => false,
+            OpenUpdates::EveryTick => true,
+            OpenUpdates::Every(ns) => {
+                if start != self.open_emit_start || ts.saturating_sub(self.open_emit_ts) >= ns {
+                    self.open_emit_start = start;
+                    self.open_emit_ts = ts;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SymState {
+    /// Highest event time seen (or advanced to); `i64::MIN` before any.
+    wm: i64,
+    /// `settle` is needed once `wm >= due`.
+    due: i64,
+    /// The latest tick was not flagged [`Tick::FLAG_REPLAY`].
+    live: bool,
+    tfs: Box<[TfState]>,
+}
+
+/// The streaming multi-timeframe aggregator. See the crate docs for the contract.
+#[derive(Debug)]
+pub struct Aggregator {
+    cfg: AggConfig,
+    params: Box<[TfParams]>,
+    caps: Box<[usize]>,
+    fold: bool,
+    lateness: i64,
+    delay: i64,
+    flags: u32,
+    max_symbols: u32,
+    syms: Vec<Option<Box<SymState>>>,
+    stats: AggStats,
+}
+
+impl Aggregator {
+    /// An aggregator for `cfg`, or why the config is refused.
+    pub fn new(cfg: AggConfig) -> Result<Aggregator, ConfigError> {
+        let tfs = cfg.validate()?;
+        let params: Box<[TfParams]> = tfs
+            .iter()
+            .map(|&tf| TfParams {
+                tf,
+                origin: tf.normalize_origin(cfg.origin_ns),
+            })
+            .collect();
+        let caps = tfs
+            .iter()
+            .map(|&tf| crate::config::held_capacity(tf, cfg.allowed_lateness_ns))
+            .collect();
+        let finest = tfs[0].millis();
+        let fold = tfs.len() > 1 && tfs.iter().all(|tf| tf.millis().is_multiple_of(finest));
+        let lateness = cfg.allowed_lateness_ns;
+        let delay = match cfg.close_at {
+            CloseAt::EndPlusLateness => lateness,
+            CloseAt::End => 0,
+        };
+        let flags = match cfg.source {
+            BarSource::Trades => 0,
+            BarSource::Quotes(_) => Bar::FLAG_QUOTES,
+        };
+        Ok(Aggregator {
+            cfg,
+            params,
+            caps,
+            fold,
+            lateness,
+            delay,
+            flags,
+            max_symbols: DEFAULT_MAX_SYMBOLS,
+            syms: Vec::new(),
+            stats: AggStats::default(),
+        })
+    }
+
+    /// Refuse (and count) symbol ids at or above `max` (default
+    /// [`DEFAULT_MAX_SYMBOLS`]); bounds the slot table.
+    pub fn with_max_symbols(mut self, max: u32) -> Aggregator {
+        self.max_symbols = max;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AggConfig {
+        &self.cfg
+    }
+
+    /// The timeframes, finest first (the order bars are emitted in per tick).
+    pub fn timeframes(&self) -> impl Iterator<Item = Timeframe> + '_ {
+        self.params.iter().map(|p| p.tf)
+    }
+
+    /// Whether ticks update only the finest timeframe and fold into the others.
+    pub fn folds(&self) -> bool {
+        self.fold
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> AggStats {
+        self.stats
+    }
+
+    /// The watermark of a symbol: the highest event time seen (or advanced
+    /// to), `None` before its first tick.
+    pub fn watermark(&self, symbol: SymbolId) -> Option<i64> {
+        self.syms
+            .get(symbol as usize)
+            .and_then(|s| s.as_ref())
+            .map(|s| s.wm)
+            .filter(|&w| w != i64::MIN)
+    }
+
+    /// An upper bound on the events one `update` or `advance` of one symbol
+    /// can emit: size a `Vec` sink with it (times the symbols for `advance`).
+    pub fn max_events_per_update(&self) -> usize {
+        self.caps
+            .iter()
+            .map(|&c| c + self.cfg.max_fill_per_gap as usize + 2)
+            .sum()
+    }
+
+    fn common(&self, symbol: SymbolId) -> Common {
+        Common {
+            symbol,
+            lateness: self.lateness,
+            delay: self.delay,
+            fill: self.cfg.fill_empty,
+            max_fill: self.cfg.max_fill_per_gap,
+            flags: self.flags,
+        }
+    }
+
+    /// Price, size and side of a tick for this aggregator's bars; `None` for
+    /// the kind it ignores.
+    #[inline(always)]
+    fn price_of(&self, t: &Tick) -> Option<(f64, f64, Side)> {
+        match (self.cfg.source, t.kind) {
+            (BarSource::Trades, crate::TickKind::Trade) => Some((t.price, t.size, t.side)),
+            (BarSource::Quotes(q), crate::TickKind::Quote) => {
+                let p = match q {
+                    QuotePrice::Mid => t.mid(),
+                    QuotePrice::Bid => t.price,
+                    QuotePrice::Ask => t.ask,
+                };
+                Some((p, 0.0, Side::Unknown))
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies one tick to every timeframe of its symbol and emits what it
+    /// closes, corrects, or (by policy) updates. Never panics; bad ticks are
+    /// counted in [`AggStats`].
+    #[inline]
+    pub fn update<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
+        let Some((price, size, side)) = self.price_of(tick) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let ts = tick.ts_event;
+        if !tick_is_valid(ts, price, size) {
+            self.stats.invalid += 1;
+            return;
+        }
+        if tick.symbol >= self.max_symbols {
+            self.stats.symbol_out_of_range += 1;
+            return;
+        }
+        let c = self.common(tick.symbol);
+        let fold = self.fold;
+        let policy = self.cfg.open_updates;
+        let i = tick.symbol as usize;
+        if !matches!(self.syms.get(i), Some(Some(_))) {
+            // First sight of this symbol: the only allocation, never per tick.
+            Self::slot_static(&mut self.syms, &self.caps, self.max_symbols, tick.symbol);
+        }
+        let Some(Some(sym)) = self.syms.get_mut(i) else {
+            return;
+        };
+        let sym = &mut **sym;
+        let (params, stats) = (&self.params, &mut self.stats);
+        sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
+        if ts > sym.wm {
+            sym.wm = ts;
+            if ts >= sym.due {
+                settle_symbol(sym, params, &c, fold, out, stats);
+            }
+        }
+        let wm = sym.wm;
+        let late = if fold {
+            update_fold(
+                sym, params, &c, policy, ts, price, size, side, wm, out, stats,
+            )
+        } else {
+            update_direct(
+                sym, params, &c, policy, ts, price, size, side, wm, out, stats,
+            )
+        };
+        if late == HOT {
+            stats.applied += 1;
+            return;
+        }
+        if late == params.len() {
+            stats.late += 1;
+        } else {
+            stats.applied += 1;
+            if late > 0 {
+                stats.late += 1;
+            }
+        }
+        // Slow paths may have created bars with earlier thresholds.
+        sym.due = symbol_due(sym, params, &c, fold);
+    }
+
+    fn slot_static<'a>(
+        syms: &'a mut Vec<Option<Box<SymState>>>,
+        caps: &[usize],
+        max: u32,
+        symbol: SymbolId,
+    ) -> Option<&'a mut SymState> {
+        if symbol >= max {
+            return None;
+        }
+        let i = symbol as usize;
+        if i >= syms.len() {
+            syms.resize_with(i + 1, || None);
+        }
+        Some(syms[i].get_or_insert_with(|| {
+            Box::new(SymState {
+                wm: i64::MIN,
+                due: i64::MAX,
+                live: true,
+                tfs: caps.iter().map(|&c| TfState::new(c)).collect(),
+            })
+        }))
+    }
+
+    /// Wall-clock timer: moves the watermark of every *live* symbol (its
+    /// latest tick not flagged [`Tick::FLAG_REPLAY`]) to
+    /// `now_ns - clock_grace_ns` if that is later, closing (and, with fill,
+    /// filling) what that passes. Replayed symbols are left alone: a replay of
+    /// 2013 data is never closed by today's clock.
+    pub fn advance<S: BarSink>(&mut self, now_ns: i64, out: &mut S) {
+        let to = now_ns
+            .saturating_sub(self.cfg.clock_grace_ns)
+            .clamp(TS_MIN, TS_MAX);
+        for i in 0..self.syms.len() {
+            let c = self.common(i as SymbolId);
+            let (params, stats, fold) = (&self.params, &mut self.stats, self.fold);
+            let Some(sym) = self.syms[i].as_deref_mut() else {
+                continue;
+            };
+            if !sym.live || sym.wm == i64::MIN || to <= sym.wm {
+                continue;
+            }
+            sym.wm = to;
+            if to >= sym.due {
+                settle_symbol(sym, params, &c, fold, out, stats);
+            }
+        }
+    }
+
+    /// Emits every held bar not emitted yet as `Closed` (end of a replay, or
+    /// shutdown). Watermarks do not move; a later tick for such a bar is a
+    /// correction.
+    pub fn flush<S: BarSink>(&mut self, out: &mut S) {
+        for i in 0..self.syms.len() {
+            let c = self.common(i as SymbolId);
+            let (params, stats, fold) = (&self.params, &mut self.stats, self.fold);
+            let Some(sym) = self.syms[i].as_deref_mut() else {
+                continue;
+            };
+            if fold {
+                fold_back(sym, params, &c, out, stats);
+            }
+            for t in sym.tfs.iter_mut() {
+                for j in 0..t.len {
+                    let h = t.get_mut(j);
+                    if !h.emitted {
+                        h.emitted = true;
+                        out.push_event(BarEvent {
+                            kind: BarEventKind::Closed,
+                            bar: accum::finish(&h.bar),
+                        });
+                    }
+                }
+            }
+            sym.due = symbol_due(sym, params, &c, fold);
+        }
+    }
+
+    /// Restores state after a restart: `last` is the newest stored bar of its
+    /// (symbol, timeframe). Buckets up to its end are never reopened, and with
+    /// `fill_empty` the next bars continue from its close. Seeding an older bar
+    /// than the state already has is a no-op.
+    pub fn seed(&mut self, last: &Bar) -> Result<(), SeedError> {
+        let Some(k) = self.params.iter().position(|p| p.tf == last.timeframe) else {
+            return Err(SeedError::Timeframe(last.timeframe));
+        };
+        if !last.close.is_finite() || !(TS_MIN..=TS_MAX).contains(&last.start) {
+            return Err(SeedError::Invalid);
+        }
+        let p = self.params[k];
+        if p.start(last.start) != last.start {
+            return Err(SeedError::OffGrid(last.start));
+        }
+        let c = self.common(last.symbol);
+        let fold = self.fold;
+        let params = &self.params;
+        let Some(sym) =
+            Self::slot_static(&mut self.syms, &self.caps, self.max_symbols, last.symbol)
+        else {
+            return Err(SeedError::Symbol(last.symbol));
+        };
+        let t = &mut sym.tfs[k];
+        let end = p.tf.bucket_end(last.start);
+        if end > t.tail_end {
+            t.tail_end = end;
+            t.tail_close = last.close;
+            t.floor_end = t.floor_end.max(end);
+            t.set_back_bounds();
+        }
+        sym.due = symbol_due(sym, params, &c, fold);
+        Ok(())
+    }
+}
+
+/// Returned by the update paths when only hot paths ran (no bar created).
+const HOT: usize = usize::MAX;
+
+/// Direct mode: every timeframe sees the tick. Returns how many were too late,
+/// or [`HOT`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_direct<S: BarSink>(
+    sym: &mut SymState,
+    params: &[TfParams],
+    c: &Common,
+    policy: OpenUpdates,
+    ts: i64,
+    price: f64,
+    size: f64,
+    side: Side,
+    wm: i64,
+    out: &mut S,
+    stats: &mut AggStats,
+) -> usize {
+    let mut late = 0;
+    let mut slow = false;
+    for (t, p) in sym.tfs.iter_mut().zip(params.iter()) {
+        if ts >= t.back_start && ts < t.back_end {
+            let h = t.back_mut();
+            accum::apply(&mut h.bar, ts, price, size, side);
+            if !matches!(policy, OpenUpdates::None) {
+                let bar = h.bar;
+                if t.open_due(policy, bar.start, ts) {
+                    emit_open(&bar, out);
+                }
+            }
+            continue;
+        }
+        slow = true;
+        let was_tail = p.start(ts) >= t.tail_end;
+        match t.route(p, c, ts, wm, out, stats) {
+            Some(i) => {
+                let h = t.get_mut(i);
+                accum::apply(&mut h.bar, ts, price, size, side);
+                if was_tail {
+                    let bar = h.bar;
+                    if t.open_due(policy, bar.start, ts) {
+                        emit_open(&bar, out);
+                    }
+                } else {
+                    t.after_change(i, c, wm, out, stats);
+                }
+            }
+            None => {
+                late += 1;
+                stats.late_bar_updates += 1;
+            }
+        }
+    }
+    if slow { late } else { HOT }
+}
+
+/// Fold mode: the tick updates the finest bar; late ticks go to every
+/// timeframe directly. Returns how many timeframes it was too late for.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_fold<S: BarSink>(
+    sym: &mut SymState,
+    params: &[TfParams],
+    c: &Common,
+    policy: OpenUpdates,
+    ts: i64,
+    price: f64,
+    size: f64,
+    side: Side,
+    wm: i64,
+    out: &mut S,
+    stats: &mut AggStats,
+) -> usize {
+    let fine = &mut sym.tfs[0];
+    if ts >= fine.back_start && ts < fine.back_end {
+        let h = fine.back_mut();
+        accum::apply(&mut h.bar, ts, price, size, side);
+        if !matches!(policy, OpenUpdates::None) {
+            emit_fold_open(sym, params, policy, ts, out);
+        }
+        return HOT;
+    }
+    let p0 = &params[0];
+    if p0.start(ts) >= fine.tail_end {
+        // A new finest bucket: fold the old one, then start the new one.
+        fold_back(sym, params, c, out, stats);
+        let fine = &mut sym.tfs[0];
+        match fine.route(p0, c, ts, wm, out, stats) {
+            Some(i) => {
+                let h = fine.get_mut(i);
+                accum::apply(&mut h.bar, ts, price, size, side);
+                h.folded = false;
+                if !matches!(policy, OpenUpdates::None) {
+                    emit_fold_open(sym, params, policy, ts, out);
+                }
+                return 0;
+            }
+            None => {
+                // Too late for the finest bucket (beyond the lateness of an
+                // advanced watermark): then too late for all of them.
+                stats.late_bar_updates += params.len() as u64;
+                return params.len();
+            }
+        }
+    }
+    // Late for the finest bucket: every timeframe directly.
+    let mut late = 0;
+    for (k, (t, p)) in sym.tfs.iter_mut().zip(params.iter()).enumerate() {
+        match t.route(p, c, ts, wm, out, stats) {
+            Some(i) => {
+                let h = t.get_mut(i);
+                accum::apply(&mut h.bar, ts, price, size, side);
+                if k == 0 {
+                    h.folded = true;
+                }
+                t.after_change(i, c, wm, out, stats);
+            }
+            None => {
+                late += 1;
+                stats.late_bar_updates += 1;
+            }
+        }
+    }
+    late
+}
+
+/// Fold mode: merges the newest finest bar into the coarser timeframes, once.
+fn fold_back<S: BarSink>(
+    sym: &mut SymState,
+    params: &[TfParams],
+    c: &Common,
+    out: &mut S,
+    stats: &mut AggStats,
+) {
+    let (fine, coarse) = sym.tfs.split_at_mut(1);
+    let fine = &mut fine[0];
+    if fine.len == 0 {
+        return;
+    }
+    let h = fine.back_mut();
+    if h.folded {
+        return;
+    }
+    h.folded = true;
+    let src = h.bar;
+    fine.set_back_bounds();
+    if src.count == 0 {
+        return;
+    }
+    let wm = sym.wm;
+    for (t, p) in coarse.iter_mut().zip(params[1..].iter()) {
+        match t.route(p, c, src.start, wm, out, stats) {
+            Some(i) => {
+                accum::merge(&mut t.get_mut(i).bar, &src);
+                t.after_change(i, c, wm, out, stats);
+            }
+            None => stats.late_bar_updates += 1,
+        }
+    }
+}
+
+/// Fold mode open updates: the finest bar as is, each coarser one as its
+/// folded part merged with the newest finest bar.
+fn emit_fold_open<S: BarSink>(
+    sym: &mut SymState,
+    params: &[TfParams],
+    policy: OpenUpdates,
+    ts: i64,
+    out: &mut S,
+) {
+    let (fine, coarse) = sym.tfs.split_at_mut(1);
+    let fine = &mut fine[0];
+    let fb = fine.get(fine.len - 1).bar;
+    if fine.open_due(policy, fb.start, ts) {
+        emit_open(&fb, out);
+    }
+    for (t, p) in coarse.iter_mut().zip(params[1..].iter()) {
+        let start = if fb.start >= t.back_start && fb.start < t.back_end {
+            t.back_start
+        } else {
+            p.start(fb.start)
+        };
+        if !t.open_due(policy, start, ts) {
+            continue;
+        }
+        let mut view = if start == t.back_start {
+            t.get(t.len - 1).bar
+        } else {
+            accum::empty_bar(fb.symbol, p.tf, start, fb.flags)
+        };
+        accum::merge(&mut view, &fb);
+        emit_open(&view, out);
+    }
+}
+
+#[inline]
+fn emit_open<S: BarSink>(bar: &Bar, out: &mut S) {
+    let mut b = accum::finish(bar);
+    b.flags |= Bar::FLAG_OPEN;
+    out.push_event(BarEvent {
+        kind: BarEventKind::Open,
+        bar: b,
+    });
+}
+
+fn settle_symbol<S: BarSink>(
+    sym: &mut SymState,
+    params: &[TfParams],
+    c: &Common,
+    fold: bool,
+    out: &mut S,
+    stats: &mut AggStats,
+) {
+    let wm = sym.wm;
+    if fold {
+        let fine = &sym.tfs[0];
+        if fine.len > 0 && fine.back_end <= wm {
+            fold_back(sym, params, c, out, stats);
+        }
+    }
+    for (t, p) in sym.tfs.iter_mut().zip(params.iter()) {
+        t.settle(p, c, wm, out, stats);
+    }
+    sym.due = symbol_due(sym, params, c, fold);
+}
+
+fn symbol_due(sym: &SymState, params: &[TfParams], c: &Common, fold: bool) -> i64 {
+    let mut due = i64::MAX;
+    for (t, p) in sym.tfs.iter().zip(params.iter()) {
+        due = due.min(t.due(p, c));
+    }
+    if fold {
+        let fine = &sym.tfs[0];
+        if fine.len > 0 && !fine.get(fine.len - 1).folded {
+            due = due.min(fine.back_end);
+        }
+    }
+    due
+}

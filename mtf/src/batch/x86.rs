@@ -1,0 +1,251 @@
+//! AVX2 and AVX-512 kernels, reachable only through [`Avx2`] / [`Avx512`]
+//! values, which exist only after run-time detection saw the feature.
+
+use std::arch::x86_64::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::{BatchSpec, BatchStats, RunSums, SortedColumns, drive, row_ok};
+use crate::{Bar, Side};
+
+/// Proof that this CPU runs AVX2. Get one from [`Avx2::detect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Avx2 {
+    _private: (),
+}
+
+/// Proof that this CPU runs AVX-512F. Get one from [`Avx512::detect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Avx512 {
+    _private: (),
+}
+
+/// Detection cache: 0 not yet, 1 absent, 2 present. Written by whichever
+/// thread detects first (all write the same value); `Relaxed` suffices since
+/// the value carries no other memory with it.
+static HAS_AVX2: AtomicU8 = AtomicU8::new(0);
+static HAS_AVX512: AtomicU8 = AtomicU8::new(0);
+
+fn cached(flag: &AtomicU8, detect: fn() -> bool) -> bool {
+    match flag.load(Ordering::Relaxed) {
+        0 => {
+            let has = detect();
+            flag.store(if has { 2 } else { 1 }, Ordering::Relaxed);
+            has
+        }
+        v => v == 2,
+    }
+}
+
+impl Avx2 {
+    /// `Some` when this CPU runs AVX2 (detected once, then cached).
+    pub fn detect() -> Option<Avx2> {
+        cached(&HAS_AVX2, || is_x86_feature_detected!("avx2")).then_some(Avx2 { _private: () })
+    }
+
+    /// Bars of `cols` for `spec`, appended to `out`.
+    pub fn aggregate(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        out: &mut Vec<Bar>,
+    ) -> BatchStats {
+        // SAFETY: an `Avx2` exists only when `detect` saw AVX2 on this CPU.
+        unsafe { aggregate_avx2(cols, spec, out) }
+    }
+}
+
+impl Avx512 {
+    /// `Some` when this CPU runs AVX-512F (detected once, then cached).
+    pub fn detect() -> Option<Avx512> {
+        cached(&HAS_AVX512, || is_x86_feature_detected!("avx512f"))
+            .then_some(Avx512 { _private: () })
+    }
+
+    /// Bars of `cols` for `spec`, appended to `out`.
+    pub fn aggregate(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        out: &mut Vec<Bar>,
+    ) -> BatchStats {
+        // SAFETY: an `Avx512` exists only when `detect` saw AVX-512F on this CPU.
+        unsafe { aggregate_avx512(cols, spec, out) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn aggregate_avx2(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
+    // The closure inherits this function's target feature.
+    drive(cols, spec, out, |c, a, b| reduce_avx2(c, a, b))
+}
+
+#[target_feature(enable = "avx512f")]
+fn aggregate_avx512(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
+    // The closure inherits this function's target feature.
+    drive(cols, spec, out, |c, a, b| reduce_avx512(c, a, b))
+}
+
+/// Adds the scalar rows `from..b` into `s` in row order.
+#[inline(always)]
+fn tail(cols: &SortedColumns<'_>, from: usize, b: usize, s: &mut RunSums) {
+    for k in from..b {
+        let (p, q) = (cols.price[k], cols.size[k]);
+        if !row_ok(p, q) {
+            continue;
+        }
+        if p > s.high {
+            s.high = p;
+        }
+        if p < s.low {
+            s.low = p;
+        }
+        s.volume += q;
+        s.vwap_num += p * q;
+        match cols.side.map_or(Side::Unknown, |sd| sd[k]) {
+            Side::Buy => s.buy += q,
+            Side::Sell => s.sell += q,
+            Side::Unknown => {}
+        }
+        s.count += 1;
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn hsum256(v: __m256d) -> f64 {
+    let lo = _mm256_castpd256_pd128(v);
+    let hi = _mm256_extractf128_pd::<1>(v);
+    let s = _mm_add_pd(lo, hi);
+    _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+}
+
+#[target_feature(enable = "avx2")]
+fn hmax256(v: __m256d) -> f64 {
+    let m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+    _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)))
+}
+
+#[target_feature(enable = "avx2")]
+fn hmin256(v: __m256d) -> f64 {
+    let m = _mm_min_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+    _mm_cvtsd_f64(_mm_min_sd(m, _mm_unpackhi_pd(m, m)))
+}
+
+/// AVX2: rows `a..b` (`a` and `b - 1` valid), 2 × 4 lanes, then the tail in order.
+#[target_feature(enable = "avx2")]
+fn reduce_avx2(cols: &SortedColumns<'_>, a: usize, b: usize) -> RunSums {
+    let (pp, qp) = (cols.price.as_ptr(), cols.size.as_ptr());
+    let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
+    let inf = _mm256_set1_pd(f64::INFINITY);
+    let ninf = _mm256_set1_pd(f64::NEG_INFINITY);
+    let zero = _mm256_setzero_pd();
+    let abs = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+    let (one, two) = (_mm256_set1_epi64x(1), _mm256_set1_epi64x(2));
+    let mut hi = [ninf; 2];
+    let mut lo = [inf; 2];
+    let mut vol = [zero; 2];
+    let mut num = [zero; 2];
+    let mut buy = [zero; 2];
+    let mut sell = [zero; 2];
+    let mut cnt = [_mm256_setzero_si256(); 2];
+    let mut k = a;
+    while k + 8 <= b {
+        for u in 0..2 {
+            let at = k + 4 * u;
+            // SAFETY: at + 4 <= k + 8 <= b <= len of both columns (SortedColumns
+            // has equal lengths); unaligned loads.
+            let (pv, qv) = unsafe { (_mm256_loadu_pd(pp.add(at)), _mm256_loadu_pd(qp.add(at))) };
+            let okp = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_and_pd(pv, abs), inf);
+            let okq = _mm256_and_pd(
+                _mm256_cmp_pd::<_CMP_GE_OQ>(qv, zero),
+                _mm256_cmp_pd::<_CMP_LT_OQ>(qv, inf),
+            );
+            let ok = _mm256_and_pd(okp, okq);
+            hi[u] = _mm256_max_pd(hi[u], _mm256_blendv_pd(ninf, pv, ok));
+            lo[u] = _mm256_min_pd(lo[u], _mm256_blendv_pd(inf, pv, ok));
+            let qm = _mm256_and_pd(qv, ok);
+            vol[u] = _mm256_add_pd(vol[u], qm);
+            num[u] = _mm256_add_pd(num[u], _mm256_and_pd(_mm256_mul_pd(pv, qv), ok));
+            cnt[u] = _mm256_sub_epi64(cnt[u], _mm256_castpd_si256(ok));
+            if let Some(sp) = sp {
+                // SAFETY: at + 4 <= len of the side column (equal lengths); the
+                // bytes are `Side` values (repr(u8)); unaligned read.
+                let raw = unsafe { sp.add(at).cast::<i32>().read_unaligned() };
+                let sv = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(raw));
+                let isb = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, one));
+                let iss = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, two));
+                buy[u] = _mm256_add_pd(buy[u], _mm256_and_pd(qm, isb));
+                sell[u] = _mm256_add_pd(sell[u], _mm256_and_pd(qm, iss));
+            }
+        }
+        k += 8;
+    }
+    let c = _mm256_add_epi64(cnt[0], cnt[1]);
+    let mut lanes = [0i64; 4];
+    // SAFETY: `lanes` is 32 bytes; unaligned store.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), c) };
+    let mut s = RunSums {
+        count: lanes.iter().sum::<i64>() as u64,
+        high: hmax256(_mm256_max_pd(hi[0], hi[1])),
+        low: hmin256(_mm256_min_pd(lo[0], lo[1])),
+        volume: hsum256(_mm256_add_pd(vol[0], vol[1])),
+        vwap_num: hsum256(_mm256_add_pd(num[0], num[1])),
+        buy: hsum256(_mm256_add_pd(buy[0], buy[1])),
+        sell: hsum256(_mm256_add_pd(sell[0], sell[1])),
+    };
+    tail(cols, k, b, &mut s);
+    s
+}
+
+/// AVX-512F: rows `a..b` (`a` and `b - 1` valid), 2 × 8 lanes with masks.
+#[target_feature(enable = "avx512f")]
+fn reduce_avx512(cols: &SortedColumns<'_>, a: usize, b: usize) -> RunSums {
+    let (pp, qp) = (cols.price.as_ptr(), cols.size.as_ptr());
+    let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
+    let inf = _mm512_set1_pd(f64::INFINITY);
+    let zero = _mm512_setzero_pd();
+    let (one, two) = (_mm512_set1_epi64(1), _mm512_set1_epi64(2));
+    let mut hi = [_mm512_set1_pd(f64::NEG_INFINITY); 2];
+    let mut lo = [inf; 2];
+    let mut vol = [zero; 2];
+    let mut num = [zero; 2];
+    let mut buy = [zero; 2];
+    let mut sell = [zero; 2];
+    let mut count = 0u64;
+    let mut k = a;
+    while k + 16 <= b {
+        for u in 0..2 {
+            let at = k + 8 * u;
+            // SAFETY: at + 8 <= k + 16 <= b <= len of both columns; unaligned loads.
+            let (pv, qv) = unsafe { (_mm512_loadu_pd(pp.add(at)), _mm512_loadu_pd(qp.add(at))) };
+            let okp = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(pv), inf);
+            let okq = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(okp, qv, zero);
+            let ok = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(okq, qv, inf);
+            hi[u] = _mm512_mask_max_pd(hi[u], ok, hi[u], pv);
+            lo[u] = _mm512_mask_min_pd(lo[u], ok, lo[u], pv);
+            vol[u] = _mm512_mask_add_pd(vol[u], ok, vol[u], qv);
+            num[u] = _mm512_mask_add_pd(num[u], ok, num[u], _mm512_mul_pd(pv, qv));
+            count += ok.count_ones() as u64;
+            if let Some(sp) = sp {
+                // SAFETY: at + 8 <= len of the side column; `Side` bytes; unaligned read.
+                let raw = unsafe { sp.add(at).cast::<i64>().read_unaligned() };
+                let sv = _mm512_cvtepu8_epi64(_mm_cvtsi64_si128(raw));
+                let isb = _mm512_mask_cmpeq_epi64_mask(ok, sv, one);
+                let iss = _mm512_mask_cmpeq_epi64_mask(ok, sv, two);
+                buy[u] = _mm512_mask_add_pd(buy[u], isb, buy[u], qv);
+                sell[u] = _mm512_mask_add_pd(sell[u], iss, sell[u], qv);
+            }
+        }
+        k += 16;
+    }
+    let mut s = RunSums {
+        count,
+        high: _mm512_reduce_max_pd(_mm512_max_pd(hi[0], hi[1])),
+        low: _mm512_reduce_min_pd(_mm512_min_pd(lo[0], lo[1])),
+        volume: _mm512_reduce_add_pd(_mm512_add_pd(vol[0], vol[1])),
+        vwap_num: _mm512_reduce_add_pd(_mm512_add_pd(num[0], num[1])),
+        buy: _mm512_reduce_add_pd(_mm512_add_pd(buy[0], buy[1])),
+        sell: _mm512_reduce_add_pd(_mm512_add_pd(sell[0], sell[1])),
+    };
+    tail(cols, k, b, &mut s);
+    s
+}
