@@ -32,11 +32,11 @@
 use crate::sync::{AtomicU64, Ordering, fence};
 
 /// Payload words after the sequence word in a ring record or snapshot bar slot.
-pub(crate) const RECORD_PAYLOAD_WORDS: usize = 15;
+pub const RECORD_PAYLOAD_WORDS: usize = 15;
 
 /// The sequence word a ring slot holds once record `n` is complete.
 #[inline]
-pub(crate) const fn done_seq(n: u64) -> u64 {
+pub const fn done_seq(n: u64) -> u64 {
     n.wrapping_mul(2).wrapping_add(2)
 }
 
@@ -44,7 +44,7 @@ pub(crate) const fn done_seq(n: u64) -> u64 {
 /// `slot[1..]` the payload). Single writer: only one thread of one process
 /// ever calls this for a given ring.
 #[inline]
-pub(crate) fn ring_publish(slot: &[AtomicU64], n: u64, payload: &[u64]) {
+pub fn ring_publish(slot: &[AtomicU64], n: u64, payload: &[u64]) {
     debug_assert_eq!(slot.len(), payload.len() + 1);
     // Relaxed: ordered before the payload stores by the Release fence below.
     slot[0].store(done_seq(n).wrapping_sub(1), Ordering::Relaxed);
@@ -61,7 +61,7 @@ pub(crate) fn ring_publish(slot: &[AtomicU64], n: u64, payload: &[u64]) {
 
 /// What a reader found in the slot of the record it wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SlotRead {
+pub enum SlotRead {
     /// The record was read whole into the output buffer.
     Ready,
     /// Not published yet (the slot holds an older record, or is being written
@@ -75,7 +75,7 @@ pub(crate) enum SlotRead {
 /// Reads ring record number `n` from `slot` into `out` (`out.len() + 1 ==
 /// slot.len()`). Never waits.
 #[inline]
-pub(crate) fn ring_read(slot: &[AtomicU64], n: u64, out: &mut [u64]) -> SlotRead {
+pub fn ring_read(slot: &[AtomicU64], n: u64, out: &mut [u64]) -> SlotRead {
     debug_assert_eq!(slot.len(), out.len() + 1);
     let want = done_seq(n);
     // Relaxed + the fence below = an Acquire load that works on read-only memory.
@@ -108,7 +108,7 @@ pub(crate) fn ring_read(slot: &[AtomicU64], n: u64, out: &mut [u64]) -> SlotRead
 /// Writes a new version of a snapshot slot (sequence +2 per version, odd while
 /// writing). Single writer per slot.
 #[inline]
-pub(crate) fn slot_store(slot: &[AtomicU64], payload: &[u64]) {
+pub fn slot_store(slot: &[AtomicU64], payload: &[u64]) {
     debug_assert_eq!(slot.len(), payload.len() + 1);
     // Relaxed: only this writer ever stores the sequence, so it reads its own
     // last value.
@@ -127,7 +127,7 @@ pub(crate) fn slot_store(slot: &[AtomicU64], payload: &[u64]) {
 /// read was consistent (`seq == 0`: never written), `None` when a write was in
 /// progress or overlapped (retry).
 #[inline]
-pub(crate) fn slot_try_load(slot: &[AtomicU64], out: &mut [u64]) -> Option<u64> {
+pub fn slot_try_load(slot: &[AtomicU64], out: &mut [u64]) -> Option<u64> {
     debug_assert_eq!(slot.len(), out.len() + 1);
     let s1 = slot[0].load(Ordering::Relaxed);
     if s1 & 1 == 1 {
@@ -146,7 +146,7 @@ pub(crate) fn slot_try_load(slot: &[AtomicU64], out: &mut [u64]) -> Option<u64> 
 
 /// One step of a ring reader (see [`ring_next`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+pub enum Step {
     /// Record `n` was read into the output buffer; the reader moved past it.
     Record(u64),
     /// The wanted record was overwritten: the reader skipped `lost` records
@@ -159,7 +159,7 @@ pub(crate) enum Step {
 /// Publishes record `n` of a ring whose slots are `slots` (`RECORD_WORDS`
 /// words each, `mask + 1` slots) and advances the shared cursor to `n + 1`.
 #[inline]
-pub(crate) fn ring_publish_at(
+pub fn ring_publish_at(
     slots: &[AtomicU64],
     cursor: &AtomicU64,
     mask: u64,
@@ -179,7 +179,7 @@ pub(crate) fn ring_publish_at(
 /// overwritten ones on a lap (to the newest complete record). Every record
 /// number is either returned once or counted in exactly one `lost`.
 #[inline]
-pub(crate) fn ring_next(
+pub fn ring_next(
     slots: &[AtomicU64],
     cursor: &AtomicU64,
     mask: u64,

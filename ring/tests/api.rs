@@ -1,6 +1,8 @@
 //! The public API on real files: round trips, filters, errors at open,
 //! file mode and group, read-only mappings, liveness, shutdown (issue 5).
 
+#![cfg(not(loom))]
+
 use mtf::{Bar, Side, Tick, Timeframe};
 use ring::layout::{H_VERSION, H_WRITER_PID};
 use ring::*;
