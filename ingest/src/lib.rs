@@ -6,6 +6,7 @@
 //! - [`symbols`]: the symbol table, name → dense [`mtf::SymbolId`], stable and persistable.
 //! - [`validate`]: the checks every path applies before a tick is accepted.
 
+pub mod import;
 pub mod ilp;
 pub mod ratelog;
 pub mod seq;

@@ -1,0 +1,457 @@
+//! QuantConnect LEAN tick data: `<asset>/<market>/tick/<symbol>/YYYYMMDD_<trade|quote>.zip`,
+//! each zip holding header-less CSV member(s) (futures and options: one per contract).
+//!
+//! Time is milliseconds since midnight of the file's date, as wall-clock time
+//! in the data time zone (LEAN adds the ms to the local date, then converts),
+//! so a DST day is handled through [`ZoneConverter`]. See `docs/formats.md`.
+
+use mtf::{Side, Tick};
+
+use super::counts::{RowError, Skip};
+use super::fields::split;
+use super::num::{parse_f64, parse_u64};
+use super::time::{TimeUnit, Zone, ZoneConverter};
+use super::{Decode, ImportError, Outcome, SymState, Syms};
+use crate::symbols::SymbolName;
+
+/// The asset class (LEAN's `SecurityType`), which fixes columns, price scale and time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeanAsset {
+    /// US equity: prices in 1/10000 USD, America/New_York.
+    Equity,
+    /// Equity options: prices in 1/10000, America/New_York, one member per contract.
+    Option,
+    /// Forex: `time,bid,ask`, fixed UTC−05:00 (LEAN's `EST` for FXCM/OANDA).
+    Forex,
+    /// CFDs: like forex (`time,bid,ask`); UTC unless a zone is given.
+    Cfd,
+    /// Futures: real prices, one member per contract; UTC unless a zone is given.
+    Future,
+    /// Crypto (spot and perpetuals): real prices, UTC.
+    Crypto,
+}
+
+impl LeanAsset {
+    /// The asset for a directory name of LEAN's data tree.
+    pub fn from_dir(s: &str) -> Option<LeanAsset> {
+        Some(match s {
+            "equity" => LeanAsset::Equity,
+            "option" => LeanAsset::Option,
+            "forex" => LeanAsset::Forex,
+            "cfd" => LeanAsset::Cfd,
+            "future" => LeanAsset::Future,
+            "crypto" | "cryptofuture" => LeanAsset::Crypto,
+            _ => return None,
+        })
+    }
+
+    /// The default data time zone.
+    pub fn default_zone(self) -> Zone {
+        match self {
+            LeanAsset::Equity | LeanAsset::Option => Zone::Named(
+                jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC),
+            ),
+            LeanAsset::Forex => Zone::Fixed(-5 * 3600),
+            LeanAsset::Cfd | LeanAsset::Future | LeanAsset::Crypto => Zone::Utc,
+        }
+    }
+
+    /// What a price field is divided by.
+    pub fn price_scale(self) -> f64 {
+        match self {
+            LeanAsset::Equity | LeanAsset::Option => 10_000.0,
+            _ => 1.0,
+        }
+    }
+}
+
+/// Trade or quote file (or open interest, which holds no ticks: its rows are skipped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeanKind {
+    /// `_trade.zip`.
+    Trade,
+    /// `_quote.zip`.
+    Quote,
+    /// `_openinterest.zip`: no ticks.
+    OpenInterest,
+}
+
+/// LEAN options; each `None` is derived from the input's path.
+#[derive(Clone, Debug, Default)]
+pub struct LeanOptions {
+    /// Asset class (from the path's `<asset>/<market>/tick/<symbol>/` directories).
+    pub asset: Option<LeanAsset>,
+    /// Trade or quote (from `_trade`/`_quote` in the file name).
+    pub kind: Option<LeanKind>,
+    /// Data time zone (from the asset class).
+    pub zone: Option<Zone>,
+    /// Date `(year, month, day)` (from the member's or the file's `YYYYMMDD` prefix).
+    pub date: Option<(i32, u32, u32)>,
+}
+
+/// `YYYYMMDD_<trade|quote|openinterest>.zip` → (days, kind).
+pub(crate) fn parse_file_name(name: &str) -> Option<(i64, LeanKind)> {
+    let (date, rest) = name.split_at_checked(8)?;
+    let kind = match rest.to_ascii_lowercase().as_str() {
+        "_trade.zip" => LeanKind::Trade,
+        "_quote.zip" => LeanKind::Quote,
+        "_openinterest.zip" => LeanKind::OpenInterest,
+        _ => return None,
+    };
+    Some((parse_date8(date.as_bytes())?, kind))
+}
+
+/// Days of a `YYYYMMDD` prefix.
+fn parse_date8(b: &[u8]) -> Option<i64> {
+    let b = b.get(..8)?;
+    let c = super::time::parse_datetime(b)?;
+    (c.nanos == 0 && c.offset_s.is_none()).then_some(c.days)
+}
+
+/// A kind from a member name like `20131008_spy_Trade_Tick.csv` or `…_tick_quote_201312.csv`.
+fn kind_in(name: &str) -> Option<LeanKind> {
+    let l = name.to_ascii_lowercase();
+    if l.contains("_trade") {
+        Some(LeanKind::Trade)
+    } else if l.contains("_quote") {
+        Some(LeanKind::Quote)
+    } else if l.contains("_openinterest") {
+        Some(LeanKind::OpenInterest)
+    } else {
+        None
+    }
+}
+
+/// Keeps the last bid and ask of one-sided quote rows.
+///
+/// A row updating one side gives a two-sided quote with the other side carried
+/// over and [`Tick::FLAG_ONE_SIDED`]; rows before both sides are known give
+/// nothing ([`Skip::OneSidedWarmup`]); a row with neither side is an error.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct QuoteState {
+    bid: Option<(f64, f64)>,
+    ask: Option<(f64, f64)>,
+}
+
+/// (bid, bid size, ask, ask size, one-sided).
+pub(crate) type Quote = (f64, f64, f64, f64, bool);
+
+impl QuoteState {
+    #[inline]
+    pub(crate) fn update(
+        &mut self,
+        bid: Option<(f64, f64)>,
+        ask: Option<(f64, f64)>,
+    ) -> Result<Quote, Outcome> {
+        if bid.is_none() && ask.is_none() {
+            return Err(Outcome::Error(RowError::EmptyQuote));
+        }
+        let one_sided = bid.is_none() || ask.is_none();
+        if bid.is_some() {
+            self.bid = bid;
+        }
+        if ask.is_some() {
+            self.ask = ask;
+        }
+        match (self.bid, self.ask) {
+            (Some((b, bs)), Some((a, as_))) => Ok((b, bs, a, as_, one_sided)),
+            _ => Err(Outcome::Skip(Skip::OneSidedWarmup)),
+        }
+    }
+}
+
+/// Column layout of one (asset, kind).
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    kind: LeanKind,
+    /// forex/cfd: `time,bid,ask`
+    fx: bool,
+    /// index of the suspicious flag, if the layout has one
+    suspicious: Option<usize>,
+}
+
+fn layout(asset: LeanAsset, kind: LeanKind) -> Layout {
+    let fx = matches!(asset, LeanAsset::Forex | LeanAsset::Cfd);
+    let suspicious = match (asset, kind) {
+        (_, LeanKind::OpenInterest) => None,
+        (LeanAsset::Forex | LeanAsset::Cfd, _) => None,
+        (LeanAsset::Equity, LeanKind::Trade) => Some(5),
+        (LeanAsset::Equity, LeanKind::Quote) => Some(7),
+        (LeanAsset::Option | LeanAsset::Future, LeanKind::Trade) => Some(5),
+        (LeanAsset::Option | LeanAsset::Future, LeanKind::Quote) => Some(6),
+        (LeanAsset::Crypto, LeanKind::Trade) => Some(3),
+        (LeanAsset::Crypto, LeanKind::Quote) => Some(5),
+    };
+    Layout {
+        kind: if fx { LeanKind::Quote } else { kind },
+        fx,
+        suspicious,
+    }
+}
+
+/// The LEAN decoder.
+#[derive(Debug)]
+pub(crate) struct LeanDecoder {
+    opts: LeanOptions,
+    asset: LeanAsset,
+    file_kind: Option<LeanKind>,
+    file_days: Option<i64>,
+    path_symbol: Option<SymbolName>,
+    // per member
+    layout: Layout,
+    scale: f64,
+    days: i64,
+    zone: ZoneConverter,
+    quote: QuoteState,
+}
+
+impl LeanDecoder {
+    pub(crate) fn new(opts: LeanOptions, input: &str) -> Result<LeanDecoder, ImportError> {
+        let parts: Vec<&str> = input.split(['/', '\\']).collect();
+        let file = parts.last().copied().unwrap_or("");
+        let from_name = parse_file_name(file);
+        // .../<asset>/<market>/<resolution>/<symbol>/<file>
+        let n = parts.len();
+        let dir_asset = (n >= 5)
+            .then(|| LeanAsset::from_dir(&parts[n - 5].to_ascii_lowercase()))
+            .flatten();
+        let asset = opts.asset.or(dir_asset).ok_or_else(|| {
+            ImportError::config(
+                input,
+                "LEAN: asset class not in the path (…/<equity|forex|future|…>/<market>/tick/<symbol>/file.zip); set LeanOptions::asset",
+            )
+        })?;
+        let path_symbol = (n >= 2)
+            .then(|| SymbolName::new(parts[n - 2].to_ascii_uppercase().as_bytes()).ok())
+            .flatten();
+        let file_days = match opts.date {
+            Some((y, m, d)) => {
+                let days = parse_date8(format!("{y:04}{m:02}{d:02}").as_bytes())
+                    .ok_or_else(|| ImportError::config(input, "LEAN: invalid date option"))?;
+                Some(days)
+            }
+            None => from_name.map(|(d, _)| d),
+        };
+        let file_kind = opts.kind.or(from_name.map(|(_, k)| k));
+        let zone = ZoneConverter::new(opts.zone.clone().unwrap_or_else(|| asset.default_zone()));
+        Ok(LeanDecoder {
+            layout: layout(asset, file_kind.unwrap_or(LeanKind::Trade)),
+            scale: asset.price_scale(),
+            asset,
+            file_kind,
+            file_days,
+            path_symbol,
+            days: file_days.unwrap_or(0),
+            zone,
+            quote: QuoteState::default(),
+            opts,
+        })
+    }
+
+    #[inline]
+    fn price(&self, b: &[u8]) -> Option<f64> {
+        // integer fast path: an exact integer divided by an exact power of ten is
+        // correctly rounded, i.e. the f64 nearest the decimal
+        let v = match parse_u64(b) {
+            Some(i) if i < (1 << 53) => i as f64,
+            _ => parse_f64(b)?,
+        };
+        Some(if self.scale == 1.0 { v } else { v / self.scale })
+    }
+
+    /// An optional quote side: empty or zero price means absent.
+    #[inline]
+    fn side(&self, p: &[u8], s: &[u8]) -> Result<Option<(f64, f64)>, RowError> {
+        if p.is_empty() {
+            return Ok(None);
+        }
+        let price = self.price(p).ok_or(RowError::Price)?;
+        if price == 0.0 {
+            return Ok(None);
+        }
+        let size = if s.is_empty() {
+            0.0
+        } else {
+            parse_f64(s).ok_or(RowError::Size)?
+        };
+        Ok(Some((price, size)))
+    }
+}
+
+impl Decode for LeanDecoder {
+    fn begin(&mut self, input: &str, member: &str, syms: &mut SymState) -> Result<(), ImportError> {
+        let base = member.rsplit(['/', '\\']).next().unwrap_or(member);
+        if self.opts.date.is_none() {
+            if let Some(d) = parse_date8(base.as_bytes()) {
+                self.days = d;
+            } else if let Some(d) = self.file_days {
+                self.days = d;
+            } else {
+                return Err(ImportError::config(
+                    input,
+                    format!(
+                        "LEAN: no YYYYMMDD date in {member:?} or the file name; set LeanOptions::date"
+                    ),
+                ));
+            }
+        }
+        let kind = self
+            .opts
+            .kind
+            .or(kind_in(base))
+            .or(self.file_kind)
+            .ok_or_else(|| {
+                ImportError::config(
+                    input,
+                    "LEAN: trade or quote? not in the name; set LeanOptions::kind",
+                )
+            })?;
+        self.layout = layout(self.asset, kind);
+        self.quote = QuoteState::default();
+        if !syms.rule_given {
+            syms.fallback = member_symbol(self.asset, base, self.path_symbol);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn decode(&mut self, line: &[u8], syms: &mut Syms<'_>, out: &mut Tick) -> Outcome {
+        let mut f = [&b""[..]; 8];
+        let n = split(line, b',', &mut f);
+        let lay = self.layout;
+        let need = match (lay.kind, lay.fx) {
+            (LeanKind::OpenInterest, _) => return Outcome::Skip(Skip::OtherEvent),
+            (_, true) => 3,
+            (LeanKind::Trade, _) => 3,
+            (LeanKind::Quote, _) => 5,
+        };
+        if n < need {
+            return Outcome::Error(RowError::Fields);
+        }
+        let ms_ns = match parse_u64(f[0]) {
+            Some(ms) if ms < (1 << 40) => ms as i64 * 1_000_000,
+            _ => match TimeUnit::Millis.parse_ns(f[0]) {
+                Some(v) => v,
+                None => return Outcome::Error(RowError::Time),
+            },
+        };
+        let Some(ts) = self.zone.to_utc(self.days, ms_ns) else {
+            return Outcome::Error(RowError::Time);
+        };
+        let symbol = match syms.fixed() {
+            Ok(s) => s,
+            Err(r) => return Outcome::Reject(r),
+        };
+        if lay.fx {
+            let (Some(bid), Some(ask)) = (parse_f64(f[1]), parse_f64(f[2])) else {
+                return Outcome::Error(RowError::Price);
+            };
+            *out = Tick::quote(symbol, ts, bid, 0.0, ask, 0.0);
+            return Outcome::Tick;
+        }
+        let suspicious = match lay.suspicious {
+            Some(i) if i < n.min(f.len()) => f[i] == b"1",
+            _ => false,
+        };
+        match lay.kind {
+            LeanKind::Trade => {
+                let Some(price) = self.price(f[1]) else {
+                    return Outcome::Error(RowError::Price);
+                };
+                let Some(size) = parse_f64(f[2]) else {
+                    return Outcome::Error(RowError::Size);
+                };
+                *out = Tick::trade(symbol, ts, price, size, Side::Unknown, 0);
+            }
+            _ => {
+                let bid = match self.side(f[1], f[2]) {
+                    Ok(b) => b,
+                    Err(e) => return Outcome::Error(e),
+                };
+                let ask = match self.side(f[3], f[4]) {
+                    Ok(a) => a,
+                    Err(e) => return Outcome::Error(e),
+                };
+                match self.quote.update(bid, ask) {
+                    Ok((b, bs, a, as_, one_sided)) => {
+                        *out = Tick::quote(symbol, ts, b, bs, a, as_);
+                        if one_sided {
+                            out.flags |= Tick::FLAG_ONE_SIDED;
+                        }
+                    }
+                    Err(o) => return o,
+                }
+            }
+        }
+        if suspicious {
+            out.flags |= Tick::FLAG_SUSPICIOUS;
+        }
+        Outcome::Tick
+    }
+}
+
+/// The symbol of a member: futures and options name the contract
+/// (`20131008_es_tick_trade_201312.csv` → `ES201312`), others use the path's
+/// symbol directory (`…/tick/spy/…` → `SPY`).
+fn member_symbol(asset: LeanAsset, member: &str, path: Option<SymbolName>) -> Option<SymbolName> {
+    if matches!(asset, LeanAsset::Future | LeanAsset::Option) {
+        let stem = member.split('.').next().unwrap_or(member);
+        let parts: Vec<&str> = stem.split('_').collect();
+        if parts.len() >= 5 {
+            let name = format!("{}{}", parts[1], parts[parts.len() - 1]).to_ascii_uppercase();
+            if let Ok(s) = SymbolName::new(name.as_bytes()) {
+                return Some(s);
+            }
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::days_from_civil;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            parse_file_name("20131008_trade.zip"),
+            Some((days_from_civil(2013, 10, 8), LeanKind::Trade))
+        );
+        assert_eq!(parse_file_name("20131308_trade.zip"), None);
+        assert_eq!(parse_file_name("2013100_trade.zip"), None);
+        assert_eq!(parse_file_name("20131008_quote.csv"), None);
+        assert_eq!(
+            kind_in("20131008_spy_Trade_Tick.csv"),
+            Some(LeanKind::Trade)
+        );
+        assert_eq!(
+            member_symbol(LeanAsset::Future, "20131008_es_tick_quote_201312.csv", None)
+                .map(|s| s.to_string()),
+            Some("ES201312".into())
+        );
+    }
+
+    #[test]
+    fn one_sided_quotes() {
+        let mut q = QuoteState::default();
+        assert_eq!(
+            q.update(Some((1.0, 2.0)), None),
+            Err(Outcome::Skip(Skip::OneSidedWarmup))
+        );
+        assert_eq!(
+            q.update(None, Some((1.1, 3.0))),
+            Ok((1.0, 2.0, 1.1, 3.0, true))
+        );
+        assert_eq!(
+            q.update(Some((1.05, 1.0)), Some((1.2, 1.0))),
+            Ok((1.05, 1.0, 1.2, 1.0, false))
+        );
+        assert_eq!(
+            q.update(None, None),
+            Err(Outcome::Error(RowError::EmptyQuote))
+        );
+    }
+}

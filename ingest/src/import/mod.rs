@@ -1,0 +1,623 @@
+//! History importers: files of other tools and vendors → validated [`Tick`]s.
+//!
+//! # Contract
+//!
+//! - **Streaming, constant memory.** An [`Importer`] holds one line buffer
+//!   (`max_line` + 64 KiB, at least 256 KiB) and one decompressor; lines longer
+//!   than `max_line` are skipped unread and counted ([`RowError::TooLong`]).
+//! - **Plain, gzip and zip read transparently**, told apart by magic bytes, not
+//!   by the file name ([`Container::detect`]); every member of a zip is read in
+//!   order, its CRC-32 checked.
+//! - **Pull-based, caller's buffer.** [`Importer::next_batch`] fills a
+//!   caller-provided `&mut [Tick]`: no allocation, lock or syscall per tick
+//!   (only per buffer refill); symbols resolve through the caller's per-thread
+//!   [`SymbolCache`].
+//! - **Bad rows never stop an import.** Each row that gives no tick is counted
+//!   by reason in [`ImportCounts`] (parse errors keep their line numbers, the
+//!   first few are logged with `tracing`, then at powers of two); only I/O
+//!   errors (including corrupt compression) end it, as [`ImportError`]. No
+//!   input makes it panic (property-tested and fuzzed).
+//! - **Every tick passes the [`Validator`]** of [`ImportOptions::validator`] and
+//!   carries [`Tick::FLAG_REPLAY`]. `ts_recv` is the *recorded* time — the
+//!   capture time when the source has one (hftbacktest, Tardis), else the event
+//!   time — which is what a replay paces by (see [`Pacer`]).
+//!
+//! The formats, their columns, time zones and choices are described in
+//! `docs/formats.md`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ingest::import::{Format, ImportOptions, Importer, Input};
+//! use ingest::{SymbolCache, SymbolTable};
+//! use mtf::Tick;
+//!
+//! let csv = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n\
+//!            binance-futures,BTCUSDT,1582329602111000,1582329602418379,42377944,buy,9682,0.132\n";
+//! let input = Input::Bytes { name: "trades.csv".into(), data: Arc::from(csv.as_bytes()) };
+//! let mut imp = Importer::open(input, ImportOptions::new(Format::Tardis)).unwrap();
+//! let mut syms = SymbolCache::new(Arc::new(SymbolTable::new(1024)));
+//! let mut buf = [Tick::default(); 1024];
+//! let n = imp.next_batch(&mut syms, &mut buf).unwrap();
+//! assert_eq!(n, 1);
+//! assert_eq!((buf[0].price, buf[0].size, buf[0].id), (9682.0, 0.132, 42377944));
+//! assert_eq!(buf[0].ts_event, 1_582_329_602_111_000_000);
+//! assert_eq!(buf[0].ts_recv, 1_582_329_602_418_379_000);
+//! assert_eq!(imp.next_batch(&mut syms, &mut buf).unwrap(), 0);
+//! assert_eq!(imp.counts().rows, 1);
+//! ```
+
+mod binance;
+mod counts;
+mod csv;
+mod fields;
+mod json;
+mod lean;
+mod lines;
+mod num;
+mod replay;
+mod source;
+mod tardis;
+mod time;
+mod truefx;
+
+use std::io::Read;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mtf::{SymbolId, Tick};
+
+use crate::symbols::{SymbolCache, SymbolName};
+use crate::validate::{Reject, Validator};
+
+pub use counts::{ErrorAt, ImportCounts, KEPT_ERRORS, RowError, Skip};
+pub use csv::{Column, CsvFields, CsvMapping, TimeFormat};
+pub use lean::{LeanAsset, LeanKind, LeanOptions};
+pub use lines::{Line, LineReader};
+pub use num::{parse_f64, parse_i64, parse_u64};
+pub use replay::Pacer;
+pub use source::{Container, Input, MAX_ZIP_MEMBERS, Member, Source};
+pub use time::{Civil, TimeUnit, Zone, ZoneConverter, days_from_civil, parse_datetime};
+
+/// Default cap on a line's length: 64 KiB (hftbacktest depth lines reach 28 KiB).
+pub const DEFAULT_MAX_LINE: usize = 64 << 10;
+
+/// What ends an import. Row-level problems never do: they are counted in [`ImportCounts`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// Reading or decompressing failed.
+    #[error("{input}: {source}")]
+    Io {
+        /// The input's path or name.
+        input: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A zip archive that cannot be read (or uses an unsupported feature).
+    #[error("{input}: zip: {detail}")]
+    Zip {
+        /// The input's path or name.
+        input: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The options do not fit the input (no symbol, no date in a LEAN name, unknown column, …).
+    #[error("{input}: {detail}")]
+    Config {
+        /// The input's path or name.
+        input: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl ImportError {
+    pub(crate) fn io(input: &Input, source: std::io::Error) -> ImportError {
+        ImportError::Io {
+            input: input.path_text(),
+            source,
+        }
+    }
+
+    pub(crate) fn zip(input: &Input, detail: String) -> ImportError {
+        ImportError::Zip {
+            input: input.path_text(),
+            detail,
+        }
+    }
+
+    pub(crate) fn config(input: &str, detail: impl Into<String>) -> ImportError {
+        ImportError::Config {
+            input: input.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Which importer reads the input.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Format {
+    /// Any delimited text, through a column mapping.
+    Csv(CsvMapping),
+    /// Tardis.dev CSV (`trades` or `quotes`, told apart by the header).
+    Tardis,
+    /// QuantConnect LEAN tick zips (equity, option, forex, cfd, future, crypto).
+    Lean(LeanOptions),
+    /// Binance websocket messages as captured by hftbacktest: `<recv ns> <json>` per line.
+    HftBinance,
+    /// TrueFX CSV, raw (`USD/JPY,20130101 22:00:00.295,bid,ask`) or as
+    /// re-serialised by NautilusTrader (`timestamp,bid,ask` header, ISO times).
+    TrueFx,
+}
+
+impl Format {
+    /// Guesses the format from the input's path and its first (decompressed)
+    /// line; `None` when nothing fits (use [`Format::Csv`]).
+    pub fn guess(path: &str, first_line: &[u8]) -> Option<Format> {
+        let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        if lean::parse_file_name(name).is_some() {
+            return Some(Format::Lean(LeanOptions::default()));
+        }
+        if first_line.starts_with(b"exchange,symbol,timestamp,local_timestamp,") {
+            return Some(Format::Tardis);
+        }
+        let digits = first_line.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits >= 16 && first_line[digits..].starts_with(b" {") {
+            return Some(Format::HftBinance);
+        }
+        if first_line == b"timestamp,bid,ask" || truefx::looks_raw(first_line) {
+            return Some(Format::TrueFx);
+        }
+        None
+    }
+}
+
+/// How each tick gets its symbol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SymbolRule {
+    /// From the data when it has one, else from the file (or zip member) name.
+    #[default]
+    Auto,
+    /// From the data when it has one, else this one (not the file name).
+    Default(SymbolName),
+    /// This one for every tick, whatever the data says.
+    Force(SymbolName),
+}
+
+/// Options of one import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// The format.
+    pub format: Format,
+    /// Where symbols come from.
+    pub symbol: SymbolRule,
+    /// The checks every tick passes (default: history, 1990-01-01 to now + 1 day).
+    pub validator: Validator,
+    /// The clock the validator's window is relative to, ns since the epoch
+    /// (`None`: the system clock, read once per batch).
+    pub now_ns: Option<i64>,
+    /// Longest line read; longer ones are skipped and counted.
+    pub max_line: usize,
+    /// Log the first row errors and then every power of two (`tracing::warn`).
+    pub log_errors: bool,
+}
+
+impl ImportOptions {
+    /// Defaults for `format`.
+    pub fn new(format: Format) -> ImportOptions {
+        ImportOptions {
+            format,
+            symbol: SymbolRule::Auto,
+            validator: Validator::history(),
+            now_ns: None,
+            max_line: DEFAULT_MAX_LINE,
+            log_errors: true,
+        }
+    }
+
+    /// Builder: the symbol rule.
+    pub fn symbol(mut self, rule: SymbolRule) -> ImportOptions {
+        self.symbol = rule;
+        self
+    }
+}
+
+/// What a decoder made of one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// `out` holds a tick (not validated yet).
+    Tick,
+    /// Nothing, by design.
+    Skip(Skip),
+    /// The row is malformed.
+    Error(RowError),
+    /// The row is refused (its symbol).
+    Reject(Reject),
+}
+
+/// Symbol resolution for decoders: the caller's cache plus the import's rule.
+pub(crate) struct Syms<'a> {
+    cache: &'a mut SymbolCache,
+    st: &'a mut SymState,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SymState {
+    /// The symbol of rows whose data has none (rule or file name), per member.
+    fallback: Option<SymbolName>,
+    fallback_id: Option<SymbolId>,
+    force: bool,
+    /// the options name a symbol: decoders keep `fallback` as set
+    rule_given: bool,
+    /// the last name resolved from data and its id
+    last: [u8; 16],
+    last_len: u8,
+    last_id: Option<SymbolId>,
+}
+
+impl Syms<'_> {
+    /// The id for a row that carries no symbol.
+    #[inline]
+    pub(crate) fn fixed(&mut self) -> Result<SymbolId, Reject> {
+        if let Some(id) = self.st.fallback_id {
+            return Ok(id);
+        }
+        self.fixed_slow()
+    }
+
+    #[cold]
+    fn fixed_slow(&mut self) -> Result<SymbolId, Reject> {
+        let name = self.st.fallback.ok_or(Reject::Symbol)?;
+        let id = self.cache.resolve(name).map_err(|_| Reject::Symbol)?;
+        self.st.fallback_id = Some(id);
+        Ok(id)
+    }
+
+    /// The id for a row whose data names `name`.
+    #[inline]
+    pub(crate) fn named(&mut self, name: &[u8]) -> Result<SymbolId, Reject> {
+        if self.st.force {
+            return self.fixed();
+        }
+        if let Some(id) = self.st.last_id {
+            if name.len() == self.st.last_len as usize && name == &self.st.last[..name.len()] {
+                return Ok(id);
+            }
+        }
+        self.named_slow(name)
+    }
+
+    #[cold]
+    fn named_slow(&mut self, name: &[u8]) -> Result<SymbolId, Reject> {
+        let id = self.cache.resolve_bytes(name).map_err(|_| Reject::Symbol)?;
+        self.st.last[..name.len()].copy_from_slice(name);
+        self.st.last_len = name.len() as u8;
+        self.st.last_id = Some(id);
+        Ok(id)
+    }
+}
+
+/// A format's line decoder.
+pub(crate) trait Decode {
+    /// A new member starts (`name`: zip entry or file name); resets per-stream state.
+    fn begin(&mut self, input: &str, member: &str, syms: &mut SymState) -> Result<(), ImportError>;
+    /// Decodes one line into `out`.
+    fn decode(&mut self, line: &[u8], syms: &mut Syms<'_>, out: &mut Tick) -> Outcome;
+}
+
+enum Decoder {
+    Csv(Box<csv::CsvDecoder>),
+    Tardis(tardis::TardisDecoder),
+    Lean(Box<lean::LeanDecoder>),
+    Binance(binance::BinanceDecoder),
+    TrueFx(truefx::TrueFxDecoder),
+}
+
+/// Reads one input of one format, batch by batch.
+pub struct Importer {
+    core: Core,
+    decoder: Decoder,
+}
+
+/// Everything of an import but its decoder.
+struct Core {
+    source: Source,
+    input_name: String,
+    lines: LineReader,
+    reader: Option<Box<dyn Read + Send>>,
+    member: u32,
+    sym: SymState,
+    rule: SymbolRule,
+    validator: Validator,
+    now_ns: Option<i64>,
+    log_errors: bool,
+    counts: ImportCounts,
+    done: bool,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer")
+            .field("input", &self.core.input_name)
+            .field("member", &self.core.member)
+            .field("counts", &self.core.counts)
+            .finish()
+    }
+}
+
+impl Importer {
+    /// Opens `input` (reads a zip's directory; nothing else yet).
+    pub fn open(input: Input, opts: ImportOptions) -> Result<Importer, ImportError> {
+        let input_name = input.path_text();
+        let decoder = match opts.format {
+            Format::Csv(m) => Decoder::Csv(Box::new(csv::CsvDecoder::new(m, &input_name)?)),
+            Format::Tardis => Decoder::Tardis(tardis::TardisDecoder::default()),
+            Format::Lean(o) => Decoder::Lean(Box::new(lean::LeanDecoder::new(o, &input_name)?)),
+            Format::HftBinance => Decoder::Binance(binance::BinanceDecoder),
+            Format::TrueFx => Decoder::TrueFx(truefx::TrueFxDecoder::default()),
+        };
+        let source = Source::open(input)?;
+        let sym = SymState {
+            force: matches!(opts.symbol, SymbolRule::Force(_)),
+            rule_given: !matches!(opts.symbol, SymbolRule::Auto),
+            ..SymState::default()
+        };
+        Ok(Importer {
+            core: Core {
+                source,
+                input_name,
+                lines: LineReader::new(opts.max_line),
+                reader: None,
+                member: 0,
+                sym,
+                rule: opts.symbol,
+                validator: opts.validator,
+                now_ns: opts.now_ns,
+                log_errors: opts.log_errors,
+                counts: ImportCounts::default(),
+                done: false,
+            },
+            decoder,
+        })
+    }
+
+    /// The counters so far.
+    pub fn counts(&self) -> &ImportCounts {
+        &self.core.counts
+    }
+
+    /// The container found (plain, gzip, zip).
+    pub fn container(&self) -> Container {
+        self.core.source.container()
+    }
+
+    /// Fills `out` with the next ticks; returns how many (0: the input is done).
+    /// Fewer than `out.len()` only at the end of the input.
+    ///
+    /// After an error the importer is finished: later calls return `Ok(0)`.
+    pub fn next_batch(
+        &mut self,
+        cache: &mut SymbolCache,
+        out: &mut [Tick],
+    ) -> Result<usize, ImportError> {
+        let core = &mut self.core;
+        if core.done || out.is_empty() {
+            return Ok(0);
+        }
+        let now = core.now_ns.unwrap_or_else(now_ns);
+        let r = match &mut self.decoder {
+            Decoder::Csv(d) => core.fill(&mut **d, now, cache, out),
+            Decoder::Tardis(d) => core.fill(d, now, cache, out),
+            Decoder::Lean(d) => core.fill(&mut **d, now, cache, out),
+            Decoder::Binance(d) => core.fill(d, now, cache, out),
+            Decoder::TrueFx(d) => core.fill(d, now, cache, out),
+        };
+        core.counts.bytes = core.lines.bytes_read();
+        match r {
+            Ok((n, end)) => {
+                core.done = end;
+                Ok(n)
+            }
+            Err(e) => {
+                core.done = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the import to its end, handing each batch to `f`; returns the counts.
+    /// Uses one buffer of 4096 ticks (256 KiB), allocated once.
+    pub fn run(
+        mut self,
+        cache: &mut SymbolCache,
+        mut f: impl FnMut(&[Tick]),
+    ) -> Result<ImportCounts, ImportError> {
+        let mut buf = vec![Tick::default(); 4096];
+        loop {
+            let n = self.next_batch(cache, &mut buf)?;
+            if n == 0 {
+                return Ok(self.core.counts);
+            }
+            f(&buf[..n]);
+        }
+    }
+}
+
+impl Core {
+    /// Decodes lines into `out` until it is full or the input ends; `(n, ended)`.
+    #[inline(never)]
+    fn fill<D: Decode>(
+        &mut self,
+        dec: &mut D,
+        now: i64,
+        cache: &mut SymbolCache,
+        out: &mut [Tick],
+    ) -> Result<(usize, bool), ImportError> {
+        let mut n = 0;
+        while n < out.len() {
+            let Some(r) = self.reader.as_mut() else {
+                if !self.next_member(dec)? {
+                    return Ok((n, true));
+                }
+                continue;
+            };
+            let line = match self.lines.next_line(r) {
+                Ok(Line::Data(l)) => l,
+                Ok(Line::TooLong) => {
+                    self.counts.lines += 1;
+                    self.counts.rows += 1;
+                    let at = ErrorAt {
+                        member: self.member,
+                        line: self.lines.line_no(),
+                        error: RowError::TooLong,
+                    };
+                    if self.counts.error(at) && self.log_errors {
+                        log_error(&self.input_name, &at, self.lines.max_line());
+                    }
+                    continue;
+                }
+                Ok(Line::End) => {
+                    self.reader = None;
+                    continue;
+                }
+                Err(e) => return Err(ImportError::io(self.source.input(), e)),
+            };
+            self.counts.lines += 1;
+            if line.is_empty() {
+                self.counts.skip(Skip::Empty);
+                continue;
+            }
+            let mut syms = Syms {
+                cache,
+                st: &mut self.sym,
+            };
+            let slot = &mut out[n];
+            let outcome = dec.decode(line, &mut syms, slot);
+            let line_no = self.lines.line_no();
+            match outcome {
+                Outcome::Tick => {
+                    self.counts.rows += 1;
+                    slot.flags |= Tick::FLAG_REPLAY;
+                    match self.validator.check(slot, now) {
+                        Ok(()) => {
+                            self.counts.ticks += 1;
+                            n += 1;
+                        }
+                        Err(r) => self.reject(r, line_no),
+                    }
+                }
+                Outcome::Skip(Skip::Header) => self.counts.skip(Skip::Header),
+                Outcome::Skip(s) => {
+                    self.counts.rows += 1;
+                    self.counts.skip(s);
+                }
+                Outcome::Error(e) => {
+                    self.counts.rows += 1;
+                    let at = ErrorAt {
+                        member: self.member,
+                        line: line_no,
+                        error: e,
+                    };
+                    if self.counts.error(at) && self.log_errors {
+                        log_error(&self.input_name, &at, self.lines.max_line());
+                    }
+                }
+                Outcome::Reject(r) => {
+                    self.counts.rows += 1;
+                    self.reject(r, line_no);
+                }
+            }
+        }
+        Ok((n, false))
+    }
+
+    /// Opens the next member; `false` when there is none.
+    #[cold]
+    fn next_member<D: Decode>(&mut self, dec: &mut D) -> Result<bool, ImportError> {
+        let Some(m) = self.source.next_member()? else {
+            return Ok(false);
+        };
+        if self.counts.members > 0 {
+            self.member += 1;
+        }
+        self.counts.members += 1;
+        self.lines.reset();
+        self.sym.fallback = fallback_symbol(&self.rule, &m.name)
+            .or_else(|| fallback_symbol(&self.rule, &self.input_name));
+        self.sym.fallback_id = None;
+        dec.begin(&self.input_name, &m.name, &mut self.sym)?;
+        self.reader = Some(m.reader);
+        Ok(true)
+    }
+
+    #[cold]
+    fn reject(&mut self, r: Reject, line: u64) {
+        self.counts.rejects.bump(r);
+        let total = self.counts.rejects.total();
+        if self.log_errors && (total <= 16 || total.is_power_of_two()) {
+            tracing::warn!(
+                input = self.input_name.as_str(),
+                member = self.member,
+                line,
+                reason = r.as_str(),
+                total,
+                "import: tick rejected"
+            );
+        }
+    }
+}
+
+/// The system clock, ns since the epoch.
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The fallback symbol of a member: the rule's, else one derived from `name`.
+fn fallback_symbol(rule: &SymbolRule, name: &str) -> Option<SymbolName> {
+    match rule {
+        SymbolRule::Default(s) | SymbolRule::Force(s) => Some(*s),
+        SymbolRule::Auto => symbol_from_file_name(name),
+    }
+}
+
+/// A symbol from a file name: the leading run of letters, digits and `.` of
+/// its last path component, up to the first `-`, `_` or the extension, upper-cased
+/// (`usdjpy-ticks.csv` → `USDJPY`, `AAPL_trades.csv.gz` → `AAPL`); `None` when
+/// that is not a valid name (for example all digits, like a date).
+pub fn symbol_from_file_name(name: &str) -> Option<SymbolName> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem: Vec<u8> = base
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    if stem.is_empty() || stem.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    SymbolName::new(&stem).ok()
+}
+
+#[cold]
+fn log_error(input: &str, at: &ErrorAt, max_line: usize) {
+    if at.error == RowError::TooLong {
+        tracing::warn!(
+            input,
+            member = at.member,
+            line = at.line,
+            max_line,
+            "import: line longer than the cap skipped"
+        );
+    } else {
+        tracing::warn!(
+            input,
+            member = at.member,
+            line = at.line,
+            reason = at.error.as_str(),
+            "import: row does not parse"
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Number parsing for the importers: exact, allocation-free, ASCII only.
+//!
+//! [`parse_f64`] is correctly rounded: decimals whose significant digits fit a
+//! `u64` mantissa below 2^53 with a power of ten of at most 22 are computed as
+//! one IEEE multiplication or division of two exact values (hence correctly
+//! rounded); everything else falls back to `f64::from_str`, which is correct
+//! for every input. Only plain decimal syntax is accepted (`inf`, `nan`, hex
+//! and empty strings are refused), so a parsed value is always finite unless
+//! the decimal overflows `f64`.
+
+/// Powers of ten exactly representable as `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Largest mantissa for which the fast path is exact.
+const MAX_EXACT: u64 = 1 << 53;
+
+/// An unsigned decimal integer (`0`-`9` only, no sign), `None` on overflow or bad byte.
+#[inline]
+pub fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    if b.len() < 20 {
+        // 19 digits cannot overflow u64.
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + d as u64;
+        }
+        return Some(v);
+    }
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+    }
+    Some(v)
+}
+
+/// A signed decimal integer with an optional leading `-` or `+`.
+#[inline]
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    match b.first()? {
+        b'-' => {
+            let v = parse_u64(&b[1..])?;
+            if v <= i64::MAX as u64 + 1 {
+                Some((v as i64).wrapping_neg())
+            } else {
+                None
+            }
+        }
+        b'+' => i64::try_from(parse_u64(&b[1..])?).ok(),
+        _ => i64::try_from(parse_u64(b)?).ok(),
+    }
+}
+
+/// A decimal number: `[+-]digits[.digits][(e|E)[+-]digits]`, at least one digit
+/// before or after the point. Correctly rounded (see the module docs).
+#[inline]
+pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    let mut i = 0;
+    let neg = match b.first()? {
+        b'-' => {
+            i = 1;
+            true
+        }
+        b'+' => {
+            i = 1;
+            false
+        }
+        _ => false,
+    };
+    let mut mant: u64 = 0;
+    // significant digits accumulated into `mant` (leading zeros excluded)
+    let mut sig = 0u32;
+    let mut digits = 0u32;
+    // digits dropped from `mant` because it was full: the value is inexact
+    let mut overflow = false;
+    let mut exp: i64 = 0;
+    while i < b.len() {
+        let d = b[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        digits += 1;
+        if sig < 19 {
+            mant = mant * 10 + d as u64;
+            if mant != 0 {
+                sig += 1;
+            }
+        } else {
+            overflow = true;
+            exp += 1;
+        }
+        i += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() {
+            let d = b[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            digits += 1;
+            if sig < 19 {
+                mant = mant * 10 + d as u64;
+                if mant != 0 {
+                    sig += 1;
+                }
+                exp -= 1;
+            } else {
+                overflow = true;
+            }
+            i += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < b.len() {
+        if b[i] != b'e' && b[i] != b'E' {
+            return None;
+        }
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut e: i64 = 0;
+        while i < b.len() {
+            let d = b[i].wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            // saturate: anything past ±10^6 is 0 or infinity anyway
+            e = (e * 10 + d as i64).min(1_000_000);
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        exp += if eneg { -e } else { e };
+    }
+    if !overflow && mant < MAX_EXACT && (-22..=22).contains(&exp) {
+        let m = mant as f64;
+        let v = if exp < 0 {
+            m / POW10[(-exp) as usize]
+        } else {
+            m * POW10[exp as usize]
+        };
+        return Some(if neg { -v } else { v });
+    }
+    slow_f64(b)
+}
+
+/// The fallback: std's correctly rounded parser, on input already checked to be
+/// plain decimal syntax (so `inf`/`nan` never reach it).
+#[cold]
+#[inline(never)]
+fn slow_f64(b: &[u8]) -> Option<f64> {
+    std::str::from_utf8(b).ok()?.parse::<f64>().ok()
+}
+
+/// A decimal number scaled to an integer count of `10^-scale` units, exactly
+/// (`"1.5"` at scale 3 → 1500); `None` when it has more decimals than `scale`,
+/// a sign, an exponent, or overflows. Used for time fractions.
+#[inline]
+pub fn parse_fixed(b: &[u8], scale: u32) -> Option<u64> {
+    let (int, frac) = match memchr::memchr(b'.', b) {
+        Some(p) => (&b[..p], &b[p + 1..]),
+        None => (b, &b[..0]),
+    };
+    if frac.len() > scale as usize || (int.is_empty() && frac.is_empty()) {
+        return None;
+    }
+    let i = if int.is_empty() { 0 } else { parse_u64(int)? };
+    let f = if frac.is_empty() { 0 } else { parse_u64(frac)? };
+    let pad = 10u64.pow(scale - frac.len() as u32);
+    i.checked_mul(10u64.pow(scale))?.checked_add(f * pad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b"99999999999999999999"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"1a"), None);
+        assert_eq!(parse_u64(b"-1"), None);
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"-"), None);
+        assert_eq!(parse_i64(b"+5"), Some(5));
+    }
+
+    #[test]
+    fn decimals() {
+        for s in [
+            "0",
+            "1",
+            "9682",
+            "9681.92",
+            "0.001",
+            "61737.63000000",
+            "0.00017000",
+            "1.38700",
+            "86.655",
+            "-3.5",
+            "+2",
+            ".5",
+            "5.",
+            "1e10",
+            "1.5E-3",
+            "123456789012345678901234",
+            "0.1000000000000000055511151231257827",
+            "1e-400",
+            "1e400",
+            "4.9e-324",
+            "9007199254740993",
+            "179769313486231570000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+        ] {
+            assert_eq!(
+                parse_f64(s.as_bytes()),
+                Some(s.parse::<f64>().unwrap()),
+                "{s}"
+            );
+        }
+        for s in [
+            "", "-", ".", "e5", "1e", "1e+", "inf", "NaN", "1.2.3", "1,5", " 1", "0x10", "1e5x",
+        ] {
+            assert_eq!(parse_f64(s.as_bytes()), None, "{s:?}");
+        }
+        // deci-cents: integer / 10000 equals the decimal
+        assert_eq!(parse_f64(b"1674200").unwrap() / 10000.0, 167.42);
+    }
+
+    #[test]
+    fn fixed() {
+        assert_eq!(parse_fixed(b"1.5", 3), Some(1500));
+        assert_eq!(parse_fixed(b"14400464", 6), Some(14_400_464_000_000));
+        assert_eq!(parse_fixed(b"12.000295", 6), Some(12_000_295));
+        assert_eq!(parse_fixed(b"1.0000001", 6), None);
+        assert_eq!(parse_fixed(b".", 6), None);
+        assert_eq!(parse_fixed(b"-1", 6), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn matches_std_on_decimals(int in 0u64..100_000_000_000, frac in "[0-9]{0,12}", e in proptest::option::of(-30i32..30)) {
+            let mut s = int.to_string();
+            if !frac.is_empty() { s.push('.'); s.push_str(&frac); }
+            if let Some(e) = e { s.push('e'); s.push_str(&e.to_string()); }
+            prop_assert_eq!(parse_f64(s.as_bytes()), Some(s.parse::<f64>().unwrap()));
+        }
+
+        #[test]
+        fn round_trips_every_f64(bits in any::<u64>()) {
+            let v = f64::from_bits(bits);
+            if v.is_finite() {
+                let s = format!("{v:?}");
+                prop_assert_eq!(parse_f64(s.as_bytes()).map(f64::to_bits), Some(v.to_bits()), "{}", s);
+            }
+        }
+
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = parse_f64(&b);
+            let _ = parse_i64(&b);
+            let _ = parse_fixed(&b, 9);
+        }
+    }
+}
