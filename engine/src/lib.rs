@@ -3,10 +3,19 @@
 
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod dispatch;
 pub mod lifecycle;
+pub mod logging;
 pub mod metrics;
+pub mod persist;
 pub mod pin;
+pub mod pipeline;
+pub mod publish;
 pub mod queue;
+pub mod report;
+pub mod sources;
 pub mod stats;
+pub mod storage;
 pub mod units;
+pub mod worker;

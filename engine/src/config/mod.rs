@@ -262,6 +262,8 @@ pub struct RingConfig {
     pub capacity: usize,
     /// Publish ticks too.
     pub publish_ticks: bool,
+    /// Symbol slots in the snapshot table.
+    pub max_symbols: u32,
     /// Reader group.
     pub group: Option<String>,
 }
@@ -542,6 +544,13 @@ impl Config {
             snapshot_path: non_empty_path("ring.snapshot_path", &r.snapshot_path)?,
             capacity: power_of_two("ring.capacity", r.capacity, 1024, 1 << 26)?,
             publish_ticks: r.publish_ticks,
+            max_symbols: ranged(
+                "ring.max_symbols",
+                r.max_symbols,
+                1,
+                1 << 24,
+                "1 to 16777216 symbols",
+            )? as u32,
             group: (!r.group.is_empty()).then(|| r.group.clone()),
         };
         if r.enabled && ring.path == ring.snapshot_path {

@@ -210,6 +210,8 @@ pub struct RawRing {
     pub capacity: u32,
     /// Publish every tick too, not only bars.
     pub publish_ticks: bool,
+    /// Symbol ids with a slot in the snapshot table.
+    pub max_symbols: u32,
     /// Group that may read the files (mode 0640); empty: the daemon's own group.
     pub group: String,
 }
@@ -222,6 +224,7 @@ impl Default for RawRing {
             snapshot_path: "/dev/shm/tickd.snap".into(),
             capacity: 1 << 20,
             publish_ticks: false,
+            max_symbols: 16_384,
             group: String::new(),
         }
     }

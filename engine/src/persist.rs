@@ -1,0 +1,192 @@
+//! The store thread: drains the worker → store queues, appends ticks and bars
+//! through a [`Persist`] backend, makes them visible every flush interval, and
+//! closes the segments when the workers are gone.
+//!
+//! It is the only thread that touches the disk: compression, syncing and
+//! sealing happen here or in the store's own background threads, never on a
+//! worker.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ingest::SymbolTable;
+use mtf::{BarEvent, Tick};
+
+use crate::config::Config;
+use crate::pipeline::{EngineError, Persist};
+use crate::stats::{Counter, Stats};
+use crate::worker::StoreRx;
+
+/// Records taken off one queue per round.
+const CHUNK: usize = 8192;
+
+/// Open the configured store; `None` when it is disabled.
+pub fn open(
+    cfg: &Config,
+    symbols: Arc<SymbolTable>,
+) -> Result<Option<Box<dyn Persist>>, EngineError> {
+    if !cfg.store.enabled {
+        return Ok(None);
+    }
+    crate::storage::open_store(cfg, symbols).map(Some)
+}
+
+/// The store thread's loop. Returns when every worker dropped its queue ends
+/// and everything has been appended and closed.
+pub fn run_store_thread(
+    mut p: Box<dyn Persist>,
+    mut rxs: Vec<StoreRx>,
+    stats: Stats,
+    flush_every: Duration,
+) {
+    let cold = stats.cold();
+    let mut ticks: Vec<Tick> = Vec::with_capacity(CHUNK);
+    let mut bars: Vec<BarEvent> = Vec::with_capacity(CHUNK);
+    let mut last_flush = Instant::now();
+    let mut dirty = false;
+    let mut errors_logged = 0u64;
+    loop {
+        let mut moved = 0usize;
+        let mut all_gone = true;
+        for rx in &mut rxs {
+            // Ticks first, then the bars they produced.
+            ticks.clear();
+            take(&mut rx.ticks, &mut ticks);
+            bars.clear();
+            take(&mut rx.bars, &mut bars);
+            if !ticks.is_empty() {
+                match p.ticks(&ticks) {
+                    Ok(bytes) => {
+                        cold.add(Counter::TicksStored, ticks.len() as u64);
+                        cold.add(Counter::BytesStored, bytes);
+                    }
+                    Err(e) => {
+                        cold.add(Counter::StoreErrors, 1);
+                        log_error(&mut errors_logged, "append ticks", &e);
+                    }
+                }
+            }
+            if !bars.is_empty() {
+                match p.bars(&bars) {
+                    Ok(bytes) => {
+                        cold.add(Counter::BarsStored, bars.len() as u64);
+                        cold.add(Counter::BytesStored, bytes);
+                    }
+                    Err(e) => {
+                        cold.add(Counter::StoreErrors, 1);
+                        log_error(&mut errors_logged, "append bars", &e);
+                    }
+                }
+            }
+            moved += ticks.len() + bars.len();
+            let gone = rx.ticks.is_abandoned() && rx.bars.is_abandoned();
+            all_gone &= gone && rx.ticks.is_empty() && rx.bars.is_empty();
+        }
+        dirty |= moved > 0;
+        if dirty && last_flush.elapsed() >= flush_every {
+            if let Err(e) = p.flush() {
+                cold.add(Counter::StoreErrors, 1);
+                log_error(&mut errors_logged, "flush", &e);
+            }
+            dirty = false;
+            last_flush = Instant::now();
+        }
+        if all_gone {
+            break;
+        }
+        if moved == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    if let Err(e) = p.close() {
+        cold.add(Counter::StoreErrors, 1);
+        tracing::error!(error = %e, "closing the store failed");
+    } else {
+        tracing::info!("store flushed and closed");
+    }
+}
+
+fn take<T: Copy>(c: &mut rtrb::Consumer<T>, out: &mut Vec<T>) {
+    let n = c.slots().min(CHUNK);
+    if n == 0 {
+        return;
+    }
+    if let Ok(chunk) = c.read_chunk(n) {
+        let (a, b) = chunk.as_slices();
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
+        chunk.commit_all();
+    }
+}
+
+/// Log the first 10 errors, then every 1000th (the counter has them all).
+fn log_error(logged: &mut u64, what: &str, e: &str) {
+    *logged += 1;
+    if *logged <= 10 || *logged % 1000 == 0 {
+        tracing::error!(occurrence = *logged, "store: {what} failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::store_queue;
+    use mtf::Side;
+    use parking_lot::Mutex;
+
+    #[derive(Default)]
+    struct Fake {
+        ticks: Vec<u64>,
+        bars: usize,
+        flushes: usize,
+        closed: bool,
+    }
+
+    struct FakePersist(Arc<Mutex<Fake>>);
+
+    impl Persist for FakePersist {
+        fn ticks(&mut self, t: &[Tick]) -> Result<u64, String> {
+            self.0.lock().ticks.extend(t.iter().map(|t| t.id));
+            Ok(t.len() as u64 * 10)
+        }
+        fn bars(&mut self, b: &[BarEvent]) -> Result<u64, String> {
+            self.0.lock().bars += b.len();
+            Ok(0)
+        }
+        fn flush(&mut self) -> Result<(), String> {
+            self.0.lock().flushes += 1;
+            Ok(())
+        }
+        fn close(self: Box<Self>) -> Result<(), String> {
+            self.0.lock().closed = true;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn drains_everything_then_closes() {
+        let fake = Arc::new(Mutex::new(Fake::default()));
+        let (mut tx, rx) = store_queue(1024);
+        let stats = Stats::new();
+        let p = Box::new(FakePersist(fake.clone()));
+        let s2 = stats.clone();
+        let h =
+            std::thread::spawn(move || run_store_thread(p, vec![rx], s2, Duration::from_millis(1)));
+        let mut sent = 0u64;
+        while sent < 100_000 {
+            let t = Tick::trade(1, sent as i64, 1.0, 1.0, Side::Buy, sent);
+            if tx.ticks.push(t).is_ok() {
+                sent += 1;
+            }
+        }
+        drop(tx);
+        h.join().unwrap();
+        let f = fake.lock();
+        assert!(f.closed);
+        assert_eq!(f.ticks.len(), 100_000);
+        assert!(f.ticks.windows(2).all(|w| w[1] == w[0] + 1));
+        let s = stats.snapshot();
+        assert_eq!(s.counter(Counter::TicksStored), 100_000);
+        assert_eq!(s.counter(Counter::BytesStored), 1_000_000);
+    }
+}

@@ -1,0 +1,364 @@
+//! The worker thread: takes ticks off its SPSC queues in batches, aggregates
+//! them (`mtf`), publishes bars (and optionally ticks) to subscribers, and
+//! hands ticks and bars to the store thread.
+//!
+//! Per tick: no allocation, no lock, no syscall, no log. The clock is read
+//! three times per batch; counters are published once per batch; histograms
+//! are folded into the shared copy at most every 50 ms (never waiting).
+//!
+//! Disk work never stalls aggregation: ticks and bars go to the store thread
+//! through bounded SPSC queues. Only when those are full (the disk is behind
+//! by a whole queue) does the worker stop taking new ticks, which pushes back
+//! on TCP senders and makes UDP drop (counted) at the ingest queue: a tick that
+//! was accepted is never dropped after that.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mtf::{Aggregator, BarEvent, BarEventKind, SymbolId, Tick, TickKind};
+
+use crate::clock::{elapsed_ns, now_ns};
+use crate::config::{Config, IdlePolicy};
+use crate::queue::TickRx;
+use crate::stats::{Counter, Stage, ThreadStats};
+
+/// Ticks taken off one queue at a time.
+pub const BATCH: usize = 256;
+
+/// How often housekeeping runs (wall-clock bar closing, stats).
+const HOUSEKEEPING: Duration = Duration::from_millis(1);
+
+/// How often the ring gets a heartbeat.
+const HEARTBEAT: Duration = Duration::from_millis(100);
+
+/// Where bars and ticks go for subscribers (the shared-memory ring).
+pub trait Publish: Send {
+    /// A new symbol was seen (its id and name), before any of its records.
+    fn symbol(&mut self, id: SymbolId, name: &str);
+    /// Bars emitted for a batch, in order.
+    fn bars(&mut self, events: &[BarEvent]) -> u64;
+    /// The batch's ticks (only called when ticks are published).
+    fn ticks(&mut self, ticks: &[Tick]) -> u64;
+    /// Liveness for readers; called every millisecond or so.
+    fn heartbeat(&mut self);
+    /// Clean shutdown (readers learn the writer stopped on purpose).
+    fn shutdown(self: Box<Self>);
+}
+
+/// The worker's ends of the worker → store queues.
+pub struct StoreTx {
+    /// Ticks, in the order the worker processed them.
+    pub ticks: rtrb::Producer<Tick>,
+    /// Bars, in the order they were emitted.
+    pub bars: rtrb::Producer<BarEvent>,
+}
+
+/// The store thread's ends.
+pub struct StoreRx {
+    /// Ticks.
+    pub ticks: rtrb::Consumer<Tick>,
+    /// Bars.
+    pub bars: rtrb::Consumer<BarEvent>,
+}
+
+/// A pair of worker → store queues of `capacity` records each.
+pub fn store_queue(capacity: usize) -> (StoreTx, StoreRx) {
+    let (tp, tc) = rtrb::RingBuffer::new(capacity);
+    let (bp, bc) = rtrb::RingBuffer::new(capacity);
+    (
+        StoreTx {
+            ticks: tp,
+            bars: bp,
+        },
+        StoreRx {
+            ticks: tc,
+            bars: bc,
+        },
+    )
+}
+
+/// Looks up symbol names for the first sight of an id (cold: once per symbol).
+pub type NameOf = Arc<dyn Fn(SymbolId) -> Option<String> + Send + Sync>;
+
+/// Everything a worker owns.
+pub struct Worker {
+    /// Worker index (0-based).
+    pub id: usize,
+    rxs: Vec<TickRx>,
+    core: WorkerCore,
+    idle: IdlePolicy,
+    pin: Option<usize>,
+}
+
+/// The part of the worker that processes a batch (separate from the queues
+/// so a batch can be processed while its queue is borrowed).
+struct WorkerCore {
+    trades: Aggregator,
+    quotes: Aggregator,
+    events: Vec<BarEvent>,
+    /// Bars the store queue could not take yet (bounded: the worker takes no
+    /// new ticks while this is not empty).
+    pending_bars: Vec<BarEvent>,
+    publish: Option<Box<dyn Publish>>,
+    publish_ticks: bool,
+    store: Option<StoreTx>,
+    stats: ThreadStats,
+    seen: Vec<bool>,
+    names: NameOf,
+    wall_clock_close: bool,
+    last_heartbeat: Instant,
+}
+
+impl Worker {
+    /// A worker over its input queues (one per ingest thread or injector).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: usize,
+        cfg: &Config,
+        rxs: Vec<TickRx>,
+        trades: Aggregator,
+        quotes: Aggregator,
+        publish: Option<Box<dyn Publish>>,
+        store: Option<StoreTx>,
+        stats: ThreadStats,
+        names: NameOf,
+    ) -> Worker {
+        let per = trades
+            .max_events_per_update()
+            .max(quotes.max_events_per_update());
+        Worker {
+            id,
+            rxs,
+            core: WorkerCore {
+                events: Vec::with_capacity(per.saturating_mul(BATCH).min(1 << 20)),
+                pending_bars: Vec::with_capacity(4096),
+                trades,
+                quotes,
+                publish,
+                publish_ticks: cfg.ring.publish_ticks,
+                store,
+                stats,
+                seen: Vec::new(),
+                names,
+                wall_clock_close: cfg.aggregation.wall_clock_close,
+                last_heartbeat: Instant::now(),
+            },
+            idle: cfg.workers.idle,
+            pin: cfg.workers.cores.get(id).copied(),
+        }
+    }
+
+    /// Run until every input queue is abandoned by its producer and empty,
+    /// then hand everything left to the store and return.
+    pub fn run(mut self) -> WorkerSummary {
+        crate::pin::pin_current(&format!("worker-{}", self.id), self.pin);
+        let mut last_house = Instant::now();
+        let mut idle_rounds = 0u32;
+        loop {
+            let mut got = 0usize;
+            if self.core.pending_bars.is_empty() {
+                for rx in &mut self.rxs {
+                    let room = self.core.store_room();
+                    if room == 0 {
+                        break;
+                    }
+                    let core = &mut self.core;
+                    got += rx.drain(BATCH.min(room), |batch| core.process(batch));
+                }
+            } else {
+                self.core.retry_pending();
+            }
+            let now = Instant::now();
+            if now.duration_since(last_house) >= HOUSEKEEPING {
+                last_house = now;
+                self.core.housekeeping(now);
+            }
+            if got > 0 {
+                idle_rounds = 0;
+                continue;
+            }
+            if self.rxs.iter().all(|r| r.is_abandoned() && r.is_empty())
+                && self.core.pending_bars.is_empty()
+            {
+                break;
+            }
+            idle_rounds = idle_rounds.saturating_add(1);
+            match self.idle {
+                IdlePolicy::Spin => std::hint::spin_loop(),
+                IdlePolicy::Park if idle_rounds < 2_000 => std::hint::spin_loop(),
+                IdlePolicy::Park => std::thread::sleep(Duration::from_micros(50)),
+            }
+        }
+        self.core.finish()
+    }
+}
+
+/// What a worker did, returned when it stops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerSummary {
+    /// Ticks processed.
+    pub processed: u64,
+    /// Bars emitted (closed and corrected).
+    pub bars: u64,
+}
+
+impl WorkerCore {
+    /// How many more ticks may be taken: bounded by the room in the store queue.
+    #[inline]
+    fn store_room(&self) -> usize {
+        match &self.store {
+            Some(s) => s.ticks.slots(),
+            None => usize::MAX,
+        }
+    }
+
+    #[inline]
+    fn process(&mut self, batch: &[Tick]) {
+        let n = batch.len() as u64;
+        let t0 = now_ns();
+        for t in batch {
+            self.stats
+                .record(Stage::QueueWait, elapsed_ns(t.ts_recv, t0));
+            if self.seen.get(t.symbol as usize) != Some(&true) {
+                self.first_sight(t.symbol);
+            }
+            match t.kind {
+                TickKind::Trade => self.trades.update(t, &mut self.events),
+                TickKind::Quote => self.quotes.update(t, &mut self.events),
+            }
+        }
+        let t1 = now_ns();
+        self.stats
+            .record_n(Stage::Aggregate, elapsed_ns(t0, t1) / n.max(1), n);
+
+        self.emit_batch(batch);
+
+        let t2 = now_ns();
+        for t in batch {
+            self.stats
+                .record(Stage::EndToEnd, elapsed_ns(t.ts_recv, t2));
+        }
+        self.stats.bump(Counter::Processed, n);
+    }
+
+    /// Publish and store what a batch produced.
+    fn emit_batch(&mut self, batch: &[Tick]) {
+        let mut closed = 0u64;
+        let mut revisions = 0u64;
+        let mut updates = 0u64;
+        for e in &self.events {
+            match e.kind {
+                BarEventKind::Closed => closed += 1,
+                BarEventKind::Corrected => revisions += 1,
+                BarEventKind::Open => updates += 1,
+            }
+        }
+        self.stats.bump(Counter::BarsEmitted, closed + revisions);
+        self.stats.bump(Counter::BarRevisions, revisions);
+        self.stats.bump(Counter::BarUpdates, updates);
+        if let Some(p) = &mut self.publish {
+            let mut published = 0;
+            if !self.events.is_empty() {
+                published += p.bars(&self.events);
+            }
+            if self.publish_ticks {
+                published += p.ticks(batch);
+            }
+            self.stats.bump(Counter::Published, published);
+        }
+        if let Some(s) = &mut self.store {
+            // `store_room` bounded the batch by the free tick slots.
+            if let Ok(chunk) = s.ticks.write_chunk_uninit(batch.len()) {
+                chunk.fill_from_iter(batch.iter().copied());
+            }
+            for e in self.events.drain(..) {
+                if e.kind == BarEventKind::Open {
+                    continue;
+                }
+                if let Err(rtrb::PushError::Full(e)) = s.bars.push(e) {
+                    self.pending_bars.push(e);
+                }
+            }
+        }
+        self.events.clear();
+    }
+
+    fn retry_pending(&mut self) {
+        let Some(s) = &mut self.store else {
+            self.pending_bars.clear();
+            return;
+        };
+        let mut sent = 0;
+        for e in &self.pending_bars {
+            if s.bars.push(*e).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        self.pending_bars.drain(..sent);
+    }
+
+    #[cold]
+    fn first_sight(&mut self, symbol: SymbolId) {
+        let i = symbol as usize;
+        // Bounded by the aggregator's symbol limit; ids beyond it are refused
+        // and counted there, and never marked here.
+        if i >= mtf::DEFAULT_MAX_SYMBOLS as usize {
+            return;
+        }
+        if self.seen.len() <= i {
+            self.seen.resize(i + 1, false);
+        }
+        self.seen[i] = true;
+        if let Some(p) = &mut self.publish {
+            if let Some(name) = (self.names)(symbol) {
+                p.symbol(symbol, &name);
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        if self.wall_clock_close {
+            let wall = now_ns();
+            self.trades.advance(wall, &mut self.events);
+            self.quotes.advance(wall, &mut self.events);
+            if !self.events.is_empty() {
+                self.emit_batch(&[]);
+            }
+        }
+        let (a, b) = (self.trades.stats(), self.quotes.stats());
+        self.stats.set(Counter::Late, a.late + b.late);
+        if now.duration_since(self.last_heartbeat) >= HEARTBEAT {
+            self.last_heartbeat = now;
+            if let Some(p) = &mut self.publish {
+                p.heartbeat();
+            }
+        }
+        self.stats.publish(now);
+    }
+
+    fn finish(mut self) -> WorkerSummary {
+        // Hand every remaining bar to the store thread before leaving.
+        while !self.pending_bars.is_empty() {
+            self.retry_pending();
+            if !self.pending_bars.is_empty() {
+                if self.store.as_ref().is_some_and(|s| s.bars.is_abandoned()) {
+                    self.stats
+                        .bump(Counter::StoreErrors, self.pending_bars.len() as u64);
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        let (a, b) = (self.trades.stats(), self.quotes.stats());
+        self.stats.set(Counter::Late, a.late + b.late);
+        self.stats.publish_now();
+        if let Some(p) = self.publish.take() {
+            p.shutdown();
+        }
+        WorkerSummary {
+            processed: self.stats.get(Counter::Processed),
+            bars: self.stats.get(Counter::BarsEmitted),
+        }
+    }
+}
