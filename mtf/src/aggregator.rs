@@ -294,19 +294,22 @@ impl TfState {
     }
 
     /// The held bar for the bucket of `ts`, created if needed; `None` when the
-    /// tick is too late for this timeframe.
+    /// tick is too late for this timeframe. `fold`: the data was accepted
+    /// already (a finest bar being folded), skip the lateness check.
+    #[allow(clippy::too_many_arguments)]
     fn route<S: BarSink>(
         &mut self,
         p: &TfParams,
         c: &Common,
         ts: i64,
         wm: i64,
+        fold: bool,
         out: &mut S,
         stats: &mut AggStats,
     ) -> Option<usize> {
         let s = p.start(ts);
         let e = p.tf.bucket_end(s);
-        if e <= self.floor_end || e.saturating_add(c.lateness) <= wm {
+        if e <= self.floor_end || (!fold && e.saturating_add(c.lateness) <= wm) {
             return None;
         }
         let h = Held {
@@ -798,7 +801,7 @@ fn update_direct<S: BarSink>(
         }
         slow = true;
         let was_tail = p.start(ts) >= t.tail_end;
-        match t.route(p, c, ts, wm, out, stats) {
+        match t.route(p, c, ts, wm, false, out, stats) {
             Some(i) => {
                 let h = t.get_mut(i);
                 accum::apply(&mut h.bar, ts, price, size, side);
@@ -851,7 +854,7 @@ fn update_fold<S: BarSink>(
         // A new finest bucket: fold the old one, then start the new one.
         fold_back(sym, params, c, out, stats);
         let fine = &mut sym.tfs[0];
-        match fine.route(p0, c, ts, wm, out, stats) {
+        match fine.route(p0, c, ts, wm, false, out, stats) {
             Some(i) => {
                 let h = fine.get_mut(i);
                 accum::apply(&mut h.bar, ts, price, size, side);
@@ -872,7 +875,7 @@ fn update_fold<S: BarSink>(
     // Late for the finest bucket: every timeframe directly.
     let mut late = 0;
     for (k, (t, p)) in sym.tfs.iter_mut().zip(params.iter()).enumerate() {
-        match t.route(p, c, ts, wm, out, stats) {
+        match t.route(p, c, ts, wm, false, out, stats) {
             Some(i) => {
                 let h = t.get_mut(i);
                 accum::apply(&mut h.bar, ts, price, size, side);
@@ -915,10 +918,15 @@ fn fold_back<S: BarSink>(
     }
     let wm = sym.wm;
     for (t, p) in coarse.iter_mut().zip(params[1..].iter()) {
-        match t.route(p, c, src.start, wm, out, stats) {
+        match t.route(p, c, src.start, wm, true, out, stats) {
             Some(i) => {
-                accum::merge(&mut t.get_mut(i).bar, &src);
-                t.after_change(i, c, wm, out, stats);
+                let h = t.get_mut(i);
+                accum::merge(&mut h.bar, &src);
+                // Closes are left to `settle` (it runs right after a fold),
+                // which emits them in start order.
+                if h.emitted {
+                    t.after_change(i, c, wm, out, stats);
+                }
             }
             None => stats.late_bar_updates += 1,
         }
