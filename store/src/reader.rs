@@ -1,0 +1,611 @@
+//! [`StoreReader`]: streaming queries over a store directory, with or without
+//! a running writer (another process may be appending: readers only use
+//! positional reads and see committed blocks).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use mtf::batch::{BatchSpec, SortedColumns};
+use mtf::{Bar, SymbolId, Tick, Timeframe};
+
+use crate::codec::{self, Corrupt};
+use crate::error::{Result, StoreError};
+use crate::format::*;
+use crate::io::ReadAt;
+use crate::layout::{self, DayFile};
+use crate::segment::{self, Codecs, Toc};
+use crate::symbols::SymbolMap;
+
+/// Read access to a store directory.
+#[derive(Clone, Debug)]
+pub struct StoreReader {
+    root: PathBuf,
+}
+
+/// One segment opened for reading.
+pub(crate) struct OpenSeg {
+    pub file: File,
+    pub toc: Toc,
+    pub path: PathBuf,
+    pub name: String,
+    pub modified: Option<SystemTime>,
+}
+
+/// Opens the segments of a day in reading order, minus files replaced by a
+/// compaction. Files that vanish meanwhile (sealed or dropped) are retried as
+/// their sealed sibling, else skipped.
+pub(crate) fn open_day(root: &Path, day: i32) -> Result<Vec<OpenSeg>> {
+    let dir = layout::day_dir(root, day);
+    let files = layout::list_day_files(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let mut segs = Vec::with_capacity(files.len());
+    for f in files {
+        if let Some(s) = open_seg(&f)? {
+            segs.push(s);
+        }
+    }
+    let replaced: HashSet<String> = segs
+        .iter()
+        .flat_map(|s| s.toc.sources.iter().cloned())
+        .collect();
+    if !replaced.is_empty() {
+        segs.retain(|s| !replaced.contains(&s.name));
+    }
+    Ok(segs)
+}
+
+fn open_seg(f: &DayFile) -> Result<Option<OpenSeg>> {
+    let mut path = f.path.clone();
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && f.hot => {
+            path = path.with_extension("seg");
+            match File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError::io(&path, e)),
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
+    let modified = file.metadata().and_then(|m| m.modified()).ok();
+    match segment::read_toc(&file).map_err(|e| StoreError::io(&path, e))? {
+        Ok(toc) => {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            Ok(Some(OpenSeg {
+                file,
+                toc,
+                path,
+                name,
+                modified,
+            }))
+        }
+        // A hot file whose header is not on disk yet holds nothing committed.
+        Err(_) if f.hot => Ok(None),
+        Err(why) => Err(StoreError::Corrupt {
+            path,
+            offset: 0,
+            what: why.0,
+        }),
+    }
+}
+
+/// Per-symbol facts from [`StoreReader::info`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SymbolInfo {
+    /// Symbol id.
+    pub symbol: SymbolId,
+    /// Name from `symbols.tbl`, if recorded.
+    pub name: Option<String>,
+    /// Ticks stored.
+    pub ticks: u64,
+    /// Bars stored (every timeframe, revisions included).
+    pub bars: u64,
+    /// Bytes of the symbol's tick blocks on disk (headers included).
+    pub tick_bytes: u64,
+    /// Bytes of its bar blocks on disk.
+    pub bar_bytes: u64,
+    /// In-memory size of its ticks (64 bytes each) / `tick_bytes`.
+    pub compression_ratio: f64,
+    /// Earliest tick event time, ns.
+    pub first: Option<i64>,
+    /// Latest tick event time, ns.
+    pub last: Option<i64>,
+    /// Modification time of the newest segment holding the symbol's data.
+    pub last_write: Option<SystemTime>,
+}
+
+/// Block data decoded from a verified record.
+struct BlockReader {
+    codecs: Codecs,
+    rec: Vec<u8>,
+    raw: Vec<u8>,
+}
+
+impl BlockReader {
+    fn new() -> io::Result<BlockReader> {
+        Ok(BlockReader {
+            codecs: Codecs::new(1)?,
+            rec: Vec::new(),
+            raw: Vec::new(),
+        })
+    }
+
+    /// Reads, verifies and decompresses the block of `e`; `raw` holds the columns.
+    fn load(&mut self, src: &(impl ReadAt + ?Sized), e: &IndexEntry, limit: u64) -> io::Result<Result<BlockHeader, Corrupt>> {
+        let h = match segment::read_record(src, e.offset, limit, &mut self.rec)? {
+            Ok((h, _)) => h,
+            Err(c) => return Ok(Err(c)),
+        };
+        if h.kind != e.kind || h.symbol != e.symbol || h.count != e.count || h.timeframe_ms != e.timeframe_ms {
+            return Ok(Err(Corrupt("block does not match its index entry")));
+        }
+        let payload = &self.rec[BLOCK_HEADER_LEN..BLOCK_HEADER_LEN + h.payload_len as usize];
+        Ok(self.codecs.decompress(&h, payload, &mut self.raw).map(|()| h))
+    }
+}
+
+/// Ticks of one symbol in `[from, to)`, streamed block by block in constant memory.
+///
+/// Order: day by day; within a day, file by file (name order) and block by
+/// block as stored, i.e. append order. Late ticks appear where they were
+/// appended, not re-sorted.
+pub struct TickIter {
+    root: PathBuf,
+    symbol: SymbolId,
+    from: i64,
+    to: i64,
+    days: std::vec::IntoIter<i32>,
+    segs: std::vec::IntoIter<OpenSeg>,
+    seg: Option<(OpenSeg, usize)>,
+    blocks: BlockReader,
+    batch: Vec<Tick>,
+    pos: usize,
+}
+
+impl TickIter {
+    /// The next decoded block's ticks in range (never empty), or `None` at the end.
+    pub fn next_batch(&mut self) -> Option<Result<&[Tick]>> {
+        loop {
+            if let Some((seg, i)) = &mut self.seg {
+                while *i < seg.toc.entries.len() {
+                    let e = seg.toc.entries[*i];
+                    *i += 1;
+                    if e.kind != KIND_TICKS || e.symbol != self.symbol || e.t_max < self.from || e.t_min >= self.to {
+                        continue;
+                    }
+                    let limit = seg.toc.data_end;
+                    match self.blocks.load(&seg.file, &e, limit) {
+                        Err(err) => return Some(Err(StoreError::io(&seg.path, err))),
+                        Ok(Err(c)) => return Some(Err(corrupt(&seg.path, e.offset, c))),
+                        Ok(Ok(h)) => {
+                            if let Err(c) = codec::decode_ticks(&self.blocks.raw, h.count as usize, h.symbol, &mut self.batch) {
+                                return Some(Err(corrupt(&seg.path, e.offset, c)));
+                            }
+                            if e.t_min < self.from || e.t_max >= self.to {
+                                let (f, t) = (self.from, self.to);
+                                self.batch.retain(|x| x.ts_event >= f && x.ts_event < t);
+                            }
+                            if !self.batch.is_empty() {
+                                self.pos = 0;
+                                return Some(Ok(&self.batch));
+                            }
+                        }
+                    }
+                }
+                self.seg = None;
+            }
+            if let Some(s) = self.segs.next() {
+                self.seg = Some((s, 0));
+                continue;
+            }
+            let day = self.days.next()?;
+            match open_day(&self.root, day) {
+                Ok(v) => self.segs = v.into_iter(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl Iterator for TickIter {
+    type Item = Result<Tick>;
+
+    fn next(&mut self) -> Option<Result<Tick>> {
+        if self.pos < self.batch.len() {
+            self.pos += 1;
+            return Some(Ok(self.batch[self.pos - 1]));
+        }
+        match self.next_batch()? {
+            Ok(_) => {
+                self.pos = 1;
+                Some(Ok(self.batch[0]))
+            }
+            Err(e) => {
+                self.batch.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn corrupt(path: &Path, offset: u64, c: Corrupt) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_owned(),
+        offset,
+        what: c.0,
+    }
+}
+
+/// Bars of one symbol and timeframe in `[from, to)` (by bar start), day by day.
+///
+/// Stored bars when the day holds bars of that timeframe (latest revision of
+/// each start wins); otherwise rebuilt from the day's ticks with the `mtf`
+/// batch kernel (trades; a day with quotes only gives mid-price quote bars).
+pub struct BarIter {
+    reader: StoreReader,
+    symbol: SymbolId,
+    tf: Timeframe,
+    from: i64,
+    to: i64,
+    rebuild: bool,
+    days: std::vec::IntoIter<i32>,
+    day_bars: Vec<Bar>,
+    pos: usize,
+    carry: Option<Bar>,
+    blocks: BlockReader,
+    tmp: Vec<Bar>,
+    cols: DayColumns,
+    done: bool,
+}
+
+#[derive(Default)]
+struct DayColumns {
+    ts: Vec<i64>,
+    price: Vec<f64>,
+    size: Vec<f64>,
+    side: Vec<mtf::Side>,
+    qts: Vec<i64>,
+    mid: Vec<f64>,
+    zero: Vec<f64>,
+}
+
+impl BarIter {
+    fn load_day(&mut self, day: i32) -> Result<()> {
+        self.day_bars.clear();
+        self.pos = 0;
+        let segs = open_day(&self.reader.root, day)?;
+        let tf_ms = self.tf.millis();
+        for seg in &segs {
+            for e in &seg.toc.entries {
+                if e.kind != KIND_BARS || e.symbol != self.symbol || e.timeframe_ms != tf_ms {
+                    continue;
+                }
+                let h = match self.blocks.load(&seg.file, e, seg.toc.data_end) {
+                    Err(err) => return Err(StoreError::io(&seg.path, err)),
+                    Ok(Err(c)) => return Err(corrupt(&seg.path, e.offset, c)),
+                    Ok(Ok(h)) => h,
+                };
+                codec::decode_bars(&self.blocks.raw, h.count as usize, h.symbol, self.tf, &mut self.tmp)
+                    .map_err(|c| corrupt(&seg.path, e.offset, c))?;
+                self.day_bars.extend_from_slice(&self.tmp);
+            }
+        }
+        if !self.day_bars.is_empty() {
+            segment::latest_revisions(&mut self.day_bars);
+            if let Some(c) = self.carry.take() {
+                self.day_bars.insert(0, c);
+            }
+        } else if self.rebuild {
+            self.rebuild_day(&segs)?;
+        }
+        let (f, t) = (self.from, self.to);
+        self.day_bars.retain(|b| b.start >= f && b.start < t);
+        Ok(())
+    }
+
+    /// Bars of the day from its ticks; a bucket that crosses midnight is
+    /// carried into the next day and merged there.
+    fn rebuild_day(&mut self, segs: &[OpenSeg]) -> Result<()> {
+        let c = &mut self.cols;
+        c.ts.clear();
+        c.price.clear();
+        c.size.clear();
+        c.side.clear();
+        c.qts.clear();
+        c.mid.clear();
+        let mut batch = Vec::new();
+        for seg in segs {
+            for e in &seg.toc.entries {
+                if e.kind != KIND_TICKS || e.symbol != self.symbol {
+                    continue;
+                }
+                let h = match self.blocks.load(&seg.file, e, seg.toc.data_end) {
+                    Err(err) => return Err(StoreError::io(&seg.path, err)),
+                    Ok(Err(cr)) => return Err(corrupt(&seg.path, e.offset, cr)),
+                    Ok(Ok(h)) => h,
+                };
+                codec::decode_ticks(&self.blocks.raw, h.count as usize, h.symbol, &mut batch)
+                    .map_err(|cr| corrupt(&seg.path, e.offset, cr))?;
+                for t in &batch {
+                    if t.is_trade() {
+                        c.ts.push(t.ts_event);
+                        c.price.push(t.price);
+                        c.size.push(t.size);
+                        c.side.push(t.side);
+                    } else {
+                        c.qts.push(t.ts_event);
+                        c.mid.push(t.mid());
+                    }
+                }
+            }
+        }
+        let quotes = c.ts.is_empty();
+        let mut out = std::mem::take(&mut self.day_bars);
+        let spec = BatchSpec {
+            symbol: self.symbol,
+            timeframe: self.tf,
+            origin_ns: 0,
+            flags: if quotes { Bar::FLAG_QUOTES } else { 0 },
+        };
+        if quotes {
+            sort_by_time(&mut c.qts, &mut [&mut c.mid]);
+            c.zero.clear();
+            c.zero.resize(c.qts.len(), 0.0);
+            if let Ok(cols) = SortedColumns::new(&c.qts, &c.mid, &c.zero, None) {
+                mtf::batch::aggregate(&cols, &spec, &mut out);
+            }
+        } else {
+            if !c.ts.is_sorted() {
+                let mut idx: Vec<u32> = (0..c.ts.len() as u32).collect();
+                idx.sort_by_key(|&i| c.ts[i as usize]);
+                c.ts = idx.iter().map(|&i| c.ts[i as usize]).collect();
+                c.price = idx.iter().map(|&i| c.price[i as usize]).collect();
+                c.size = idx.iter().map(|&i| c.size[i as usize]).collect();
+                c.side = idx.iter().map(|&i| c.side[i as usize]).collect();
+            }
+            if let Ok(cols) = SortedColumns::new(&c.ts, &c.price, &c.size, Some(&c.side)) {
+                mtf::batch::aggregate(&cols, &spec, &mut out);
+            }
+        }
+        // merge a bucket that straddles midnight with its first half
+        if let Some(prev) = self.carry.take() {
+            match out.first_mut() {
+                Some(b) if b.start == prev.start => *b = merge(&prev, b),
+                _ => out.insert(0, prev),
+            }
+        }
+        if let Some(last) = out.last()
+            && last.end > (last.start.div_euclid(mtf::NANOS_PER_DAY) + 1) * mtf::NANOS_PER_DAY
+        {
+            self.carry = out.pop();
+        }
+        self.day_bars = out;
+        Ok(())
+    }
+}
+
+fn sort_by_time(ts: &mut Vec<i64>, cols: &mut [&mut Vec<f64>]) {
+    if ts.is_sorted() {
+        return;
+    }
+    let mut idx: Vec<u32> = (0..ts.len() as u32).collect();
+    idx.sort_by_key(|&i| ts[i as usize]);
+    *ts = idx.iter().map(|&i| ts[i as usize]).collect();
+    for c in cols {
+        **c = idx.iter().map(|&i| c[i as usize]).collect();
+    }
+}
+
+/// `a` then `b`: the same bucket built from two consecutive runs of ticks.
+fn merge(a: &Bar, b: &Bar) -> Bar {
+    let volume = a.volume + b.volume;
+    let vwap_num = a.vwap_num + b.vwap_num;
+    Bar {
+        high: a.high.max(b.high),
+        low: a.low.min(b.low),
+        close: b.close,
+        volume,
+        vwap_num,
+        vwap: Bar::vwap_of(vwap_num, volume, b.close),
+        buy_volume: a.buy_volume + b.buy_volume,
+        sell_volume: a.sell_volume + b.sell_volume,
+        count: a.count + b.count,
+        last_ts: b.last_ts,
+        ..*a
+    }
+}
+
+impl Iterator for BarIter {
+    type Item = Result<Bar>;
+
+    fn next(&mut self) -> Option<Result<Bar>> {
+        loop {
+            if self.pos < self.day_bars.len() {
+                self.pos += 1;
+                return Some(Ok(self.day_bars[self.pos - 1]));
+            }
+            if self.done {
+                return None;
+            }
+            match self.days.next() {
+                Some(day) => {
+                    if let Err(e) = self.load_day(day) {
+                        return Some(Err(e));
+                    }
+                }
+                None => {
+                    self.done = true;
+                    let c = self.carry.take()?;
+                    if c.start >= self.from && c.start < self.to {
+                        return Some(Ok(c));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl StoreReader {
+    /// A reader of the store at `root` (which must exist). Needs no lock and
+    /// no daemon.
+    pub fn open(root: &Path) -> Result<StoreReader> {
+        std::fs::metadata(root).map_err(|e| StoreError::io(root, e))?;
+        Ok(StoreReader { root: root.to_owned() })
+    }
+
+    /// The store directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The symbol table as stored now.
+    pub fn symbols(&self) -> Result<SymbolMap> {
+        SymbolMap::load(&self.root)
+    }
+
+    /// UTC days that hold data, ascending.
+    pub fn days(&self) -> Result<Vec<i32>> {
+        layout::list_days(&self.root).map_err(|e| StoreError::io(&self.root, e))
+    }
+
+    fn days_in(&self, from: i64, to: i64) -> Result<Vec<i32>> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let (d0, d1) = (day_of(from), day_of(to - 1));
+        let mut days = self.days()?;
+        days.retain(|&d| d >= d0 && d <= d1);
+        Ok(days)
+    }
+
+    /// Ticks of `symbol` with `from <= ts_event < to`.
+    pub fn ticks(&self, symbol: SymbolId, from: i64, to: i64) -> Result<TickIter> {
+        Ok(TickIter {
+            root: self.root.clone(),
+            symbol,
+            from,
+            to,
+            days: self.days_in(from, to)?.into_iter(),
+            segs: Vec::new().into_iter(),
+            seg: None,
+            blocks: BlockReader::new().map_err(|e| StoreError::io(&self.root, e))?,
+            batch: Vec::new(),
+            pos: 0,
+        })
+    }
+
+    /// Bars of `symbol` and `tf` with `from <= start < to`: stored ones (latest
+    /// revision), or rebuilt from ticks for days without stored bars of `tf`.
+    pub fn bars(&self, symbol: SymbolId, tf: Timeframe, from: i64, to: i64) -> Result<BarIter> {
+        self.bar_iter(symbol, tf, from, to, true)
+    }
+
+    /// Only stored bars (no rebuild).
+    pub fn stored_bars(&self, symbol: SymbolId, tf: Timeframe, from: i64, to: i64) -> Result<BarIter> {
+        self.bar_iter(symbol, tf, from, to, false)
+    }
+
+    fn bar_iter(&self, symbol: SymbolId, tf: Timeframe, from: i64, to: i64, rebuild: bool) -> Result<BarIter> {
+        Ok(BarIter {
+            reader: self.clone(),
+            symbol,
+            tf,
+            from,
+            to,
+            rebuild,
+            days: self.days_in(from, to)?.into_iter(),
+            day_bars: Vec::new(),
+            pos: 0,
+            carry: None,
+            blocks: BlockReader::new().map_err(|e| StoreError::io(&self.root, e))?,
+            tmp: Vec::new(),
+            cols: DayColumns::default(),
+            done: false,
+        })
+    }
+
+    /// Per symbol: counts, bytes, compression ratio, time range, last write.
+    /// Reads only the segments' indexes (hot segments are scanned).
+    pub fn info(&self) -> Result<Vec<SymbolInfo>> {
+        let names = self.symbols()?;
+        let mut m: BTreeMap<SymbolId, SymbolInfo> = BTreeMap::new();
+        for day in self.days()? {
+            for seg in open_day(&self.root, day)? {
+                for e in &seg.toc.entries {
+                    let i = m.entry(e.symbol).or_insert_with(|| SymbolInfo {
+                        symbol: e.symbol,
+                        ..SymbolInfo::default()
+                    });
+                    if e.kind == KIND_TICKS {
+                        i.ticks += e.count as u64;
+                        i.tick_bytes += e.record_len as u64;
+                        i.first = Some(i.first.map_or(e.t_min, |f| f.min(e.t_min)));
+                        i.last = Some(i.last.map_or(e.t_max, |l| l.max(e.t_max)));
+                    } else {
+                        i.bars += e.count as u64;
+                        i.bar_bytes += e.record_len as u64;
+                    }
+                    if seg.modified > i.last_write {
+                        i.last_write = seg.modified;
+                    }
+                }
+            }
+        }
+        Ok(m.into_values()
+            .map(|mut i| {
+                i.name = names.name(i.symbol).map(str::to_owned);
+                i.compression_ratio = if i.tick_bytes > 0 {
+                    (i.ticks * 64) as f64 / i.tick_bytes as f64
+                } else {
+                    0.0
+                };
+                i
+            })
+            .collect())
+    }
+
+    /// Event time of the last stored tick of `symbol` (restart recovery).
+    /// Reads the newest day that holds the symbol's ticks.
+    pub fn last_tick_time(&self, symbol: SymbolId) -> Result<Option<i64>> {
+        for day in self.days()?.into_iter().rev() {
+            let mut best: Option<i64> = None;
+            for seg in open_day(&self.root, day)? {
+                for e in &seg.toc.entries {
+                    if e.kind == KIND_TICKS && e.symbol == symbol {
+                        best = Some(best.map_or(e.t_max, |b| b.max(e.t_max)));
+                    }
+                }
+            }
+            if best.is_some() {
+                return Ok(best);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The latest stored bar (highest start, latest revision) of `symbol` and
+    /// `tf`, for seeding the aggregator on restart.
+    pub fn last_bar(&self, symbol: SymbolId, tf: Timeframe) -> Result<Option<Bar>> {
+        for day in self.days()?.into_iter().rev() {
+            let start = day as i64 * mtf::NANOS_PER_DAY;
+            let end = start + mtf::NANOS_PER_DAY;
+            let mut last = None;
+            for b in self.stored_bars(symbol, tf, start, end)? {
+                last = Some(b?);
+            }
+            if last.is_some() {
+                return Ok(last);
+            }
+        }
+        Ok(None)
+    }
+}
