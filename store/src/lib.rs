@@ -75,10 +75,15 @@ pub use reader::{BarIter, StoreReader, SymbolInfo, TickIter};
 pub use symbols::{MAX_SYMBOL_ID, SYMBOLS_FILE, SymbolMap, valid_name};
 pub use writer::{FsyncPolicy, StoreConfig, StoreWriter, WriterStats};
 
-/// Checks a segment image through the reader path: every block that passes
-/// its checksums is decoded. Returns (ticks, bars) decoded, or the first
-/// reason a block was refused. For the fuzz target and tests; never panics.
-pub fn verify_segment(src: &(impl io::ReadAt + ?Sized)) -> std::result::Result<(u64, u64), Corrupt> {
+/// Reads a whole segment image through the reader's checks: every block must
+/// pass its checksums and decode, or the first reason it did not is returned.
+/// Decoded blocks are handed to `on_ticks` / `on_bars` as they pass. For the
+/// fuzz target and tests; never panics on any input.
+pub fn scan_segment(
+    src: &(impl io::ReadAt + ?Sized),
+    mut on_ticks: impl FnMut(&[mtf::Tick]),
+    mut on_bars: impl FnMut(&[mtf::Bar]),
+) -> std::result::Result<(), Corrupt> {
     let toc = match segment::read_toc(src) {
         Ok(Ok(t)) => t,
         Ok(Err(c)) => return Err(c),
@@ -87,23 +92,35 @@ pub fn verify_segment(src: &(impl io::ReadAt + ?Sized)) -> std::result::Result<(
     let mut codecs = segment::Codecs::new(1).map_err(|_| Corrupt("zstd context"))?;
     let (mut rec, mut raw) = (Vec::new(), Vec::new());
     let (mut ticks, mut bars) = (Vec::new(), Vec::new());
-    let (mut nt, mut nb) = (0u64, 0u64);
     for e in &toc.entries {
         let h = match segment::read_record(src, e.offset, toc.data_end, &mut rec) {
             Ok(Ok((h, _))) => h,
             Ok(Err(c)) => return Err(c),
             Err(_) => return Err(Corrupt("read failed")),
         };
+        if h.kind != e.kind || h.symbol != e.symbol || h.count != e.count {
+            return Err(Corrupt("block does not match its index entry"));
+        }
         let payload = &rec[format::BLOCK_HEADER_LEN..format::BLOCK_HEADER_LEN + h.payload_len as usize];
         codecs.decompress(&h, payload, &mut raw)?;
         if h.kind == format::KIND_TICKS {
             decode_ticks(&raw, h.count as usize, h.symbol, &mut ticks)?;
-            nt += ticks.len() as u64;
+            on_ticks(&ticks);
         } else {
             let tf = mtf::Timeframe::from_millis(h.timeframe_ms).map_err(|_| Corrupt("bad timeframe"))?;
             decode_bars(&raw, h.count as usize, h.symbol, tf, &mut bars)?;
-            nb += bars.len() as u64;
+            on_bars(&bars);
         }
     }
-    Ok((nt, nb))
+    Ok(())
+}
+
+/// The reason a segment image's scan stopped early (a torn or corrupt tail
+/// that recovery cuts), with its byte offset; `None` for a clean image.
+pub fn segment_tail(src: &(impl io::ReadAt + ?Sized)) -> Option<(u64, Corrupt)> {
+    match segment::read_toc(src) {
+        Ok(Ok(t)) => t.torn,
+        Ok(Err(c)) => Some((0, c)),
+        Err(_) => Some((0, Corrupt("read failed"))),
+    }
 }
