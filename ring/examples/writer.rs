@@ -68,7 +68,7 @@ fn parse() -> Result<Args, String> {
     if a.ring.is_empty() || a.snapshot.is_empty() {
         return Err("--ring PATH and --snapshot PATH are required".into());
     }
-    if !(a.rate > 0.0) {
+    if !a.rate.is_finite() || a.rate <= 0.0 {
         return Err("--rate must be positive".into());
     }
     Ok(a)
