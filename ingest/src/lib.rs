@@ -8,8 +8,10 @@
 
 pub mod import;
 pub mod ilp;
+pub mod net;
 pub mod ratelog;
 pub mod seq;
+pub mod sink;
 pub mod symbols;
 mod symfront;
 pub mod validate;
