@@ -150,6 +150,16 @@ fn script(port: u16, rows: &[Row]) -> String {
     s
 }
 
+/// Kills and reaps the child on every way out of the test.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn questdb_python_client_rows_arrive_intact() {
     let py = python();
@@ -168,7 +178,7 @@ fn questdb_python_client_rows_arrive_intact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("send.py");
     std::fs::write(&path, script(port, &rows)).unwrap();
-    let mut child = Command::new(&py).arg(&path).spawn().unwrap();
+    let mut child = Reaped(Command::new(&py).arg(&path).spawn().unwrap());
     let start = Instant::now();
     let mut exited = None;
     while rx.sink().ticks.len() < rows.len() || exited.is_none() {
@@ -179,7 +189,7 @@ fn questdb_python_client_rows_arrive_intact() {
         );
         rx.poll_once(Some(Duration::from_millis(5))).unwrap();
         if exited.is_none() {
-            exited = child.try_wait().unwrap();
+            exited = child.0.try_wait().unwrap();
         }
         if exited.is_some_and(|s| !s.success()) {
             panic!("python client failed: {exited:?}");
