@@ -1,1 +1,521 @@
-fn main() {}
+//! Publish → read latency and writer throughput, writer and readers in
+//! separate processes pinned to different cores, against a bare seqlock ring
+//! (64-byte slots) measured in the same run (issue 5).
+//!
+//! ```sh
+//! cargo bench -p ring --bench latency            # full run (~30 s)
+//! RING_BENCH_QUICK=1 cargo bench -p ring --bench latency   # smoke run
+//! ```
+//!
+//! Scenarios:
+//! - latency: the writer publishes 1M records/s (paced by the clock), each
+//!   stamped with CLOCK_MONOTONIC at publish; one reader spins and records
+//!   `now - stamp` in an HDR histogram. Floor and ring alternate for
+//!   `ROUNDS` rounds; the medians of the per-round p50 and p99 are reported.
+//! - throughput: the writer publishes flat out with 0, 1, 4, 8 spinning reader
+//!   processes (all on the other core); records/s and the slowdown against 0
+//!   readers.
+//!
+//! Processes: the bench re-executes itself with `__child ROLE ...`.
+
+use hdrhistogram::Histogram;
+use mtf::{Side, Tick};
+use ring::{
+    ReaderOptions, Received, Record, RingConfig, RingReader, RingWriter, StartAt, monotonic_ns,
+};
+use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::{Duration, Instant};
+
+const END: u64 = u64::MAX;
+
+// ---------------------------------------------------------------- floor ----
+
+/// The bare seqlock ring: 64-byte slots (sequence + 7 payload words), no
+/// header but a cursor-free layout; the minimum a shared-memory ring can do.
+struct Floor {
+    base: *mut AtomicU64,
+    slots: u64,
+    len: usize,
+}
+
+const FLOOR_WORDS: usize = 8;
+
+impl Floor {
+    fn map(path: &Path, slots: u64, create: bool) -> Floor {
+        let len = slots as usize * FLOOR_WORDS * 8;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(create)
+            .open(path)
+            .unwrap();
+        if create {
+            f.set_len(len as u64).unwrap();
+        }
+        // SAFETY: a fresh shared mapping of a file of `len` bytes that only
+        // this bench maps, accessed only through atomics; unmapped in Drop.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        Floor {
+            base: p.cast(),
+            slots,
+            len,
+        }
+    }
+
+    fn slot(&self, n: u64) -> &[AtomicU64] {
+        let i = (n % self.slots) as usize * FLOOR_WORDS;
+        // SAFETY: `i + FLOOR_WORDS <= len / 8`; the mapping is 8-aligned and
+        // lives as long as `self`; all access is atomic.
+        unsafe { std::slice::from_raw_parts(self.base.add(i), FLOOR_WORDS) }
+    }
+
+    #[inline]
+    fn publish(&self, n: u64, stamp: u64) {
+        let s = self.slot(n);
+        s[0].store(2 * n + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        s[1].store(stamp, Ordering::Relaxed);
+        for w in &s[2..] {
+            w.store(n, Ordering::Relaxed);
+        }
+        s[0].store(2 * n + 2, Ordering::Release);
+    }
+
+    /// `Ok(stamp)` when record `n` is there and whole, `Err(true)` when it
+    /// was overwritten (lapped), `Err(false)` when not there yet.
+    #[inline]
+    fn read(&self, n: u64) -> Result<u64, bool> {
+        let s = self.slot(n);
+        let s1 = s[0].load(Ordering::Relaxed);
+        if s1 != 2 * n + 2 {
+            return Err(s1 > 2 * n + 2);
+        }
+        fence(Ordering::Acquire);
+        let mut p = [0u64; FLOOR_WORDS - 1];
+        for (o, w) in p.iter_mut().zip(&s[1..]) {
+            *o = w.load(Ordering::Relaxed);
+        }
+        fence(Ordering::Acquire);
+        if s[0].load(Ordering::Relaxed) == 2 * n + 2 {
+            Ok(p[0])
+        } else {
+            Err(true)
+        }
+    }
+}
+
+impl Drop for Floor {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `map`; no slice outlives self.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+// ------------------------------------------------------------- children ----
+
+/// Pins the calling process to core `id` (an OS cpu number).
+fn pin(id: usize) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+        eprintln!("warning: could not pin to core {id}");
+    }
+}
+
+/// The cpus this process may run on (read before any pinning narrows them).
+fn cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+const ENV_READER_CORE: &str = "RING_BENCH_READER_CORE";
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()
+}
+
+fn print_hist(h: &Histogram<u64>, extra: &str) {
+    println!(
+        "RESULT p50={} p99={} p999={} max={} n={} {extra}",
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max(),
+        h.len()
+    );
+}
+
+fn child(args: &[String]) {
+    let role = args[0].as_str();
+    let path = PathBuf::from(&args[1]);
+    let ready = PathBuf::from(&args[2]);
+    pin(std::env::var(ENV_READER_CORE).unwrap().parse().unwrap());
+    match role {
+        "floor-lat" | "floor-spin" => {
+            let slots: u64 = args[3].parse().unwrap();
+            let f = Floor::map(&path, slots, false);
+            std::fs::write(&ready, b"").unwrap();
+            let mut h = hist();
+            let lat = role == "floor-lat";
+            let (mut n, mut got, mut lost) = (0u64, 0u64, 0u64);
+            loop {
+                match f.read(n) {
+                    Ok(END) => break,
+                    Ok(stamp) => {
+                        if lat {
+                            let _ = h.record(monotonic_ns().saturating_sub(stamp).max(1));
+                        }
+                        n += 1;
+                        got += 1;
+                    }
+                    // lapped: skip one ring's worth (the floor keeps no cursor)
+                    Err(true) => {
+                        n += slots;
+                        lost += slots;
+                    }
+                    Err(false) => std::hint::spin_loop(),
+                }
+            }
+            print_hist(&h, &format!("got={got} lost={lost}"));
+        }
+        "ring-lat" | "ring-spin" => {
+            let mut r = RingReader::open(
+                &path,
+                &ReaderOptions {
+                    start: StartAt::Seq(0),
+                    dead_after: Duration::from_secs(60),
+                    ..ReaderOptions::default()
+                },
+            )
+            .unwrap();
+            std::fs::write(&ready, b"").unwrap();
+            let mut h = hist();
+            let lat = role == "ring-lat";
+            let (mut got, mut lost) = (0u64, 0u64);
+            loop {
+                match r.next() {
+                    Some(Received::Record {
+                        record: Record::Tick(t),
+                        ..
+                    }) => {
+                        if t.id == END {
+                            break;
+                        }
+                        got += 1;
+                        if lat {
+                            let _ =
+                                h.record(monotonic_ns().saturating_sub(t.ts_recv as u64).max(1));
+                        }
+                    }
+                    Some(Received::Lapped { lost: l }) => lost += l,
+                    Some(_) => {}
+                    None => std::hint::spin_loop(),
+                }
+            }
+            print_hist(&h, &format!("got={got} lost={lost}"));
+        }
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+// --------------------------------------------------------------- parent ----
+
+struct Kids {
+    children: Vec<Child>,
+}
+
+fn spawn(role: &str, path: &Path, dir: &Path, k: usize, extra: &[String]) -> (Child, PathBuf) {
+    let ready = dir.join(format!("ready.{role}.{k}"));
+    let _ = std::fs::remove_file(&ready);
+    let c = Command::new(std::env::current_exe().unwrap())
+        .arg("__child")
+        .arg(role)
+        .arg(path)
+        .arg(&ready)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (c, ready)
+}
+
+fn start(
+    role: &str,
+    path: &Path,
+    dir: &Path,
+    n: usize,
+    extra: &[String],
+    touch: impl Fn(),
+) -> Kids {
+    let mut children = Vec::new();
+    let mut readies = Vec::new();
+    for k in 0..n {
+        let (c, r) = spawn(role, path, dir, k, extra);
+        children.push(c);
+        readies.push(r);
+    }
+    let t0 = Instant::now();
+    while !readies.iter().all(|r| r.exists()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "children did not start"
+        );
+        touch();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // let them reach their spin loops
+    std::thread::sleep(Duration::from_millis(20));
+    Kids { children }
+}
+
+fn results(k: Kids) -> Vec<String> {
+    k.children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find(|l| l.starts_with("RESULT"))
+                .expect("child printed no RESULT")
+                .to_string()
+        })
+        .collect()
+}
+
+fn field(line: &str, name: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// CPU time of the calling thread, ns: throughput per CPU-second is far
+/// less disturbed by other processes than per wall-second on a busy machine.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; the clock exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Records per wall-second and per CPU-second of the writer thread.
+#[derive(Clone, Copy)]
+struct Rate {
+    wall: f64,
+    cpu: f64,
+}
+
+fn timed(records: u64, mut f: impl FnMut()) -> Rate {
+    let (t0, c0) = (Instant::now(), thread_cpu_ns());
+    f();
+    let (wall, cpu) = (
+        t0.elapsed().as_secs_f64(),
+        (thread_cpu_ns() - c0) as f64 / 1e9,
+    );
+    Rate {
+        wall: records as f64 / wall,
+        cpu: records as f64 / cpu.max(1e-9),
+    }
+}
+
+fn pace(t0: Instant, k: u64, per_sec: u64) {
+    let due = t0 + Duration::from_nanos(k * 1_000_000_000 / per_sec);
+    while Instant::now() < due {
+        std::hint::spin_loop();
+    }
+}
+
+fn floor_latency(dir: &Path, records: u64, rate: u64) -> (u64, u64) {
+    let path = dir.join("floor");
+    let slots = 1 << 16;
+    let f = Floor::map(&path, slots, true);
+    let kids = start("floor-lat", &path, dir, 1, &[slots.to_string()], || {});
+    let t0 = Instant::now();
+    for n in 0..records {
+        pace(t0, n, rate);
+        f.publish(n, monotonic_ns());
+    }
+    f.publish(records, END);
+    let r = &results(kids)[0];
+    (field(r, "p50"), field(r, "p99"))
+}
+
+fn ring_writer(dir: &Path, name: &str) -> (PathBuf, RingWriter) {
+    let path = dir.join(name);
+    let w = RingWriter::create(
+        &path,
+        &RingConfig {
+            capacity: 1 << 16,
+            group: None,
+        },
+    )
+    .unwrap();
+    (path, w)
+}
+
+fn tick(n: u64, stamp: u64) -> Tick {
+    Tick::trade(1, n as i64, 100.0, 1.0, Side::Buy, n).with_recv(stamp as i64)
+}
+
+fn ring_latency(dir: &Path, records: u64, rate: u64) -> (u64, u64) {
+    let (path, mut w) = ring_writer(dir, "ring-lat");
+    let kids = start("ring-lat", &path, dir, 1, &[], || w.touch());
+    let t0 = Instant::now();
+    for n in 0..records {
+        pace(t0, n, rate);
+        w.publish_tick(&tick(n, monotonic_ns())).unwrap();
+    }
+    w.publish_tick(&tick(END, 0)).unwrap(); // id END: the end marker
+    let r = &results(kids)[0];
+    (field(r, "p50"), field(r, "p99"))
+}
+
+/// Rate of a flat-out writer with `readers` spinning reader processes.
+fn ring_throughput(dir: &Path, records: u64, readers: usize) -> (Rate, u64) {
+    let (path, mut w) = ring_writer(dir, &format!("ring-tp-{readers}"));
+    let kids = start("ring-spin", &path, dir, readers, &[], || w.touch());
+    let mut t = tick(0, 0);
+    let rate = timed(records, || {
+        for n in 0..records {
+            t.id = n;
+            t.ts_event = n as i64;
+            w.publish_tick(&t).unwrap();
+        }
+    });
+    t.id = END;
+    w.publish_tick(&t).unwrap();
+    let lost: u64 = results(kids).iter().map(|r| field(r, "lost")).sum();
+    (rate, lost)
+}
+
+/// Rate of a flat-out floor writer with `readers` spinning readers.
+fn floor_throughput(dir: &Path, records: u64, readers: usize) -> Rate {
+    let path = dir.join(format!("floor-tp-{readers}"));
+    let slots = 1u64 << 16;
+    let f = Floor::map(&path, slots, true);
+    let kids = start(
+        "floor-spin",
+        &path,
+        dir,
+        readers,
+        &[slots.to_string()],
+        || {},
+    );
+    let tp = timed(records, || {
+        for n in 0..records {
+            f.publish(n, n);
+        }
+    });
+    f.publish(records, END);
+    results(kids);
+    tp
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("__child") {
+        child(&args[1..]);
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo test --benches` / `cargo bench -- --list`
+    }
+    let quick = std::env::var("RING_BENCH_QUICK").is_ok();
+    let (lat_records, rounds, tp_records) = if quick {
+        (100_000, 1, 1_000_000)
+    } else {
+        (1_000_000, 3, 20_000_000)
+    };
+    let shm = Path::new("/dev/shm");
+    let dir = tempfile::Builder::new()
+        .prefix("ring-bench")
+        .tempdir_in(if shm.is_dir() { shm } else { Path::new("/tmp") })
+        .unwrap();
+    let cpus = cores();
+    let (wcore, rcore) = (cpus[0], cpus[cpus.len().min(2) - 1]);
+    if wcore == rcore {
+        println!("warning: one cpu only: writer and readers share it, figures are meaningless");
+    }
+    // SAFETY: single-threaded here; no other thread reads the environment.
+    unsafe { std::env::set_var(ENV_READER_CORE, rcore.to_string()) };
+    pin(wcore);
+    println!(
+        "ring bench: cpus {cpus:?}, writer on cpu {wcore}, readers on cpu {rcore}; {}",
+        if quick {
+            "QUICK (smoke) run"
+        } else {
+            "full run"
+        }
+    );
+
+    let (mut fp50, mut fp99, mut rp50, mut rp99) = (vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        let (a, b) = floor_latency(dir.path(), lat_records, 1_000_000);
+        let (c, d) = ring_latency(dir.path(), lat_records, 1_000_000);
+        println!("latency round {round}: floor p50 {a} ns p99 {b} ns | ring p50 {c} ns p99 {d} ns");
+        fp50.push(a);
+        fp99.push(b);
+        rp50.push(c);
+        rp99.push(d);
+    }
+    let (fp50, fp99, rp50, rp99) = (median(fp50), median(fp99), median(rp50), median(rp99));
+    println!(
+        "latency @1M rec/s, median of {rounds}: floor (64 B slots) p50 {fp50} ns p99 {fp99} ns; \
+         ring (128 B records) p50 {rp50} ns ({:.2}x) p99 {rp99} ns ({:.2}x); target <= 1.1x",
+        rp50 as f64 / fp50 as f64,
+        rp99 as f64 / fp99 as f64
+    );
+
+    let (f0, f1) = (
+        floor_throughput(dir.path(), tp_records, 0),
+        floor_throughput(dir.path(), tp_records, 1),
+    );
+    println!(
+        "throughput (M rec/s per wall-s | per writer-CPU-s): floor writer {:.1} | {:.1} with 0 readers, \
+         {:.1} | {:.1} with 1 (CPU-s slowdown {:+.1}%)",
+        f0.wall / 1e6,
+        f0.cpu / 1e6,
+        f1.wall / 1e6,
+        f1.cpu / 1e6,
+        (1.0 - f1.cpu / f0.cpu) * 100.0
+    );
+    let mut base = None;
+    for readers in [0usize, 1, 4, 8] {
+        let (tp, lost) = ring_throughput(dir.path(), tp_records, readers);
+        let b = *base.get_or_insert(tp);
+        println!(
+            "throughput: ring writer {:.1} | {:.1} M rec/s with {readers} readers (slowdown wall {:+.1}%, \
+             CPU-s {:+.1}%; readers lost {lost} to laps); target >= 20 M rec/s, slowdown <= 10%",
+            tp.wall / 1e6,
+            tp.cpu / 1e6,
+            (1.0 - tp.wall / b.wall) * 100.0,
+            (1.0 - tp.cpu / b.cpu) * 100.0
+        );
+    }
+}
