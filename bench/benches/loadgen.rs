@@ -1,0 +1,58 @@
+//! How fast the load generator makes and encodes ticks (it must outrun tickd).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ingest::SymbolName;
+use ingest::wire::{FrameEncoder, WireMsg};
+
+use bench::load::ilp_line;
+use bench::synth::{Synth, SynthConfig};
+
+fn encode(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let ticks = Synth::new(SynthConfig {
+        symbols: 100,
+        ..SynthConfig::default()
+    })
+    .take_vec(N);
+    let name = SymbolName::new(b"S0042").unwrap();
+    let mut g = c.benchmark_group("loadgen");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("synth", |b| {
+        let mut s = Synth::new(SynthConfig::default());
+        b.iter(|| {
+            let mut acc = 0.0;
+            for _ in 0..N {
+                acc += s.next_tick().price;
+            }
+            acc
+        })
+    });
+    g.bench_function("wire_tcp_64k_frames", |b| {
+        let mut enc = FrameEncoder::new_tcp(1, 0, 65_536).unwrap();
+        b.iter(|| {
+            let mut bytes = 0usize;
+            for t in &ticks {
+                let m = WireMsg::from_tick(t, name);
+                if enc.push(&m).is_err() {
+                    bytes += enc.finish(0).len();
+                    enc.push(&m).unwrap();
+                }
+            }
+            bytes + enc.finish(0).len()
+        })
+    });
+    g.bench_function("ilp_lines", |b| {
+        let mut out = Vec::with_capacity(N * 96);
+        b.iter(|| {
+            out.clear();
+            for t in &ticks {
+                ilp_line(&mut out, t, &name);
+            }
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, encode);
+criterion_main!(benches);
