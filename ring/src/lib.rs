@@ -86,7 +86,9 @@ pub use ring::{
 #[cfg(not(loom))]
 pub use shm::{FILE_MODE, Group, monotonic_ns, unix_ns};
 #[cfg(not(loom))]
-pub use snapshot::{MAX_SYMBOLS, SnapshotConfig, SnapshotError, SnapshotReader, SnapshotWriter};
+pub use snapshot::{
+    MAX_SNAPSHOT_BYTES, MAX_SYMBOLS, SnapshotConfig, SnapshotError, SnapshotReader, SnapshotWriter,
+};
 
 /// The publish/read protocol on loom's atomics, for `tests/loom.rs` only.
 #[cfg(loom)]

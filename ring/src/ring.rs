@@ -12,6 +12,9 @@ use mtf::{Bar, SymbolId, Tick};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Records [`RingReader::next`] may skip (filtered or undecodable) in one call.
+const MAX_SKIPS_PER_CALL: u32 = 4096;
+
 /// Smallest ring capacity, in records.
 pub const MIN_CAPACITY: u64 = 2;
 /// Largest ring capacity, in records (2^26 records = 8 GiB).
@@ -410,7 +413,7 @@ impl RingReader {
     /// `opts.require_live` is off) a dead or shut-down writer.
     pub fn open(path: impl AsRef<Path>, opts: &ReaderOptions) -> Result<RingReader, Error> {
         let path = path.as_ref();
-        let region = crate::shm::open_readonly(path)?;
+        let region = crate::shm::open_readonly(path, true)?;
         let h = header::validate(&region, FileKind::Ring, path, ring_data_len)?;
         if opts.require_live {
             header::require_live(&region, path, h.writer_pid, opts.dead_after, opts.check_pid)?;
@@ -490,7 +493,10 @@ impl RingReader {
     // Not an Iterator: `None` means "nothing yet", not "finished".
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Received> {
-        loop {
+        // Bounded: a writer faster than the filter cannot keep one call
+        // here forever; after this many skipped records it returns `None`
+        // and the caller polls again.
+        for _ in 0..MAX_SKIPS_PER_CALL {
             let w = self.region.words();
             let (slots, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
             match ring_next(slots, cursor, self.mask, &mut self.next, &mut self.buf) {
@@ -515,6 +521,7 @@ impl RingReader {
                 }
             }
         }
+        None
     }
 
     /// Like [`RingReader::next`], but waits (spin, yield, then timed naps)

@@ -71,8 +71,15 @@ impl Region {
         }
     }
 
-    /// Maps `len` bytes of `file` shared, writable or not.
-    fn map(file: &File, len: usize, writable: bool, path: &Path) -> Result<Region, Error> {
+    /// Maps `len` bytes of `file` shared, writable or not; `populate`
+    /// pre-faults every page (no page fault later on the hot path).
+    fn map(
+        file: &File,
+        len: usize,
+        writable: bool,
+        populate: bool,
+        path: &Path,
+    ) -> Result<Region, Error> {
         debug_assert!(len > 0 && len % 8 == 0);
         let prot = if writable {
             libc::PROT_READ | libc::PROT_WRITE
@@ -90,7 +97,7 @@ impl Region {
                 std::ptr::null_mut(),
                 len,
                 prot,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
+                libc::MAP_SHARED | if populate { libc::MAP_POPULATE } else { 0 },
                 file.as_raw_fd(),
                 0,
             )
@@ -202,7 +209,7 @@ impl NewFile {
         }
         file.set_len(len as u64)
             .map_err(|e| cleanup(io_err(&tmp, "ftruncate", e)))?;
-        let region = Region::map(&file, len, true, &tmp).map_err(cleanup)?;
+        let region = Region::map(&file, len, true, true, &tmp).map_err(cleanup)?;
         Ok(NewFile {
             region,
             tmp,
@@ -220,8 +227,9 @@ impl NewFile {
     }
 }
 
-/// Opens `path` read-only and maps all of it read-only.
-pub(crate) fn open_readonly(path: &Path) -> Result<Region, Error> {
+/// Opens `path` read-only and maps all of it read-only (`populate`: see
+/// `Region::map`).
+pub(crate) fn open_readonly(path: &Path, populate: bool) -> Result<Region, Error> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             path: path.to_path_buf(),
@@ -242,7 +250,7 @@ pub(crate) fn open_readonly(path: &Path) -> Result<Region, Error> {
         path: path.to_path_buf(),
         what: "file larger than the address space",
     })?;
-    Region::map(&file, len, false, path)
+    Region::map(&file, len, false, populate, path)
 }
 
 /// Resolves a group to its gid.

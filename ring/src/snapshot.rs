@@ -20,6 +20,9 @@ use std::time::Duration;
 /// Most symbols one snapshot file holds (2^24).
 pub const MAX_SYMBOLS: u32 = 1 << 24;
 
+/// Largest snapshot file the writer creates (16 GiB): it is pre-faulted.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+
 /// Attempts before a read of a slot that keeps changing gives up with
 /// [`SnapshotError::Busy`] (a writer rewriting one bar constantly, or one
 /// that died in the middle of a write).
@@ -191,8 +194,14 @@ impl SnapshotWriter {
         let tfs: Vec<u32> = cfg.timeframes.iter().map(|t| t.millis()).collect();
         let (bars, dir) = snapshot_sizes(cfg.max_symbols as u64, n as u64)
             .ok_or_else(|| Error::Config("snapshot too large".into()))?;
-        let len = usize::try_from(HEADER_SIZE as u64 + bars + dir)
-            .map_err(|_| Error::Config("snapshot too large".into()))?;
+        let total = HEADER_SIZE as u64 + bars + dir;
+        if total > MAX_SNAPSHOT_BYTES {
+            return Err(Error::Config(format!(
+                "snapshot of {} symbols x {n} timeframes needs {total} bytes, more than {MAX_SNAPSHOT_BYTES}",
+                cfg.max_symbols
+            )));
+        }
+        let len = usize::try_from(total).map_err(|_| Error::Config("snapshot too large".into()))?;
         let f = NewFile::create(path, len, cfg.group.as_ref())?;
         let h = Header {
             capacity: cfg.max_symbols as u64,
@@ -294,7 +303,8 @@ impl SnapshotReader {
     /// [`crate::RingReader::open`]; `opts.start` is ignored).
     pub fn open(path: impl AsRef<Path>, opts: &ReaderOptions) -> Result<SnapshotReader, Error> {
         let path = path.as_ref();
-        let region = crate::shm::open_readonly(path)?;
+        // Not pre-faulted: a reader touches the few slots it asks for.
+        let region = crate::shm::open_readonly(path, false)?;
         let h = header::validate(&region, FileKind::Snapshot, path, snapshot_data_len)?;
         if opts.require_live {
             header::require_live(&region, path, h.writer_pid, opts.dead_after, opts.check_pid)?;
