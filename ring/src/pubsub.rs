@@ -13,6 +13,7 @@ use std::path::Path;
 pub struct Publisher {
     ring: RingWriter,
     snapshot: SnapshotWriter,
+    snapshot_skipped: u64,
 }
 
 impl Publisher {
@@ -25,15 +26,32 @@ impl Publisher {
     ) -> Result<Publisher, Error> {
         let snapshot = SnapshotWriter::create(snapshot_path, snapshot)?;
         let ring = RingWriter::create(ring_path, ring)?;
-        Ok(Publisher { ring, snapshot })
+        Ok(Publisher {
+            ring,
+            snapshot,
+            snapshot_skipped: 0,
+        })
     }
 
     /// Stores the bar in the snapshot, then publishes it: a subscriber that
-    /// got the record finds at least this state in the snapshot.
+    /// got the record finds at least this state in the snapshot. A bar whose
+    /// symbol has no snapshot slot (id >= `max_symbols`) or whose timeframe
+    /// the snapshot does not hold still goes to the ring; it is counted in
+    /// [`Publisher::snapshot_skipped`].
     #[inline]
-    pub fn bar(&mut self, kind: BarKind, bar: &Bar) -> Result<u64, SnapshotError> {
-        self.snapshot.update(kind, bar)?;
-        Ok(self.ring.publish_bar(kind, bar)?)
+    pub fn bar(&mut self, kind: BarKind, bar: &Bar) -> Result<u64, EncodeError> {
+        match self.snapshot.update(kind, bar) {
+            Ok(()) => {}
+            Err(SnapshotError::Encode(e)) => return Err(e),
+            Err(_) => self.snapshot_skipped += 1,
+        }
+        self.ring.publish_bar(kind, bar)
+    }
+
+    /// Bars published to the ring only, because the snapshot has no slot
+    /// for their symbol or timeframe.
+    pub fn snapshot_skipped(&self) -> u64 {
+        self.snapshot_skipped
     }
 
     /// Publishes a tick (ring only).
@@ -71,7 +89,7 @@ impl Publisher {
 
     /// Shutdown record, then both files marked shut down.
     pub fn shutdown(self) {
-        let Publisher { ring, snapshot } = self;
+        let Publisher { ring, snapshot, .. } = self;
         ring.shutdown();
         snapshot.shutdown();
     }

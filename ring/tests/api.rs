@@ -509,9 +509,15 @@ fn snapshot_holds_the_latest_bar_and_the_directory() {
         sr.get(1, Timeframe::H1),
         Err(SnapshotError::UnknownTimeframe(Timeframe::H1))
     );
-    // writer-side errors
+    // a symbol without a snapshot slot still goes to the ring, counted
+    p.bar(BarKind::Closed, &bar(10, Timeframe::M1, 0, 1.0))
+        .unwrap();
+    p.bar(BarKind::Closed, &bar(1, Timeframe::H1, 0, 1.0))
+        .unwrap();
+    assert_eq!(p.snapshot_skipped(), 2);
     assert_eq!(
-        p.bar(BarKind::Closed, &bar(10, Timeframe::M1, 0, 1.0)),
+        p.snapshot()
+            .update(BarKind::Closed, &bar(10, Timeframe::M1, 0, 1.0)),
         Err(SnapshotError::SymbolOutOfRange {
             symbol: 10,
             max: 10
