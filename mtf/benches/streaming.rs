@@ -1,1 +1,172 @@
-fn main() {}
+//! Issue 2 benchmark: streaming, 6 timeframes (1s 1m 5m 15m 1h 1d), 10
+//! symbols interleaved; ns per tick, against a naive HashMap-per-timeframe
+//! aggregator in the same run.
+//!
+//! `cargo bench -p mtf --bench streaming` (MTF_BENCH_STREAM_TICKS, default 2M).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use mtf::{AggConfig, Aggregator, BarEvent, CountingSink, OpenUpdates, Side, Tick, Timeframe};
+
+const SYMBOLS: u32 = 10;
+
+/// Ticks of 10 symbols, about 1 ms apart overall (100 per second per symbol),
+/// prices on a random walk, sides mixed, some equal timestamps.
+fn ticks(n: usize) -> Vec<Tick> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut ts = 1_700_000_000_000_000_000i64;
+    let mut px = [100.0f64; SYMBOLS as usize];
+    (0..n)
+        .map(|i| {
+            let r = rnd();
+            ts += (r % 2_000_000) as i64;
+            let s = (r >> 32) as u32 % SYMBOLS;
+            let p = &mut px[s as usize];
+            *p += ((r >> 40) % 21) as f64 * 0.01 - 0.1;
+            let side = match (r >> 50) % 3 {
+                0 => Side::Unknown,
+                1 => Side::Buy,
+                _ => Side::Sell,
+            };
+            Tick::trade(s, ts, *p, ((r >> 20) % 1000) as f64 * 0.001, side, i as u64)
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+struct NaiveBar {
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: f64,
+    vwap_num: f64,
+    count: u64,
+}
+
+/// The straightforward version: per timeframe a HashMap from (symbol, bucket
+/// start) to the open bar; a bar is emitted when its symbol moves on.
+struct Naive {
+    tfs: Vec<i64>,
+    open: Vec<HashMap<(u32, i64), NaiveBar>>,
+    current: Vec<HashMap<u32, i64>>,
+    closed: u64,
+}
+
+impl Naive {
+    fn new(tfs: &[Timeframe]) -> Naive {
+        Naive {
+            tfs: tfs.iter().map(|t| t.nanos()).collect(),
+            open: tfs.iter().map(|_| HashMap::new()).collect(),
+            current: tfs.iter().map(|_| HashMap::new()).collect(),
+            closed: 0,
+        }
+    }
+
+    fn update(&mut self, t: &Tick) {
+        for k in 0..self.tfs.len() {
+            let w = self.tfs[k];
+            let start = t.ts_event.div_euclid(w) * w;
+            if let Some(prev) = self.current[k].insert(t.symbol, start)
+                && prev != start
+                && let Some(b) = self.open[k].remove(&(t.symbol, prev))
+            {
+                black_box(b);
+                self.closed += 1;
+            }
+            let b = self.open[k].entry((t.symbol, start)).or_insert(NaiveBar {
+                open: t.price,
+                high: t.price,
+                low: t.price,
+                close: t.price,
+                volume: 0.0,
+                vwap_num: 0.0,
+                count: 0,
+            });
+            b.high = b.high.max(t.price);
+            b.low = b.low.min(t.price);
+            b.close = t.price;
+            b.volume += t.size;
+            b.vwap_num += t.price * t.size;
+            b.count += 1;
+            black_box(b.open);
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let n: usize = std::env::var("MTF_BENCH_STREAM_TICKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000);
+    let ticks = ticks(n);
+    let base = AggConfig::default();
+
+    // Behaviour before timing: both versions close the same number of bars.
+    let mut agg = Aggregator::new(base.clone()).unwrap();
+    let mut sink = CountingSink::default();
+    for t in &ticks {
+        agg.update(t, &mut sink);
+    }
+    let mut naive = Naive::new(&base.timeframes);
+    for t in &ticks {
+        naive.update(t);
+    }
+    assert_eq!(sink.closed, naive.closed, "closed bar counts differ");
+    assert!(agg.folds());
+
+    let mut g = c.benchmark_group("streaming_6tf_10sym");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(20);
+    for (name, fold, open) in [
+        ("closed_only_fold", true, OpenUpdates::None),
+        ("closed_only_direct", false, OpenUpdates::None),
+        ("open_every_tick_fold", true, OpenUpdates::EveryTick),
+        ("open_every_tick_direct", false, OpenUpdates::EveryTick),
+    ] {
+        let cfg = AggConfig {
+            fold,
+            open_updates: open,
+            ..base.clone()
+        };
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || Aggregator::new(cfg.clone()).unwrap(),
+                |mut agg| {
+                    let mut out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
+                    for t in &ticks {
+                        agg.update(t, &mut out);
+                        black_box(out.as_slice());
+                        out.clear();
+                    }
+                    agg
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.bench_function("naive_hashmap_per_timeframe", |b| {
+        b.iter_batched(
+            || Naive::new(&base.timeframes),
+            |mut nv| {
+                for t in &ticks {
+                    nv.update(t);
+                }
+                nv
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

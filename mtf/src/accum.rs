@@ -74,12 +74,8 @@ pub(crate) fn apply(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
         b.last_ts = ts;
         b.flags &= !Bar::FLAG_FILLED;
     } else {
-        if price > b.high {
-            b.high = price;
-        }
-        if price < b.low {
-            b.low = price;
-        }
+        b.high = if price > b.high { price } else { b.high };
+        b.low = if price < b.low { price } else { b.low };
         if ts < b.first_ts {
             b.first_ts = ts;
             b.open = price;
@@ -91,11 +87,10 @@ pub(crate) fn apply(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
     }
     b.volume += size;
     b.vwap_num += price * size;
-    match side {
-        Side::Buy => b.buy_volume += size,
-        Side::Sell => b.sell_volume += size,
-        Side::Unknown => {}
-    }
+    // Branch-free (sides are unpredictable): adding +0.0 leaves a sum of
+    // non-negative sizes bit-identical.
+    b.buy_volume += size * f64::from(u8::from(side == Side::Buy));
+    b.sell_volume += size * f64::from(u8::from(side == Side::Sell));
     b.count += 1;
 }
 

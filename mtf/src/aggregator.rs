@@ -105,6 +105,8 @@ struct TfState {
     /// Bounds of the newest held bar (`start > end` when none): the hot check.
     back_start: i64,
     back_end: i64,
+    /// Ring index of that bar, when there is one.
+    back_idx: usize,
     /// Ring of held bars, oldest first, sorted by start.
     ring: Box<[Held]>,
     head: usize,
@@ -130,6 +132,7 @@ impl TfState {
         TfState {
             back_start: i64::MAX,
             back_end: i64::MIN,
+            back_idx: 0,
             ring: vec![blank; cap].into_boxed_slice(),
             head: 0,
             len: 0,
@@ -170,6 +173,7 @@ impl TfState {
             let b = self.get(self.len - 1).bar;
             self.back_start = b.start;
             self.back_end = b.end;
+            self.back_idx = (self.head + self.len - 1) & self.mask();
         } else {
             self.back_start = i64::MAX;
             self.back_end = i64::MIN;
@@ -455,7 +459,30 @@ struct SymState {
     due: i64,
     /// The latest tick was not flagged [`Tick::FLAG_REPLAY`].
     live: bool,
+    /// A tick with `hot_start <= ts < hot_limit` only updates the newest
+    /// bar(s) in place: nothing closes, folds or rolls (`hot_start > hot_limit`
+    /// when no such bar). Derived by `set_due`.
+    hot_start: i64,
+    hot_limit: i64,
     tfs: Box<[TfState]>,
+}
+
+impl SymState {
+    fn absent() -> SymState {
+        SymState {
+            wm: i64::MIN,
+            due: i64::MAX,
+            live: true,
+            hot_start: i64::MAX,
+            hot_limit: i64::MIN,
+            tfs: Box::default(),
+        }
+    }
+
+    #[inline(always)]
+    fn present(&self) -> bool {
+        !self.tfs.is_empty()
+    }
 }
 
 /// The streaming multi-timeframe aggregator. See the crate docs for the contract.
@@ -469,7 +496,10 @@ pub struct Aggregator {
     delay: i64,
     flags: u32,
     max_symbols: u32,
-    syms: Vec<Option<Box<SymState>>>,
+    /// No open-bar updates: the hot path may skip the policy.
+    hot_ok: bool,
+    /// Dense by symbol id; an absent symbol has no timeframes.
+    syms: Vec<SymState>,
     stats: AggStats,
 }
 
@@ -489,7 +519,8 @@ impl Aggregator {
             .map(|&tf| crate::config::held_capacity(tf, cfg.allowed_lateness_ns))
             .collect();
         let finest = tfs[0].millis();
-        let fold = tfs.len() > 1 && tfs.iter().all(|tf| tf.millis().is_multiple_of(finest));
+        let fold =
+            cfg.fold && tfs.len() > 1 && tfs.iter().all(|tf| tf.millis().is_multiple_of(finest));
         let lateness = cfg.allowed_lateness_ns;
         let delay = match cfg.close_at {
             CloseAt::EndPlusLateness => lateness,
@@ -499,6 +530,7 @@ impl Aggregator {
             BarSource::Trades => 0,
             BarSource::Quotes(_) => Bar::FLAG_QUOTES,
         };
+        let hot_ok = matches!(cfg.open_updates, OpenUpdates::None);
         Ok(Aggregator {
             cfg,
             params,
@@ -508,6 +540,7 @@ impl Aggregator {
             delay,
             flags,
             max_symbols: DEFAULT_MAX_SYMBOLS,
+            hot_ok,
             syms: Vec::new(),
             stats: AggStats::default(),
         })
@@ -545,7 +578,7 @@ impl Aggregator {
     pub fn watermark(&self, symbol: SymbolId) -> Option<i64> {
         self.syms
             .get(symbol as usize)
-            .and_then(|s| s.as_ref())
+            .filter(|s| s.present())
             .map(|s| s.wm)
             .filter(|&w| w != i64::MIN)
     }
@@ -602,6 +635,35 @@ impl Aggregator {
             self.stats.invalid += 1;
             return;
         }
+        // Hot path: the tick lands in the newest bar(s) and closes nothing.
+        if self.hot_ok
+            && let Some(sym) = self.syms.get_mut(tick.symbol as usize)
+            && ts >= sym.hot_start
+            && ts < sym.hot_limit
+        {
+            sym.wm = sym.wm.max(ts);
+            sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
+            let n = if self.fold { 1 } else { sym.tfs.len() };
+            for t in &mut sym.tfs[..n] {
+                let i = t.back_idx;
+                accum::apply(&mut t.ring[i].bar, ts, price, size, side);
+            }
+            self.stats.applied += 1;
+            return;
+        }
+        self.update_slow(tick, ts, price, size, side, out);
+    }
+
+    #[inline(never)]
+    fn update_slow<S: BarSink>(
+        &mut self,
+        tick: &Tick,
+        ts: i64,
+        price: f64,
+        size: f64,
+        side: Side,
+        out: &mut S,
+    ) {
         if tick.symbol >= self.max_symbols {
             self.stats.symbol_out_of_range += 1;
             return;
@@ -610,14 +672,13 @@ impl Aggregator {
         let fold = self.fold;
         let policy = self.cfg.open_updates;
         let i = tick.symbol as usize;
-        if !matches!(self.syms.get(i), Some(Some(_))) {
+        if !self.syms.get(i).is_some_and(SymState::present) {
             // First sight of this symbol: the only allocation, never per tick.
             Self::slot_static(&mut self.syms, &self.caps, self.max_symbols, tick.symbol);
         }
-        let Some(Some(sym)) = self.syms.get_mut(i) else {
+        let Some(sym) = self.syms.get_mut(i) else {
             return;
         };
-        let sym = &mut **sym;
         let (params, stats) = (&self.params, &mut self.stats);
         sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
         if ts > sym.wm {
@@ -649,11 +710,11 @@ impl Aggregator {
             }
         }
         // Slow paths may have created bars with earlier thresholds.
-        sym.due = symbol_due(sym, params, &c, fold);
+        set_due(sym, params, &c, fold);
     }
 
     fn slot_static<'a>(
-        syms: &'a mut Vec<Option<Box<SymState>>>,
+        syms: &'a mut Vec<SymState>,
         caps: &[usize],
         max: u32,
         symbol: SymbolId,
@@ -663,16 +724,13 @@ impl Aggregator {
         }
         let i = symbol as usize;
         if i >= syms.len() {
-            syms.resize_with(i + 1, || None);
+            syms.resize_with(i + 1, SymState::absent);
         }
-        Some(syms[i].get_or_insert_with(|| {
-            Box::new(SymState {
-                wm: i64::MIN,
-                due: i64::MAX,
-                live: true,
-                tfs: caps.iter().map(|&c| TfState::new(c)).collect(),
-            })
-        }))
+        let s = &mut syms[i];
+        if !s.present() {
+            s.tfs = caps.iter().map(|&c| TfState::new(c)).collect();
+        }
+        Some(s)
     }
 
     /// Wall-clock timer: moves the watermark of every *live* symbol (its
@@ -687,9 +745,10 @@ impl Aggregator {
         for i in 0..self.syms.len() {
             let c = self.common(i as SymbolId);
             let (params, stats, fold) = (&self.params, &mut self.stats, self.fold);
-            let Some(sym) = self.syms[i].as_deref_mut() else {
+            let sym = &mut self.syms[i];
+            if !sym.present() {
                 continue;
-            };
+            }
             if !sym.live || sym.wm == i64::MIN || to <= sym.wm {
                 continue;
             }
@@ -707,9 +766,10 @@ impl Aggregator {
         for i in 0..self.syms.len() {
             let c = self.common(i as SymbolId);
             let (params, stats, fold) = (&self.params, &mut self.stats, self.fold);
-            let Some(sym) = self.syms[i].as_deref_mut() else {
+            let sym = &mut self.syms[i];
+            if !sym.present() {
                 continue;
-            };
+            }
             if fold {
                 fold_back(sym, params, &c, out, stats);
             }
@@ -725,7 +785,7 @@ impl Aggregator {
                     }
                 }
             }
-            sym.due = symbol_due(sym, params, &c, fold);
+            set_due(sym, params, &c, fold);
         }
     }
 
@@ -760,7 +820,7 @@ impl Aggregator {
             t.floor_end = t.floor_end.max(end);
             t.set_back_bounds();
         }
-        sym.due = symbol_due(sym, params, &c, fold);
+        set_due(sym, params, &c, fold);
         Ok(())
     }
 }
@@ -995,7 +1055,20 @@ fn settle_symbol<S: BarSink>(
     for (t, p) in sym.tfs.iter_mut().zip(params.iter()) {
         t.settle(p, c, wm, out, stats);
     }
+    set_due(sym, params, c, fold);
+}
+
+/// Recomputes when the symbol next needs `settle`, and its hot window.
+fn set_due(sym: &mut SymState, params: &[TfParams], c: &Common, fold: bool) {
     sym.due = symbol_due(sym, params, c, fold);
+    let (mut lo, mut hi) = (i64::MIN, sym.due);
+    let hot = if fold { &sym.tfs[..1] } else { &sym.tfs[..] };
+    for t in hot {
+        lo = lo.max(t.back_start);
+        hi = hi.min(t.back_end);
+    }
+    sym.hot_start = lo;
+    sym.hot_limit = hi;
 }
 
 fn symbol_due(sym: &SymState, params: &[TfParams], c: &Common, fold: bool) -> i64 {

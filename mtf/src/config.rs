@@ -86,6 +86,11 @@ pub struct AggConfig {
     /// `now_ns - clock_grace_ns`, so ticks delayed on the wire by less than
     /// the grace are not late.
     pub clock_grace_ns: i64,
+    /// When every timeframe is a multiple of the finest, update only the
+    /// finest bar per tick and fold it into the coarser ones (fastest). Off:
+    /// every timeframe is updated per tick, and volume / VWAP sums are then
+    /// bit-equal to the scalar batch kernel (folded sums agree to ~1e-12).
+    pub fold: bool,
 }
 
 impl Default for AggConfig {
@@ -108,6 +113,7 @@ impl Default for AggConfig {
             fill_empty: false,
             max_fill_per_gap: 10_000,
             clock_grace_ns: 0,
+            fold: true,
         }
     }
 }

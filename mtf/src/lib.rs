@@ -22,6 +22,7 @@ mod tick;
 mod timeframe;
 
 pub mod batch;
+pub mod indicators;
 
 pub use accum::{TS_MAX, TS_MIN, tick_is_valid};
 pub use aggregator::{AggStats, Aggregator, DEFAULT_MAX_SYMBOLS, SeedError};

@@ -56,6 +56,7 @@ proptest! {
         li in 0usize..4,
         at_end in any::<bool>(),
         open in 0u8..3,
+        fold in any::<bool>(),
     ) {
         let cfg = AggConfig {
             timeframes: tfs(set),
@@ -67,6 +68,7 @@ proptest! {
                 1 => OpenUpdates::EveryTick,
                 _ => OpenUpdates::Every(700_000_000),
             },
+            fold,
             ..AggConfig::default()
         };
         let mut agg = Aggregator::new(cfg.clone()).unwrap();

@@ -1,0 +1,126 @@
+//! CPU-time harness for the streaming aggregator (on a shared, loaded machine
+//! wall-clock benchmarks are noisy; on-CPU time from the scheduler is not
+//! affected by time slicing; its resolution is a scheduler tick, so use many
+//! passes). Linux only: reads /proc/thread-self/schedstat.
+//!
+//! `cargo run --release -p mtf --example stream_cpu [ticks] [passes] [name filter]`
+
+use std::hint::black_box;
+
+use mtf::{AggConfig, Aggregator, BarEvent, OpenUpdates, Side, Tick};
+
+fn on_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn ticks(n: usize) -> Vec<Tick> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut ts = 1_700_000_000_000_000_000i64;
+    let mut px = [100.0f64; 10];
+    (0..n)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let r = x;
+            ts += (r % 2_000_000) as i64;
+            let s = (r >> 32) as u32 % 10;
+            let p = &mut px[s as usize];
+            *p += ((r >> 40) % 21) as f64 * 0.01 - 0.1;
+            let side = Side::from_u8(((r >> 50) % 3) as u8);
+            Tick::trade(s, ts, *p, ((r >> 20) % 1000) as f64 * 0.001, side, i as u64)
+        })
+        .collect()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000);
+    let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let only = args.next().unwrap_or_default();
+    let ticks = ticks(n);
+    // Calibration: a plain array-of-structs OHLC for one timeframe per symbol,
+    // the least any aggregator can do per tick.
+    {
+        #[derive(Clone, Copy, Default)]
+        struct B {
+            end: i64,
+            o: f64,
+            h: f64,
+            l: f64,
+            c: f64,
+            v: f64,
+            n: u64,
+        }
+        let mut total = 0u64;
+        let mut closed = 0u64;
+        for _ in 0..passes {
+            let mut bars = [B::default(); 10];
+            let t0 = on_cpu_ns();
+            for t in &ticks {
+                let b = &mut bars[t.symbol as usize];
+                if t.ts_event >= b.end {
+                    closed += 1;
+                    let w = 1_000_000_000;
+                    *b = B {
+                        end: t.ts_event - t.ts_event.rem_euclid(w) + w,
+                        o: t.price,
+                        h: t.price,
+                        l: t.price,
+                        ..B::default()
+                    };
+                }
+                b.h = if t.price > b.h { t.price } else { b.h };
+                b.l = if t.price < b.l { t.price } else { b.l };
+                b.c = t.price;
+                b.v += t.size;
+                b.n += 1;
+            }
+            total += on_cpu_ns() - t0;
+            black_box(
+                bars.iter()
+                    .map(|b| b.o + b.h + b.l + b.c + b.v + b.n as f64)
+                    .sum::<f64>(),
+            );
+        }
+        black_box(closed);
+        let per = total as f64 / (n * passes) as f64;
+        println!("calibration_aos_1tf: {per:.2} ns/tick");
+    }
+    for (name, fold, open) in [
+        ("closed_only_fold", true, OpenUpdates::None),
+        ("closed_only_direct", false, OpenUpdates::None),
+        ("open_every_tick_fold", true, OpenUpdates::EveryTick),
+    ] {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
+        let cfg = AggConfig {
+            fold,
+            open_updates: open,
+            ..AggConfig::default()
+        };
+        let mut total = 0u64;
+        for _ in 0..passes {
+            let mut agg = Aggregator::new(cfg.clone()).unwrap();
+            let mut out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
+            let t0 = on_cpu_ns();
+            for t in &ticks {
+                agg.update(t, &mut out);
+                black_box(out.as_slice());
+                out.clear();
+            }
+            let dt = on_cpu_ns() - t0;
+            total += dt;
+            black_box(&agg);
+        }
+        let per = total as f64 / (n * passes) as f64;
+        println!("{name}: {per:.2} ns/tick (on-CPU, mean of {passes} passes of {n} ticks)");
+    }
+}
