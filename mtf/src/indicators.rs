@@ -181,9 +181,7 @@ impl Rsi {
             self.skipped += 1;
             return self.value();
         }
-        let Some(prev) = self.prev.replace(x) else {
-            return None;
-        };
+        let prev = self.prev.replace(x)?;
         let d = x - prev;
         let (g, l) = if d > 0.0 { (d, 0.0) } else { (0.0, -d) };
         let n = self.period as f64;
