@@ -35,6 +35,8 @@ pub struct Dispatcher {
     stats: ThreadStats,
     /// Clock at the start of the current batch, ns since the epoch.
     now: i64,
+    /// `now` is from an earlier batch: read the clock at the next offer.
+    stale: bool,
 }
 
 impl Dispatcher {
@@ -47,6 +49,7 @@ impl Dispatcher {
             validator,
             stats,
             now: now_ns(),
+            stale: false,
         }
     }
 
@@ -54,6 +57,7 @@ impl Dispatcher {
     #[inline]
     pub fn begin_batch(&mut self) -> i64 {
         self.now = now_ns();
+        self.stale = false;
         self.now
     }
 
@@ -67,6 +71,7 @@ impl Dispatcher {
     #[inline]
     pub fn end_batch(&mut self) {
         self.stats.publish(Instant::now());
+        self.stale = true;
     }
 
     /// Whether every worker queue has room for `n` more ticks: a TCP reader
@@ -94,6 +99,9 @@ impl Dispatcher {
     /// full (nothing counted for it yet: offer it again).
     #[inline]
     pub fn try_offer(&mut self, tick: &Tick) -> Result<Offer, Full> {
+        if self.stale {
+            self.begin_batch();
+        }
         if let Err(r) = self.validator.check(tick, self.now) {
             self.stats.bump(Counter::Received, 1);
             self.stats.reject(r);
@@ -104,7 +112,7 @@ impl Dispatcher {
         let tx = &mut self.txs[w];
         tx.push(*tick)?;
         self.stats.bump(Counter::Received, 1);
-        self.stats.bump(Counter::Accepted, 1);
+        self.stats.bump(Counter::Queued, 1);
         // The batch's clock reading stands in for this tick's enqueue time.
         self.stats
             .record(Stage::RecvToEnqueue, elapsed_ns(tick.ts_recv, self.now));
@@ -210,7 +218,7 @@ mod tests {
         assert_eq!(on1, vec![1]);
         let s = stats.snapshot();
         assert_eq!(s.counter(Counter::Received), 8);
-        assert_eq!(s.counter(Counter::Accepted), 5);
+        assert_eq!(s.counter(Counter::Queued), 5);
         assert_eq!(s.counter(Counter::QueueFull), 1);
         assert_eq!(s.rejected(ingest::Reject::Price), 1);
         assert_eq!(s.rejected(ingest::Reject::TimeTooEarly), 1);

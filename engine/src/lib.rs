@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod ctl;
 pub mod daemon;
 pub mod dispatch;
 pub mod lifecycle;
@@ -17,5 +18,6 @@ pub mod report;
 pub mod sources;
 pub mod stats;
 pub mod storage;
+pub mod synth;
 pub mod units;
 pub mod worker;

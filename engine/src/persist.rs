@@ -20,6 +20,9 @@ use crate::worker::StoreRx;
 /// Records taken off one queue per round.
 const CHUNK: usize = 8192;
 
+/// How often the store's periodic work runs.
+const POLL_EVERY: Duration = Duration::from_millis(5);
+
 /// Open the configured store; `None` when it is disabled.
 pub fn open(
     cfg: &Config,
@@ -37,14 +40,25 @@ pub fn run_store_thread(
     mut p: Box<dyn Persist>,
     mut rxs: Vec<StoreRx>,
     stats: Stats,
-    flush_every: Duration,
+    recovered: Vec<BarEvent>,
 ) {
     let cold = stats.cold();
     let mut ticks: Vec<Tick> = Vec::with_capacity(CHUNK);
     let mut bars: Vec<BarEvent> = Vec::with_capacity(CHUNK);
-    let mut last_flush = Instant::now();
-    let mut dirty = false;
+    let mut last_poll = Instant::now();
     let mut errors_logged = 0u64;
+    if !recovered.is_empty() {
+        match p.bars(&recovered) {
+            Ok(bytes) => {
+                cold.add(Counter::BarsStored, recovered.len() as u64);
+                cold.add(Counter::BytesStored, bytes);
+            }
+            Err(e) => {
+                cold.add(Counter::StoreErrors, 1);
+                log_error(&mut errors_logged, "append recovered bars", &e);
+            }
+        }
+    }
     loop {
         let mut moved = 0usize;
         let mut all_gone = true;
@@ -57,7 +71,9 @@ pub fn run_store_thread(
             if !ticks.is_empty() {
                 match p.ticks(&ticks) {
                     Ok(bytes) => {
+                        // Counted only now: an accepted tick survives a kill.
                         cold.add(Counter::TicksStored, ticks.len() as u64);
+                        cold.add(Counter::Accepted, ticks.len() as u64);
                         cold.add(Counter::BytesStored, bytes);
                     }
                     Err(e) => {
@@ -82,14 +98,15 @@ pub fn run_store_thread(
             let gone = rx.ticks.is_abandoned() && rx.bars.is_abandoned();
             all_gone &= gone && rx.ticks.is_empty() && rx.bars.is_empty();
         }
-        dirty |= moved > 0;
-        if dirty && last_flush.elapsed() >= flush_every {
-            if let Err(e) = p.flush() {
-                cold.add(Counter::StoreErrors, 1);
-                log_error(&mut errors_logged, "flush", &e);
+        if last_poll.elapsed() >= POLL_EVERY {
+            match p.poll() {
+                Ok(bytes) => cold.add(Counter::BytesStored, bytes),
+                Err(e) => {
+                    cold.add(Counter::StoreErrors, 1);
+                    log_error(&mut errors_logged, "flush", &e);
+                }
             }
-            dirty = false;
-            last_flush = Instant::now();
+            last_poll = Instant::now();
         }
         if all_gone {
             break;
@@ -153,9 +170,9 @@ mod tests {
             self.0.lock().bars += b.len();
             Ok(0)
         }
-        fn flush(&mut self) -> Result<(), String> {
+        fn poll(&mut self) -> Result<u64, String> {
             self.0.lock().flushes += 1;
-            Ok(())
+            Ok(0)
         }
         fn close(self: Box<Self>) -> Result<(), String> {
             self.0.lock().closed = true;
@@ -170,8 +187,7 @@ mod tests {
         let stats = Stats::new();
         let p = Box::new(FakePersist(fake.clone()));
         let s2 = stats.clone();
-        let h =
-            std::thread::spawn(move || run_store_thread(p, vec![rx], s2, Duration::from_millis(1)));
+        let h = std::thread::spawn(move || run_store_thread(p, vec![rx], s2, Vec::new()));
         let mut sent = 0u64;
         while sent < 100_000 {
             let t = Tick::trade(1, sent as i64, 1.0, 1.0, Side::Buy, sent);
@@ -187,6 +203,7 @@ mod tests {
         assert!(f.ticks.windows(2).all(|w| w[1] == w[0] + 1));
         let s = stats.snapshot();
         assert_eq!(s.counter(Counter::TicksStored), 100_000);
+        assert_eq!(s.counter(Counter::Accepted), 100_000);
         assert_eq!(s.counter(Counter::BytesStored), 1_000_000);
     }
 }

@@ -84,20 +84,16 @@ pub enum EngineError {
     ShutdownTimeout(Duration),
 }
 
-/// A source of ticks run by one ingest thread (a set of socket receivers).
-pub trait Source: Send {
-    /// Receive until `stop` is set, handing ticks to `out`.
-    fn run(self: Box<Self>, out: &mut Dispatcher, stop: &AtomicBool);
-}
-
 /// Where ticks and bars are persisted, driven by the store thread.
 pub trait Persist: Send {
-    /// Append ticks (in arrival order per worker); returns bytes written.
+    /// Append ticks (in arrival order per worker). When this returns `Ok`
+    /// the ticks survive a kill of the process. Returns bytes committed.
     fn ticks(&mut self, ticks: &[mtf::Tick]) -> Result<u64, String>;
-    /// Append closed or corrected bars; returns bytes written.
+    /// Append closed or corrected bars; returns bytes committed.
     fn bars(&mut self, bars: &[mtf::BarEvent]) -> Result<u64, String>;
-    /// Make appended data visible to readers (called every flush interval).
-    fn flush(&mut self) -> Result<(), String>;
+    /// Periodic work (every few ms): make appended data visible to readers
+    /// after the flush interval. Returns bytes committed.
+    fn poll(&mut self) -> Result<u64, String>;
     /// Flush and close everything (shutdown).
     fn close(self: Box<Self>) -> Result<(), String>;
 }
@@ -199,21 +195,19 @@ impl Engine {
             path: cfg.data_dir.clone(),
             source,
         })?;
-        let symbols = Arc::new(load_symbols(&cfg)?);
+        let symbols = load_symbols(&cfg)?;
+        if cfg.store.enabled && opts.persist.is_none() {
+            crate::storage::reconcile_symbols(&cfg, &symbols)?;
+        }
+        let symbols = Arc::new(symbols);
         let stats = Stats::new();
 
-        let sources: Vec<Box<dyn Source>> = if opts.listeners {
-            crate::sources::build(&cfg, &symbols)?
-        } else {
-            Vec::new()
-        };
-        let endpoints = Endpoints {
-            metrics: None,
-            ..crate::sources::endpoints(&sources)
-        };
-
         // One queue per (producer, worker).
-        let n_ingest = cfg.ingest.threads.min(sources.len());
+        let n_ingest = if opts.listeners && crate::sources::any_listener(&cfg) {
+            cfg.ingest.threads
+        } else {
+            0
+        };
         let producers = n_ingest + opts.injectors;
         let m = cfg.workers.threads;
         let mut txs: Vec<Vec<TickTx>> = (0..producers).map(|_| Vec::with_capacity(m)).collect();
@@ -250,11 +244,32 @@ impl Engine {
             Arc::new(move |id| symbols.name(id).map(|n| n.as_str().to_string()))
         };
         let mut workers = Vec::with_capacity(m);
+        let mut recovered_bars = Vec::new();
+        let router = crate::queue::Router::new(m);
         for (w, (rx, store_tx)) in rxs.into_iter().zip(store_txs).enumerate() {
-            let trades = Aggregator::new(agg_config(&cfg, false))
+            let mut trades = Aggregator::new(agg_config(&cfg, false))
                 .map_err(|e| EngineError::Aggregation(e.to_string()))?;
-            let quotes = Aggregator::new(agg_config(&cfg, true))
+            let mut quotes = Aggregator::new(agg_config(&cfg, true))
                 .map_err(|e| EngineError::Aggregation(e.to_string()))?;
+            if store_tx.is_some() && cfg.store.enabled {
+                let r = crate::storage::recover(
+                    &cfg,
+                    |id| router.worker_of(id) == w,
+                    &mut trades,
+                    &mut quotes,
+                    &mut recovered_bars,
+                )?;
+                if r.symbols > 0 {
+                    tracing::info!(
+                        worker = w,
+                        symbols = r.symbols,
+                        seeded_bars = r.seeded_bars,
+                        replayed_ticks = r.replayed_ticks,
+                        recovered_bars = r.recovered_bars,
+                        "aggregators restored from the store"
+                    );
+                }
+            }
             let publish = match opts.publishers.as_mut() {
                 Some(f) => f(w),
                 None if cfg.ring.enabled => crate::publish::open(&cfg, w, m)?,
@@ -277,9 +292,8 @@ impl Engine {
         let store = match persist {
             Some(p) => {
                 let stats2 = stats.clone();
-                let flush = cfg.store.flush_interval;
                 Some(spawn("tickd-store".into(), move || {
-                    crate::persist::run_store_thread(p, store_rxs, stats2, flush)
+                    crate::persist::run_store_thread(p, store_rxs, stats2, recovered_bars)
                 })?)
             }
             None => None,
@@ -294,20 +308,27 @@ impl Engine {
         let stop_ingest = Arc::new(AtomicBool::new(false));
         let mut txs = txs.into_iter();
         let mut ingest = Vec::new();
+        let mut endpoints = Endpoints::default();
         if n_ingest > 0 {
-            let mut per_thread: Vec<Vec<Box<dyn Source>>> =
-                (0..n_ingest).map(|_| Vec::new()).collect();
-            for (i, s) in sources.into_iter().enumerate() {
-                per_thread[i % n_ingest].push(s);
-            }
-            for (i, srcs) in per_thread.into_iter().enumerate() {
-                let Some(tx) = txs.next() else { break };
-                let mut d = Dispatcher::new(tx, validator, stats.register(&format!("ingest-{i}")));
+            let dispatchers: Vec<Dispatcher> = (0..n_ingest)
+                .map_while(|i| {
+                    let tx = txs.next()?;
+                    Some(Dispatcher::new(
+                        tx,
+                        validator,
+                        stats.register(&format!("ingest-{i}")),
+                    ))
+                })
+                .collect();
+            let (receivers, eps) = crate::sources::bind(&cfg, validator, &symbols, dispatchers)?;
+            endpoints = eps;
+            for (i, r) in receivers.into_iter().enumerate() {
                 let stop = stop_ingest.clone();
                 let core = cfg.ingest.cores.get(i).copied();
+                let net = stats.register(&format!("ingest-{i}-net"));
                 ingest.push(spawn(format!("tickd-ingest-{i}"), move || {
                     crate::pin::pin_current(&format!("ingest-{i}"), core);
-                    crate::sources::run_all(srcs, &mut d, &stop);
+                    crate::sources::run_receiver(r, net, &stop);
                 })?);
             }
         }

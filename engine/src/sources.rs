@@ -1,33 +1,147 @@
-//! The socket receivers run by the ingest threads (UDP/TCP binary, ILP),
-//! built from the config.
+//! The socket receivers of the ingest threads: `ingest::net::Receiver`s (one
+//! mio poll loop per thread) whose sink is the thread's [`Dispatcher`].
+//!
+//! With several ingest threads every receiver binds the same addresses with
+//! `SO_REUSEPORT` and the kernel spreads the senders across them; with port 0
+//! the first receiver picks the ports and the others bind those.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
-use ingest::SymbolTable;
+use ingest::net::{Listener, Receiver, ReceiverConfig, ReceiverStats};
+use ingest::sink::{Sink, SinkFull};
+use ingest::{RejectCounts, SymbolTable, Validator};
+use mtf::Tick;
 
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
-use crate::pipeline::{Endpoints, EngineError, Source};
+use crate::pipeline::{Endpoints, EngineError};
+use crate::stats::{Counter, ThreadStats};
 
-/// Bind the configured listeners; one [`Source`] per listener.
-pub fn build(
+/// How often a receiver's counters are copied into the engine's stats.
+pub const REPORT_EVERY: Duration = Duration::from_millis(50);
+
+impl Sink for Dispatcher {
+    #[inline]
+    fn offer(&mut self, tick: &Tick) -> Result<(), SinkFull> {
+        // Taken (queued, or refused by validation and counted) or handed back.
+        self.try_offer(tick).map(|_| ()).map_err(|_| SinkFull)
+    }
+
+    #[inline]
+    fn flush(&mut self) {
+        self.end_batch();
+    }
+}
+
+/// Whether any listener is configured.
+pub fn any_listener(cfg: &Config) -> bool {
+    let i = &cfg.ingest;
+    i.udp_binary.is_some() || i.tcp_binary.is_some() || i.ilp_tcp.is_some() || i.ilp_udp.is_some()
+}
+
+/// The receiver configuration of the engine config.
+pub fn receiver_config(cfg: &Config, validator: Validator) -> ReceiverConfig {
+    let i = &cfg.ingest;
+    ReceiverConfig {
+        udp_binary: i.udp_binary,
+        tcp_binary: i.tcp_binary,
+        ilp_tcp: i.ilp_tcp,
+        ilp_udp: i.ilp_udp,
+        reuse_port: i.threads > 1,
+        udp_recv_buffer: i.udp_recv_buffer,
+        max_datagram: i.max_datagram,
+        max_frame: i.max_frame,
+        max_connections: i.max_connections,
+        validator,
+        ..ReceiverConfig::default()
+    }
+}
+
+/// Bind one receiver per dispatcher (ingest thread).
+pub fn bind(
     cfg: &Config,
+    validator: Validator,
     symbols: &Arc<SymbolTable>,
-) -> Result<Vec<Box<dyn Source>>, EngineError> {
-    let _ = (cfg, symbols);
-    Ok(Vec::new())
+    dispatchers: Vec<Dispatcher>,
+) -> Result<(Vec<Receiver<Dispatcher>>, Endpoints), EngineError> {
+    let mut rc = receiver_config(cfg, validator);
+    let mut out = Vec::with_capacity(dispatchers.len());
+    let mut endpoints = Endpoints::default();
+    for (i, d) in dispatchers.into_iter().enumerate() {
+        let r = Receiver::bind(&rc, symbols.clone(), d).map_err(|source| {
+            let (what, addr) = first_listener(&rc);
+            EngineError::Listen { what, addr, source }
+        })?;
+        if i == 0 {
+            // Later receivers bind the ports the first one got.
+            rc.udp_binary = r.local_addr(Listener::UdpBinary);
+            rc.tcp_binary = r.local_addr(Listener::TcpBinary);
+            rc.ilp_tcp = r.local_addr(Listener::IlpTcp);
+            rc.ilp_udp = r.local_addr(Listener::IlpUdp);
+            endpoints = Endpoints {
+                udp_binary: rc.udp_binary,
+                tcp_binary: rc.tcp_binary,
+                ilp_tcp: rc.ilp_tcp,
+                ilp_udp: rc.ilp_udp,
+                metrics: None,
+            };
+        }
+        out.push(r);
+    }
+    Ok((out, endpoints))
 }
 
-/// The addresses the sources are bound to.
-pub fn endpoints(sources: &[Box<dyn Source>]) -> Endpoints {
-    let _ = sources;
-    Endpoints::default()
+fn first_listener(rc: &ReceiverConfig) -> (&'static str, SocketAddr) {
+    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+    [
+        ("udp_binary", rc.udp_binary),
+        ("tcp_binary", rc.tcp_binary),
+        ("ilp_tcp", rc.ilp_tcp),
+        ("ilp_udp", rc.ilp_udp),
+    ]
+    .into_iter()
+    .find_map(|(w, a)| a.map(|a| (w, a)))
+    .unwrap_or(("listeners", unspecified))
 }
 
-/// Run several sources on the calling (ingest) thread until `stop`.
-pub fn run_all(sources: Vec<Box<dyn Source>>, out: &mut Dispatcher, stop: &AtomicBool) {
-    for s in sources {
-        s.run(out, stop);
+/// Copy a receiver's running totals into its stats slot (on its own thread).
+pub fn report_receiver(s: &ReceiverStats, out: &mut ThreadStats) {
+    let mut rejects = RejectCounts::default();
+    rejects.merge(&s.wire.rejects);
+    rejects.merge(&s.ilp.rejects);
+    out.set_rejects(&rejects);
+    // Ticks refused before reaching the dispatcher: rejected by the decoders,
+    // or dropped at a full queue (UDP).
+    out.set(
+        Counter::Received,
+        rejects.total() + s.net.udp_sink_full_drops,
+    );
+    out.set(Counter::QueueFull, s.net.udp_sink_full_drops);
+    out.set(Counter::Gaps, s.seq.missing);
+    out.set(Counter::Duplicates, s.seq.duplicates);
+    out.set(
+        Counter::Malformed,
+        s.wire.bad_frames_total() + s.wire.malformed_msgs + s.ilp.malformed_total(),
+    );
+    out.set(Counter::Datagrams, s.net.udp_datagrams);
+    out.set(Counter::Connections, s.net.tcp_accepted);
+    out.set(Counter::ConnectionsRefused, s.net.tcp_refused);
+    out.set(Counter::KernelDrops, s.net.udp_kernel_drops);
+    out.set(Counter::TcpBackpressure, s.net.tcp_backpressure);
+    out.publish(Instant::now());
+}
+
+/// An ingest thread's loop: run the receiver until `stop`, reporting its
+/// counters every [`REPORT_EVERY`]. Errors end the thread (logged; the daemon
+/// notices the dead thread and exits non-zero).
+pub fn run_receiver(mut r: Receiver<Dispatcher>, mut net: ThreadStats, stop: &AtomicBool) {
+    let res = r.run_reporting(stop, REPORT_EVERY, |s| report_receiver(s, &mut net));
+    report_receiver(&r.stats(), &mut net);
+    net.publish_now();
+    if let Err(e) = res {
+        tracing::error!(error = %e, "receiver failed");
     }
 }

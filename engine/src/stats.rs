@@ -76,8 +76,11 @@ impl Stage {
 pub enum Counter {
     /// Ticks decoded by the receivers (before validation).
     Received = 0,
-    /// Ticks that passed validation and were handed to a worker.
+    /// Ticks that passed validation, were aggregated and (store on) appended
+    /// to the store: counted only once they survive a kill of the process.
     Accepted,
+    /// Ticks that passed validation and were queued for a worker.
+    Queued,
     /// Ticks dropped because the worker's queue was full (UDP only; TCP waits).
     QueueFull,
     /// Ticks aggregated by a worker.
@@ -112,15 +115,20 @@ pub enum Counter {
     Connections,
     /// TCP connections refused at the connection limit.
     ConnectionsRefused,
+    /// Datagrams the kernel dropped for a full receive buffer (`SO_RXQ_OVFL`).
+    KernelDrops,
+    /// Times a TCP connection was paused because a worker queue was full.
+    TcpBackpressure,
 }
 
 impl Counter {
     /// Number of plain counters.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 22;
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT] = [
         Counter::Received,
         Counter::Accepted,
+        Counter::Queued,
         Counter::QueueFull,
         Counter::Processed,
         Counter::Late,
@@ -138,6 +146,8 @@ impl Counter {
         Counter::Datagrams,
         Counter::Connections,
         Counter::ConnectionsRefused,
+        Counter::KernelDrops,
+        Counter::TcpBackpressure,
     ];
 
     /// Metric name part (`tickd_<name>_total`).
@@ -145,6 +155,7 @@ impl Counter {
         match self {
             Counter::Received => "received",
             Counter::Accepted => "accepted",
+            Counter::Queued => "queued",
             Counter::QueueFull => "queue_full_drops",
             Counter::Processed => "processed",
             Counter::Late => "late",
@@ -162,6 +173,8 @@ impl Counter {
             Counter::Datagrams => "datagrams",
             Counter::Connections => "connections",
             Counter::ConnectionsRefused => "connections_refused",
+            Counter::KernelDrops => "udp_kernel_drops",
+            Counter::TcpBackpressure => "tcp_backpressure",
         }
     }
 
@@ -169,7 +182,10 @@ impl Counter {
     pub const fn help(self) -> &'static str {
         match self {
             Counter::Received => "Ticks decoded by the receivers, before validation.",
-            Counter::Accepted => "Ticks that passed validation and were queued for a worker.",
+            Counter::Accepted => {
+                "Ticks validated, aggregated and appended to the store (kill-safe)."
+            }
+            Counter::Queued => "Ticks that passed validation and were queued for a worker.",
             Counter::QueueFull => "UDP ticks dropped because a worker queue was full.",
             Counter::Processed => "Ticks aggregated by the workers.",
             Counter::Late => "Ticks older than their bar, stored but not applied.",
@@ -187,6 +203,8 @@ impl Counter {
             Counter::Datagrams => "UDP datagrams received.",
             Counter::Connections => "TCP connections accepted.",
             Counter::ConnectionsRefused => "TCP connections refused at the limit.",
+            Counter::KernelDrops => "UDP datagrams dropped by the kernel (full receive buffer).",
+            Counter::TcpBackpressure => "Times a TCP connection paused on a full worker queue.",
         }
     }
 }

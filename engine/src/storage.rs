@@ -1,19 +1,276 @@
-//! The adapter from the engine's [`Persist`] to the segment store.
+//! The engine's side of the segment store (`store` crate): the [`Persist`]
+//! backend driven by the store thread, the symbol-table reconciliation and
+//! the restart recovery of the aggregators.
+//!
+//! Layout: the store lives in `<data_dir>/store`; the engine's symbol table
+//! (ingest's, name → dense id) in `<data_dir>/symbols.bin`. The store keeps
+//! its own copy of every name it holds data for (`store/symbols.tbl`); the
+//! store thread records new names there (and saves `symbols.bin`) before it
+//! appends the first tick of a new id, so after any crash `symbols.bin` ⊇ the
+//! ids in the store, or it can be rebuilt from the store's table.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use ingest::SymbolTable;
+use ingest::{SymbolName, SymbolTable};
+use mtf::{Aggregator, BarEvent, BarEventKind, SymbolId, Tick, Timeframe};
+use store::{FsyncPolicy, StoreConfig, StoreReader, StoreWriter, WriterStats};
 
-use crate::config::Config;
+use crate::config::{Config, Fsync};
 use crate::pipeline::{EngineError, Persist};
 
-/// Open the segment store under `cfg.data_dir`.
+/// `<data_dir>/store`.
+pub fn store_dir(cfg: &Config) -> PathBuf {
+    cfg.data_dir.join("store")
+}
+
+/// The store writer settings of the engine config.
+pub fn store_config(cfg: &Config) -> StoreConfig {
+    StoreConfig {
+        flush_interval: cfg.store.flush_interval,
+        fsync: match cfg.store.fsync {
+            Fsync::Never => FsyncPolicy::Never,
+            Fsync::Always => FsyncPolicy::Always,
+            Fsync::Interval(d) => FsyncPolicy::Interval(d),
+        },
+        segment_bytes: cfg.store.segment_bytes,
+        ..StoreConfig::default()
+    }
+}
+
+/// Open the segment store for writing (writer 0), with its recovery.
 pub fn open_store(
     cfg: &Config,
     symbols: Arc<SymbolTable>,
 ) -> Result<Box<dyn Persist>, EngineError> {
-    let _ = (cfg, symbols);
-    Err(EngineError::Store(
-        "the segment store is not part of this build yet; set store.enabled = false".into(),
-    ))
+    let dir = store_dir(cfg);
+    let w = StoreWriter::open(&dir, 0, store_config(cfg))
+        .map_err(|e| EngineError::Store(format!("{}: {e}", dir.display())))?;
+    let stats = w.stats().clone();
+    Ok(Box::new(StorePersist {
+        w,
+        stats,
+        symbols,
+        defined: 0,
+        symbols_path: crate::pipeline::symbols_path(cfg),
+        last_symbols_check: Instant::now(),
+    }))
+}
+
+struct StorePersist {
+    w: StoreWriter,
+    stats: Arc<WriterStats>,
+    symbols: Arc<SymbolTable>,
+    /// Ids `0 .. defined` are recorded in the store's table and `symbols.bin`.
+    defined: usize,
+    symbols_path: PathBuf,
+    last_symbols_check: Instant,
+}
+
+impl StorePersist {
+    /// Record every name interned since the last call (cold: once per new symbol).
+    fn define_new_symbols(&mut self) -> Result<(), String> {
+        let n = self.symbols.len();
+        if n <= self.defined {
+            return Ok(());
+        }
+        self.symbols
+            .save(&self.symbols_path)
+            .map_err(|e| format!("saving {}: {e}", self.symbols_path.display()))?;
+        for id in self.defined..n {
+            let id = id as SymbolId;
+            if let Some(name) = self.symbols.name(id) {
+                self.w
+                    .define_symbol(id, name.as_str())
+                    .map_err(|e| format!("defining symbol {id}: {e}"))?;
+            }
+        }
+        self.defined = n;
+        Ok(())
+    }
+
+    fn bytes(&self) -> u64 {
+        self.stats.bytes.load(Ordering::Relaxed)
+    }
+}
+
+impl Persist for StorePersist {
+    fn ticks(&mut self, ticks: &[Tick]) -> Result<u64, String> {
+        if ticks.iter().any(|t| t.symbol as usize >= self.defined) {
+            self.define_new_symbols()?;
+        }
+        let before = self.bytes();
+        self.w
+            .append_ticks(ticks)
+            .map_err(|e| format!("append: {e}"))?;
+        Ok(self.bytes().saturating_sub(before))
+    }
+
+    fn bars(&mut self, bars: &[BarEvent]) -> Result<u64, String> {
+        let before = self.bytes();
+        for e in bars {
+            if e.kind != BarEventKind::Open {
+                self.w
+                    .append_bar(&e.bar)
+                    .map_err(|e| format!("append bar: {e}"))?;
+            }
+        }
+        Ok(self.bytes().saturating_sub(before))
+    }
+
+    fn poll(&mut self) -> Result<u64, String> {
+        let before = self.bytes();
+        let now = Instant::now();
+        if now.duration_since(self.last_symbols_check) >= Duration::from_millis(100) {
+            self.last_symbols_check = now;
+            self.define_new_symbols()?;
+        }
+        self.w.poll(now).map_err(|e| format!("flush: {e}"))?;
+        Ok(self.bytes().saturating_sub(before))
+    }
+
+    fn close(mut self: Box<Self>) -> Result<(), String> {
+        let r = self.define_new_symbols();
+        self.w.close().map_err(|e| format!("close: {e}"))?;
+        r
+    }
+}
+
+/// Make the engine's symbol table agree with the store's: every (id, name)
+/// the store holds data for must have the same id in the table. Names the
+/// table lacks are added in id order (ids are dense in both).
+pub fn reconcile_symbols(cfg: &Config, table: &SymbolTable) -> Result<(), EngineError> {
+    let dir = store_dir(cfg);
+    if !dir.join(store::SYMBOLS_FILE).exists() {
+        return Ok(());
+    }
+    let map = store::SymbolMap::load(&dir).map_err(|e| EngineError::Symbols {
+        path: dir.join(store::SYMBOLS_FILE),
+        message: e.to_string(),
+    })?;
+    let mut pairs: Vec<(SymbolId, String)> =
+        map.iter().map(|(id, n)| (id, n.to_string())).collect();
+    pairs.sort();
+    for (id, name) in pairs {
+        let bad = |why: String| EngineError::Symbols {
+            path: dir.join(store::SYMBOLS_FILE),
+            message: why,
+        };
+        match table.name(id) {
+            Some(n) if n.as_str() == name => {}
+            Some(n) => {
+                return Err(bad(format!(
+                    "id {id} is {name:?} in the store but {:?} in symbols.bin",
+                    n.as_str()
+                )));
+            }
+            None if table.len() == id as usize => {
+                let sym: SymbolName = name
+                    .parse()
+                    .map_err(|e| bad(format!("stored name {name:?}: {e}")))?;
+                let got = table.intern(sym).map_err(|e| bad(e.to_string()))?;
+                if got != id {
+                    return Err(bad(format!("{name:?} got id {got}, the store has {id}")));
+                }
+            }
+            None => {
+                return Err(bad(format!(
+                    "the store names id {id} ({name:?}) but the symbol table has only {} ids",
+                    table.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What restart recovery did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Symbols whose state was restored.
+    pub symbols: u64,
+    /// Last stored bars used as seeds.
+    pub seeded_bars: u64,
+    /// Stored ticks replayed into the aggregators (after the last stored bars).
+    pub replayed_ticks: u64,
+    /// Bars closed by that replay that the store did not have (stored now).
+    pub recovered_bars: u64,
+}
+
+/// Restore the aggregators of one worker from the store: seed each (symbol,
+/// timeframe) with its last stored bar, then replay the stored ticks after
+/// the earliest of those bars' ends, so open bars are rebuilt and bars that
+/// closed but were not stored before a crash are emitted again (into `out`).
+pub fn recover(
+    cfg: &Config,
+    owns: impl Fn(SymbolId) -> bool,
+    trades: &mut Aggregator,
+    quotes: &mut Aggregator,
+    out: &mut Vec<BarEvent>,
+) -> Result<Recovery, EngineError> {
+    let dir = store_dir(cfg);
+    let mut r = Recovery::default();
+    if !dir.exists() {
+        return Ok(r);
+    }
+    let reader = StoreReader::open(&dir).map_err(|e| EngineError::Store(e.to_string()))?;
+    let map = reader
+        .symbols()
+        .map_err(|e| EngineError::Store(e.to_string()))?;
+    let ids: Vec<SymbolId> = map
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|&id| owns(id))
+        .collect();
+    let tfs: Vec<Timeframe> = cfg.aggregation.timeframes.clone();
+    let err = |e: store::StoreError| EngineError::Store(e.to_string());
+    for id in ids {
+        let Some(last_tick) = reader.last_tick_time(id).map_err(err)? else {
+            continue;
+        };
+        r.symbols += 1;
+        // Replay from the earliest end of a stored bar (each timeframe
+        // ignores ticks before its own seed); from the start of the finest
+        // bucket of the last tick when nothing of this timeframe was stored.
+        let mut from = i64::MAX;
+        for &tf in &tfs {
+            match reader.last_bar(id, tf).map_err(err)? {
+                Some(b) => {
+                    let agg = if b.flags & mtf::Bar::FLAG_QUOTES != 0 {
+                        &mut *quotes
+                    } else {
+                        &mut *trades
+                    };
+                    if agg.seed(&b).is_ok() {
+                        r.seeded_bars += 1;
+                    }
+                    from = from.min(b.end);
+                }
+                None => from = i64::MIN,
+            }
+        }
+        if from == i64::MAX || from > last_tick {
+            continue;
+        }
+        let mut it = reader.ticks(id, from, i64::MAX).map_err(err)?;
+        while let Some(batch) = it.next_batch() {
+            for t in batch.map_err(err)? {
+                match t.kind {
+                    mtf::TickKind::Trade => trades.update(t, out),
+                    mtf::TickKind::Quote => quotes.update(t, out),
+                }
+                r.replayed_ticks += 1;
+            }
+        }
+    }
+    out.retain(|e| e.kind != BarEventKind::Open);
+    r.recovered_bars = out.len() as u64;
+    Ok(r)
+}
+
+/// Whether a data directory holds a store.
+pub fn has_store(data_dir: &Path) -> bool {
+    data_dir.join("store").join(store::SYMBOLS_FILE).exists()
 }

@@ -107,6 +107,8 @@ struct WorkerCore {
     names: NameOf,
     wall_clock_close: bool,
     last_heartbeat: Instant,
+    /// Late ticks counted by the aggregators during restart recovery.
+    late_base: u64,
 }
 
 impl Worker {
@@ -123,6 +125,7 @@ impl Worker {
         stats: ThreadStats,
         names: NameOf,
     ) -> Worker {
+        let late_base = trades.stats().late + quotes.stats().late;
         let per = trades
             .max_events_per_update()
             .max(quotes.max_events_per_update());
@@ -142,10 +145,17 @@ impl Worker {
                 names,
                 wall_clock_close: cfg.aggregation.wall_clock_close,
                 last_heartbeat: Instant::now(),
+                late_base: 0,
             },
             idle: cfg.workers.idle,
             pin: cfg.workers.cores.get(id).copied(),
         }
+        .with_late_base(late_base)
+    }
+
+    fn with_late_base(mut self, base: u64) -> Worker {
+        self.core.late_base = base;
+        self
     }
 
     /// Run until every input queue is abandoned by its producer and empty,
@@ -239,6 +249,10 @@ impl WorkerCore {
                 .record(Stage::EndToEnd, elapsed_ns(t.ts_recv, t2));
         }
         self.stats.bump(Counter::Processed, n);
+        if self.store.is_none() {
+            // No store: a tick is accepted once aggregated and published.
+            self.stats.bump(Counter::Accepted, n);
+        }
     }
 
     /// Publish and store what a batch produced.
@@ -327,7 +341,10 @@ impl WorkerCore {
             }
         }
         let (a, b) = (self.trades.stats(), self.quotes.stats());
-        self.stats.set(Counter::Late, a.late + b.late);
+        self.stats.set(
+            Counter::Late,
+            (a.late + b.late).saturating_sub(self.late_base),
+        );
         if now.duration_since(self.last_heartbeat) >= HEARTBEAT {
             self.last_heartbeat = now;
             if let Some(p) = &mut self.publish {
@@ -351,7 +368,10 @@ impl WorkerCore {
             }
         }
         let (a, b) = (self.trades.stats(), self.quotes.stats());
-        self.stats.set(Counter::Late, a.late + b.late);
+        self.stats.set(
+            Counter::Late,
+            (a.late + b.late).saturating_sub(self.late_base),
+        );
         self.stats.publish_now();
         if let Some(p) = self.publish.take() {
             p.shutdown();
