@@ -16,6 +16,7 @@ would need a fence between the three steps (see docs/ring.md).
 Usage:
     subscriber.py --ring PATH [--snapshot PATH] [--start newest|oldest|SEQ]
                   [--check --expect N] [--timeout S] [--max N] [--quiet]
+                  [--allow-stopped]
 
 --check verifies the known records of ring/examples/writer.rs (and the
 snapshot) and exits non-zero on any mismatch. Output: one JSON summary line.
@@ -270,12 +271,14 @@ def main():
     ap.add_argument("--expect", type=int, default=0, help="known records the writer publishes")
     ap.add_argument("--max", type=int, default=0, help="stop after this many records")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--allow-stopped", action="store_true",
+                    help="also open a ring whose writer is dead or shut down (read what it left)")
     a = ap.parse_args()
 
     t0 = time.monotonic()
     while True:
         try:
-            ring = Ring(a.ring, a.start)
+            ring = Ring(a.ring, a.start, require_live=not a.allow_stopped)
             break
         except RingError as e:
             if time.monotonic() - t0 > a.wait_open:
