@@ -464,6 +464,11 @@ struct SymState {
     /// when no such bar). Derived by `set_due`.
     hot_start: i64,
     hot_limit: i64,
+    /// Fold mode: while `hot_cached`, this is the newest finest bar, and its
+    /// ring slot is stale (kept inline so the hot path touches one cache
+    /// line per symbol). `sync_out` writes it back before any slow path.
+    hot: Bar,
+    hot_cached: bool,
     tfs: Box<[TfState]>,
 }
 
@@ -475,6 +480,8 @@ impl SymState {
             live: true,
             hot_start: i64::MAX,
             hot_limit: i64::MIN,
+            hot: accum::empty_bar(0, Timeframe::S1, 0, 0),
+            hot_cached: false,
             tfs: Box::default(),
         }
     }
@@ -482,6 +489,19 @@ impl SymState {
     #[inline(always)]
     fn present(&self) -> bool {
         !self.tfs.is_empty()
+    }
+
+    /// Writes the inline hot bar back to its ring slot; the hot window is
+    /// closed until `set_due` reopens it.
+    fn sync_out(&mut self) {
+        if self.hot_cached {
+            let t = &mut self.tfs[0];
+            let i = t.back_idx;
+            t.ring[i].bar = self.hot;
+            self.hot_cached = false;
+        }
+        self.hot_start = i64::MAX;
+        self.hot_limit = i64::MIN;
     }
 }
 
@@ -643,10 +663,13 @@ impl Aggregator {
         {
             sym.wm = sym.wm.max(ts);
             sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
-            let n = if self.fold { 1 } else { sym.tfs.len() };
-            for t in &mut sym.tfs[..n] {
-                let i = t.back_idx;
-                accum::apply(&mut t.ring[i].bar, ts, price, size, side);
+            if sym.hot_cached {
+                accum::apply(&mut sym.hot, ts, price, size, side);
+            } else {
+                for t in sym.tfs.iter_mut() {
+                    let i = t.back_idx;
+                    accum::apply(&mut t.ring[i].bar, ts, price, size, side);
+                }
             }
             self.stats.applied += 1;
             return;
@@ -679,6 +702,7 @@ impl Aggregator {
         let Some(sym) = self.syms.get_mut(i) else {
             return;
         };
+        sym.sync_out();
         let (params, stats) = (&self.params, &mut self.stats);
         sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
         if ts > sym.wm {
@@ -699,9 +723,7 @@ impl Aggregator {
         };
         if late == HOT {
             stats.applied += 1;
-            return;
-        }
-        if late == params.len() {
+        } else if late == params.len() {
             stats.late += 1;
         } else {
             stats.applied += 1;
@@ -754,6 +776,7 @@ impl Aggregator {
             }
             sym.wm = to;
             if to >= sym.due {
+                sym.sync_out();
                 settle_symbol(sym, params, &c, fold, out, stats);
             }
         }
@@ -770,6 +793,7 @@ impl Aggregator {
             if !sym.present() {
                 continue;
             }
+            sym.sync_out();
             if fold {
                 fold_back(sym, params, &c, out, stats);
             }
@@ -812,6 +836,7 @@ impl Aggregator {
         else {
             return Err(SeedError::Symbol(last.symbol));
         };
+        sym.sync_out();
         let t = &mut sym.tfs[k];
         let end = p.tf.bucket_end(last.start);
         if end > t.tail_end {
@@ -1069,6 +1094,13 @@ fn set_due(sym: &mut SymState, params: &[TfParams], c: &Common, fold: bool) {
     }
     sym.hot_start = lo;
     sym.hot_limit = hi;
+    // Inside slow paths the ring is authoritative (`sync_out` ran first), so
+    // the cached copy is simply reloaded, or dropped.
+    sym.hot_cached = fold && lo <= sym.tfs[0].back_end;
+    if sym.hot_cached {
+        let t = &sym.tfs[0];
+        sym.hot = t.ring[t.back_idx].bar;
+    }
 }
 
 fn symbol_due(sym: &SymState, params: &[TfParams], c: &Common, fold: bool) -> i64 {
