@@ -1,1 +1,178 @@
-fn main() {}
+//! Issue 2 benchmark: batch 1-minute bars over 100M ticks from memory —
+//! scalar, AVX2, AVX-512 — against a naive HashMap aggregator in the same run
+//! (on a 10M-tick prefix: it is slow), as ticks per second.
+//!
+//! `cargo bench -p mtf --bench batch` (MTF_BENCH_BATCH_TICKS, default 100M;
+//! about 2.5 GB of columns).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mtf::batch::{Avx2, Avx512, BatchSpec, Kernel, SortedColumns};
+use mtf::{Bar, Side, Timeframe};
+
+struct Cols {
+    ts: Vec<i64>,
+    price: Vec<f64>,
+    size: Vec<f64>,
+    side: Vec<Side>,
+}
+
+/// One symbol, about 1 ms apart (so ~60k ticks per 1-minute bar), random-walk
+/// prices, sizes with 3 decimals, mixed sides, some equal timestamps.
+fn columns(n: usize) -> Cols {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut c = Cols {
+        ts: Vec::with_capacity(n),
+        price: Vec::with_capacity(n),
+        size: Vec::with_capacity(n),
+        side: Vec::with_capacity(n),
+    };
+    let mut ts = 1_700_000_000_000_000_000i64;
+    let mut p = 30_000.0f64;
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ts += (x % 2_000_000) as i64;
+        p += ((x >> 40) % 21) as f64 * 0.01 - 0.1;
+        c.ts.push(ts);
+        c.price.push(p);
+        c.size.push(((x >> 20) % 5000) as f64 * 0.001);
+        c.side.push(Side::from_u8(((x >> 50) % 3) as u8));
+    }
+    c
+}
+
+fn naive(c: &Cols, n: usize, w: i64) -> usize {
+    #[derive(Clone, Copy)]
+    struct B {
+        o: f64,
+        h: f64,
+        l: f64,
+        c: f64,
+        v: f64,
+        pv: f64,
+        n: u64,
+    }
+    let mut m: HashMap<i64, B> = HashMap::new();
+    for i in 0..n {
+        let (t, p, q) = (c.ts[i], c.price[i], c.size[i]);
+        let s = t.div_euclid(w) * w;
+        let b = m.entry(s).or_insert(B {
+            o: p,
+            h: p,
+            l: p,
+            c: p,
+            v: 0.0,
+            pv: 0.0,
+            n: 0,
+        });
+        b.h = b.h.max(p);
+        b.l = b.l.min(p);
+        b.c = p;
+        b.v += q;
+        b.pv += p * q;
+        b.n += 1;
+    }
+    black_box(
+        m.values()
+            .map(|b| b.o + b.h + b.l + b.c + b.v + b.pv + b.n as f64)
+            .sum::<f64>(),
+    );
+    m.len()
+}
+
+fn bench(c: &mut Criterion) {
+    let n: usize = std::env::var("MTF_BENCH_BATCH_TICKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000_000);
+    let data = columns(n);
+    let cols = SortedColumns::new(&data.ts, &data.price, &data.size, Some(&data.side)).unwrap();
+    let spec = BatchSpec {
+        symbol: 1,
+        timeframe: Timeframe::M1,
+        origin_ns: 0,
+        flags: 0,
+    };
+    let mut kernels = vec![("scalar", Kernel::Scalar)];
+    if let Some(k) = Avx2::detect() {
+        kernels.push(("avx2", Kernel::Avx2(k)));
+    }
+    if let Some(k) = Avx512::detect() {
+        kernels.push(("avx512", Kernel::Avx512(k)));
+    }
+
+    // Behaviour before timing: every kernel gives the same bars.
+    let mut reference: Vec<Bar> = Vec::new();
+    Kernel::Scalar.aggregate(&cols, &spec, &mut reference);
+    for (name, k) in &kernels {
+        let mut bars = Vec::new();
+        k.aggregate(&cols, &spec, &mut bars);
+        assert_eq!(bars.len(), reference.len(), "{name}");
+        for (a, b) in bars.iter().zip(&reference) {
+            assert_eq!(
+                (
+                    a.start, a.open, a.high, a.low, a.close, a.count, a.first_ts, a.last_ts
+                ),
+                (
+                    b.start, b.open, b.high, b.low, b.close, b.count, b.first_ts, b.last_ts
+                ),
+                "{name}"
+            );
+            assert!((a.volume - b.volume).abs() <= 1e-12 * b.volume, "{name}");
+            assert!(
+                (a.vwap_num - b.vwap_num).abs() <= 1e-12 * b.vwap_num,
+                "{name}"
+            );
+        }
+    }
+    let naive_n = n.min(10_000_000);
+    assert_eq!(
+        naive(&data, naive_n, Timeframe::M1.nanos()),
+        {
+            let c = SortedColumns::new(
+                &data.ts[..naive_n],
+                &data.price[..naive_n],
+                &data.size[..naive_n],
+                None,
+            )
+            .unwrap();
+            let mut b = Vec::new();
+            Kernel::Scalar.aggregate(&c, &spec, &mut b);
+            b.len()
+        },
+        "naive bar count"
+    );
+
+    let mut g = c.benchmark_group("batch_1m");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    let mut out: Vec<Bar> = Vec::with_capacity(reference.len());
+    for (name, k) in &kernels {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                out.clear();
+                k.aggregate(&cols, &spec, &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+    g.bench_function("validate_sorted_columns", |b| {
+        b.iter(|| {
+            black_box(
+                SortedColumns::new(&data.ts, &data.price, &data.size, Some(&data.side)).is_ok(),
+            )
+        })
+    });
+    g.throughput(Throughput::Elements(naive_n as u64));
+    g.bench_function("naive_hashmap_10M", |b| {
+        b.iter(|| naive(&data, naive_n, Timeframe::M1.nanos()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -15,7 +15,11 @@ pub const TS_MAX: i64 = 1 << 62;
 /// and batch stay equal on any input.
 #[inline(always)]
 pub fn tick_is_valid(ts: i64, price: f64, size: f64) -> bool {
-    (TS_MIN..=TS_MAX).contains(&ts) && price.is_finite() && size.is_finite() && size >= 0.0
+    // Float compares (false for NaN) are cheaper than `is_finite` bit tests.
+    (TS_MIN..=TS_MAX).contains(&ts)
+        && price.abs() < f64::INFINITY
+        && size >= 0.0
+        && size < f64::INFINITY
 }
 
 /// An empty bar (count 0) for `[start, start + tf)`.

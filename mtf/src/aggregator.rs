@@ -457,7 +457,8 @@ struct SymState {
     wm: i64,
     /// `settle` is needed once `wm >= due`.
     due: i64,
-    /// The latest tick was not flagged [`Tick::FLAG_REPLAY`].
+    /// The latest tick that took the slow path (the one that opened the
+    /// newest bar, or a late one) was not flagged [`Tick::FLAG_REPLAY`].
     live: bool,
     /// A tick with `hot_start <= ts < hot_limit` only updates the newest
     /// bar(s) in place: nothing closes, folds or rolls (`hot_start > hot_limit`
@@ -662,7 +663,6 @@ impl Aggregator {
             && ts < sym.hot_limit
         {
             sym.wm = sym.wm.max(ts);
-            sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
             if sym.hot_cached {
                 accum::apply(&mut sym.hot, ts, price, size, side);
             } else {
