@@ -18,8 +18,7 @@ pub fn tick_is_valid(ts: i64, price: f64, size: f64) -> bool {
     // Float compares (false for NaN) are cheaper than `is_finite` bit tests.
     (TS_MIN..=TS_MAX).contains(&ts)
         && price.abs() < f64::INFINITY
-        && size >= 0.0
-        && size < f64::INFINITY
+        && (0.0..f64::INFINITY).contains(&size)
 }
 
 /// An empty bar (count 0) for `[start, start + tf)`.
