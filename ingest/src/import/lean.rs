@@ -8,7 +8,7 @@
 use mtf::{Side, Tick};
 
 use super::counts::{RowError, Skip};
-use super::fields::split;
+use super::fields::Cursor;
 use super::num::{parse_f64, parse_u64};
 use super::time::{TimeUnit, Zone, ZoneConverter};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
@@ -318,21 +318,17 @@ impl Decode for LeanDecoder {
 
     #[inline]
     fn decode(&mut self, line: &[u8], syms: &mut Syms<'_>, out: &mut Tick) -> Outcome {
-        let mut f = [&b""[..]; 8];
-        let n = split(line, b',', &mut f);
         let lay = self.layout;
-        let need = match (lay.kind, lay.fx) {
-            (LeanKind::OpenInterest, _) => return Outcome::Skip(Skip::OtherEvent),
-            (_, true) => 3,
-            (LeanKind::Trade, _) => 3,
-            (LeanKind::Quote, _) => 5,
-        };
-        if n < need {
-            return Outcome::Error(RowError::Fields);
+        if lay.kind == LeanKind::OpenInterest {
+            return Outcome::Skip(Skip::OtherEvent);
         }
-        let ms_ns = match parse_u64(f[0]) {
+        let mut cur = Cursor::new(line, b',');
+        let Some(time) = cur.field() else {
+            return Outcome::Error(RowError::Fields);
+        };
+        let ms_ns = match parse_u64(time) {
             Some(ms) if ms < (1 << 40) => ms as i64 * 1_000_000,
-            _ => match TimeUnit::Millis.parse_ns(f[0]) {
+            _ => match TimeUnit::Millis.parse_ns(time) {
                 Some(v) => v,
                 None => return Outcome::Error(RowError::Time),
             },
@@ -345,32 +341,51 @@ impl Decode for LeanDecoder {
             Err(r) => return Outcome::Reject(r),
         };
         if lay.fx {
-            let (Some(bid), Some(ask)) = (parse_f64(f[1]), parse_f64(f[2])) else {
+            let (Some(b), Some(a)) = (cur.f64(), cur.f64()) else {
+                return Outcome::Error(RowError::Fields);
+            };
+            let (Some(bid), Some(ask)) = (b, a) else {
                 return Outcome::Error(RowError::Price);
             };
             *out = Tick::quote(symbol, ts, bid, 0.0, ask, 0.0);
             return Outcome::Tick;
         }
+        // fields after time: trade 1 price, 2 size; quote 1-4 bid, bid size, ask, ask size
+        let first = if lay.kind == LeanKind::Trade { 3 } else { 5 };
+        let mut f = [&b""[..]; 4];
+        for slot in f.iter_mut().take(first - 1) {
+            match cur.field() {
+                Some(v) => *slot = v,
+                None => return Outcome::Error(RowError::Fields),
+            }
+        }
         let suspicious = match lay.suspicious {
-            Some(i) if i < n.min(f.len()) => f[i] == b"1",
-            _ => false,
+            Some(i) => {
+                // skip to the flag's field
+                let mut v = None;
+                for _ in first..=i {
+                    v = cur.field();
+                }
+                v == Some(b"1")
+            }
+            None => false,
         };
         match lay.kind {
             LeanKind::Trade => {
-                let Some(price) = self.price(f[1]) else {
+                let Some(price) = self.price(f[0]) else {
                     return Outcome::Error(RowError::Price);
                 };
-                let Some(size) = parse_f64(f[2]) else {
+                let Some(size) = parse_f64(f[1]) else {
                     return Outcome::Error(RowError::Size);
                 };
                 *out = Tick::trade(symbol, ts, price, size, Side::Unknown, 0);
             }
             _ => {
-                let bid = match self.side(f[1], f[2]) {
+                let bid = match self.side(f[0], f[1]) {
                     Ok(b) => b,
                     Err(e) => return Outcome::Error(e),
                 };
-                let ask = match self.side(f[3], f[4]) {
+                let ask = match self.side(f[2], f[3]) {
                     Ok(a) => a,
                     Err(e) => return Outcome::Error(e),
                 };

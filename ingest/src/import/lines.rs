@@ -113,6 +113,30 @@ impl LineReader {
         }
     }
 
+    /// The next line of `data` from `*pos` (zero-copy, for inputs already in
+    /// memory); same rules as [`LineReader::next_line`].
+    #[inline]
+    pub fn next_in<'a>(&mut self, data: &'a [u8], pos: &mut usize) -> Line<'a> {
+        let rest = &data[(*pos).min(data.len())..];
+        if rest.is_empty() {
+            return Line::End;
+        }
+        self.line_no += 1;
+        let (raw, used) = match memchr::memchr(b'\n', rest) {
+            Some(p) => (&rest[..p], p + 1),
+            None => (rest, rest.len()),
+        };
+        *pos += used;
+        self.bytes += used as u64;
+        if raw.len() > self.max_line {
+            return Line::TooLong;
+        }
+        match raw {
+            [head @ .., b'\r'] => Line::Data(head),
+            _ => Line::Data(raw),
+        }
+    }
+
     #[cold]
     fn fill<R: Read + ?Sized>(&mut self, src: &mut R) -> io::Result<()> {
         // +1: the line's '\n' (and a '\r') must fit beside a line of max_line bytes
@@ -164,6 +188,23 @@ mod tests {
     }
 
     fn collect(input: &[u8], max: usize, chunk: usize) -> Vec<Option<Vec<u8>>> {
+        let got = collect_stream(input, max, chunk);
+        // the in-memory path agrees with the streaming one
+        let mut r = LineReader::new(max);
+        let mut pos = 0;
+        let mut mem = Vec::new();
+        loop {
+            match r.next_in(input, &mut pos) {
+                Line::Data(l) => mem.push(Some(l.to_vec())),
+                Line::TooLong => mem.push(None),
+                Line::End => break,
+            }
+        }
+        assert_eq!(mem, got);
+        got
+    }
+
+    fn collect_stream(input: &[u8], max: usize, chunk: usize) -> Vec<Option<Vec<u8>>> {
         let mut r = LineReader::new(max);
         let mut src = Trickle(input, chunk);
         let mut out = Vec::new();

@@ -61,6 +61,7 @@ mod time;
 mod truefx;
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mtf::{SymbolId, Tick};
@@ -320,12 +321,20 @@ pub struct Importer {
     decoder: Decoder,
 }
 
+/// The current member's bytes.
+enum Reader {
+    /// Decompressed or read from a file, through the line buffer.
+    Stream(Box<dyn Read + Send>),
+    /// Already in memory: lines are slices of it.
+    Memory(Arc<[u8]>, usize),
+}
+
 /// Everything of an import but its decoder.
 struct Core {
     source: Source,
     input_name: String,
     lines: LineReader,
-    reader: Option<Box<dyn Read + Send>>,
+    reader: Option<Reader>,
     member: u32,
     sym: SymState,
     rule: SymbolRule,
@@ -462,7 +471,11 @@ impl Core {
                 }
                 continue;
             };
-            let line = match self.lines.next_line(r) {
+            let next = match r {
+                Reader::Stream(r) => self.lines.next_line(r),
+                Reader::Memory(data, pos) => Ok(self.lines.next_in(data, pos)),
+            };
+            let line = match next {
                 Ok(Line::Data(l)) => l,
                 Ok(Line::TooLong) => {
                     self.counts.lines += 1;
@@ -547,7 +560,10 @@ impl Core {
             .or_else(|| fallback_symbol(&self.rule, &self.input_name));
         self.sym.fallback_id = None;
         dec.begin(&self.input_name, &m.name, &mut self.sym)?;
-        self.reader = Some(m.reader);
+        self.reader = Some(match m.bytes {
+            Some(b) => Reader::Memory(b, 0),
+            None => Reader::Stream(m.reader),
+        });
         Ok(true)
     }
 

@@ -14,27 +14,108 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// Powers of ten as integers, up to 10^19.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// The index after the run of ASCII digits starting at `b[i]` (8 bytes per step).
+#[inline(always)]
+pub fn digit_run(b: &[u8], mut i: usize) -> usize {
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= b.len() {
+        let w = load8(&b[i..]);
+        let low = w & LO7;
+        // per byte, no carry across bytes: (low + 0x50) has its top bit set iff low ≥ 0x30
+        let ge30 = low.wrapping_add(0x5050_5050_5050_5050) & HI;
+        let ge3a = low.wrapping_add(0x4646_4646_4646_4646) & HI;
+        let digit = ge30 & !ge3a & !(w & HI);
+        let non = !digit & HI;
+        if non != 0 {
+            return i + (non.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
 /// Largest mantissa for which the fast path is exact.
 const MAX_EXACT: u64 = 1 << 53;
+
+/// Eight ASCII digits (little-endian load) → their value; `None` if any byte is not a digit.
+#[inline(always)]
+fn parse8(chunk: u64) -> Option<u64> {
+    // every byte in 0x30..=0x39: high nibble 3, and adding 6 does not carry out of the nibble
+    let hi = chunk & 0xF0F0_F0F0_F0F0_F0F0;
+    let carry = chunk.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+    if hi != 0x3030_3030_3030_3030 || carry != 0x3030_3030_3030_3030 {
+        return None;
+    }
+    let v = chunk - 0x3030_3030_3030_3030;
+    // pairs, quads, then the whole: the first byte is the most significant digit
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF)
+}
+
+#[inline(always)]
+fn load8(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
 
 /// An unsigned decimal integer (`0`-`9` only, no sign), `None` on overflow or bad byte.
 #[inline]
 pub fn parse_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 20 {
+    let len = b.len();
+    if len == 0 || len > 19 {
+        return parse_u64_long(b);
+    }
+    let mut v: u64 = 0;
+    let mut i = 0;
+    // at most 19 digits: no overflow
+    while len - i >= 8 {
+        v = v * 100_000_000 + parse8(load8(&b[i..]))?;
+        i += 8;
+    }
+    while i < len {
+        let d = b[i].wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+        i += 1;
+    }
+    Some(v)
+}
+
+#[cold]
+fn parse_u64_long(b: &[u8]) -> Option<u64> {
+    if b.is_empty() {
+        return None;
+    }
+    // leading zeros do not count toward the 20 digits of u64::MAX
+    let zeros = b.iter().take_while(|&&c| c == b'0').count();
+    let b = if zeros == b.len() {
+        &b[..1]
+    } else {
+        &b[zeros..]
+    };
+    if b.len() > 20 {
         return None;
     }
     let mut v: u64 = 0;
-    if b.len() < 20 {
-        // 19 digits cannot overflow u64.
-        for &c in b {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            v = v * 10 + d as u64;
-        }
-        return Some(v);
-    }
     for &c in b {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
@@ -66,6 +147,7 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
 /// before or after the point. Correctly rounded (see the module docs).
 #[inline]
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    let len = b.len();
     let mut i = 0;
     let neg = match b.first()? {
         b'-' => {
@@ -78,54 +160,22 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
         }
         _ => false,
     };
-    let mut mant: u64 = 0;
-    // significant digits accumulated into `mant` (leading zeros excluded)
-    let mut sig = 0u32;
-    let mut digits = 0u32;
-    // digits dropped from `mant` because it was full: the value is inexact
-    let mut overflow = false;
-    let mut exp: i64 = 0;
-    while i < b.len() {
-        let d = b[i].wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        digits += 1;
-        if sig < 19 {
-            mant = mant * 10 + d as u64;
-            if mant != 0 {
-                sig += 1;
-            }
-        } else {
-            overflow = true;
-            exp += 1;
-        }
+    let int_start = i;
+    i = digit_run(b, i);
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    let mut frac_start = i;
+    if i < len && b[i] == b'.' {
         i += 1;
+        frac_start = i;
+        i = digit_run(b, i);
+        frac_digits = i - frac_start;
     }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        while i < b.len() {
-            let d = b[i].wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            digits += 1;
-            if sig < 19 {
-                mant = mant * 10 + d as u64;
-                if mant != 0 {
-                    sig += 1;
-                }
-                exp -= 1;
-            } else {
-                overflow = true;
-            }
-            i += 1;
-        }
-    }
-    if digits == 0 {
+    if int_digits + frac_digits == 0 {
         return None;
     }
-    if i < b.len() {
+    let mut exp: i64 = -(frac_digits as i64);
+    if i < len {
         if b[i] != b'e' && b[i] != b'E' {
             return None;
         }
@@ -143,7 +193,7 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
         };
         let start = i;
         let mut e: i64 = 0;
-        while i < b.len() {
+        while i < len {
             let d = b[i].wrapping_sub(b'0');
             if d > 9 {
                 return None;
@@ -157,7 +207,21 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
         }
         exp += if eneg { -e } else { e };
     }
-    if !overflow && mant < MAX_EXACT && (-22..=22).contains(&exp) {
+    if int_digits + frac_digits <= 19 && (-22..=22).contains(&exp) {
+        // ≤ 19 digits: the mantissa fits a u64 (both parts are plain digit runs)
+        let int = if int_digits == 0 {
+            0
+        } else {
+            parse_u64(&b[int_start..int_start + int_digits])?
+        };
+        let mant = if frac_digits == 0 {
+            int
+        } else {
+            int * POW10_U64[frac_digits] + parse_u64(&b[frac_start..frac_start + frac_digits])?
+        };
+        if mant >= MAX_EXACT {
+            return slow_f64(b);
+        }
         let m = mant as f64;
         let v = if exp < 0 {
             m / POW10[(-exp) as usize]
@@ -208,6 +272,19 @@ mod tests {
         assert_eq!(parse_u64(b"99999999999999999999"), None);
         assert_eq!(parse_u64(b""), None);
         assert_eq!(parse_u64(b"1a"), None);
+        assert_eq!(parse_u64(b"12345678"), Some(12_345_678));
+        assert_eq!(
+            parse_u64(b"1234567890123456789"),
+            Some(1_234_567_890_123_456_789)
+        );
+        assert_eq!(parse_u64(b"1234567:"), None);
+        assert_eq!(parse_u64(b"12345/78"), None);
+        assert_eq!(parse_u64(b"0000000000000000000"), Some(0));
+        for bad in [b'/', b':', 0x00, 0xff, 0x3a, 0x40, 0xb0] {
+            let mut s = *b"1582329602111000";
+            s[5] = bad;
+            assert_eq!(parse_u64(&s), None, "{bad:#x}");
+        }
         assert_eq!(parse_u64(b"-1"), None);
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
@@ -284,6 +361,25 @@ mod tests {
                 let s = format!("{v:?}");
                 prop_assert_eq!(parse_f64(s.as_bytes()).map(f64::to_bits), Some(v.to_bits()), "{}", s);
             }
+        }
+
+        #[test]
+        fn u64_matches_std(v in any::<u64>(), lead in 0usize..3) {
+            let s = format!("{}{v}", "0".repeat(lead));
+            prop_assert_eq!(parse_u64(s.as_bytes()), s.parse::<u64>().ok());
+        }
+
+        #[test]
+        fn u64_refuses_like_std(b in proptest::collection::vec(prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()], 0..22)) {
+            let want = std::str::from_utf8(&b).ok().filter(|s| !s.starts_with('+')).and_then(|s| s.parse::<u64>().ok());
+            prop_assert_eq!(parse_u64(&b), want);
+        }
+
+        #[test]
+        fn digit_run_matches_naive(b in proptest::collection::vec(prop_oneof![4 => b'0'..=b'9', 1 => any::<u8>()], 0..40), at in 0usize..40) {
+            let at = at.min(b.len());
+            let want = at + b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+            prop_assert_eq!(digit_run(&b, at), want);
         }
 
         #[test]

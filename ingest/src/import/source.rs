@@ -92,6 +92,8 @@ pub struct Member {
     pub name: String,
     /// Its decompressed bytes.
     pub reader: Box<dyn Read + Send>,
+    /// The same bytes when they already sit in memory uncompressed (read zero-copy).
+    pub bytes: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for Member {
@@ -219,9 +221,14 @@ impl Source {
                 } else {
                     Box::new(r)
                 };
+                let bytes = match (&self.input, self.container) {
+                    (Input::Bytes { data, .. }, Container::Plain) => Some(data.clone()),
+                    _ => None,
+                };
                 Ok(Some(Member {
                     name: self.input.file_name(),
                     reader,
+                    bytes,
                 }))
             }
             Container::Zip if i < self.zip.len() => {
@@ -244,6 +251,7 @@ impl Source {
                         want_len: e.size,
                         name: e.name.clone(),
                     }),
+                    bytes: None,
                 }))
             }
             _ => Ok(None),

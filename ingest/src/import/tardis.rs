@@ -7,9 +7,8 @@
 use mtf::{Side, Tick, TickKind};
 
 use super::counts::{RowError, Skip};
-use super::fields::split;
-use super::num::{parse_f64, parse_u64};
-use super::time::TimeUnit;
+use super::fields::{Cursor, split};
+use super::num::parse_u64;
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 
 const MAX_FIELDS: usize = 16;
@@ -19,6 +18,24 @@ const NONE: u8 = u8::MAX;
 enum Kind {
     Trades,
     Quotes,
+}
+
+/// What a column holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Role {
+    #[default]
+    Skip,
+    Symbol,
+    Ts,
+    LocalTs,
+    Id,
+    Side,
+    Price,
+    Amount,
+    AskAmount,
+    AskPrice,
+    BidPrice,
+    BidAmount,
 }
 
 /// Column indices (NONE: absent).
@@ -62,6 +79,9 @@ pub(crate) struct TardisDecoder {
     cols: Cols,
     /// fields a row needs at least (highest required index + 1)
     need: usize,
+    /// role of each column, up to the last one used
+    roles: [Role; MAX_FIELDS],
+    used: usize,
 }
 
 impl TardisDecoder {
@@ -98,22 +118,43 @@ impl TardisDecoder {
         self.need = required.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
         self.kind = Some(kind);
         self.cols = c;
+        self.roles = [Role::Skip; MAX_FIELDS];
+        let set: [(u8, Role); 11] = match kind {
+            Kind::Trades => [
+                (c.symbol, Role::Symbol),
+                (c.ts, Role::Ts),
+                (c.local_ts, Role::LocalTs),
+                (c.id, Role::Id),
+                (c.side, Role::Side),
+                (c.price, Role::Price),
+                (c.amount, Role::Amount),
+                (NONE, Role::Skip),
+                (NONE, Role::Skip),
+                (NONE, Role::Skip),
+                (NONE, Role::Skip),
+            ],
+            Kind::Quotes => [
+                (c.symbol, Role::Symbol),
+                (c.ts, Role::Ts),
+                (c.local_ts, Role::LocalTs),
+                (c.ask_amount, Role::AskAmount),
+                (c.ask_price, Role::AskPrice),
+                (c.bid_price, Role::BidPrice),
+                (c.bid_amount, Role::BidAmount),
+                (NONE, Role::Skip),
+                (NONE, Role::Skip),
+                (NONE, Role::Skip),
+                (NONE, Role::Skip),
+            ],
+        };
+        self.used = 0;
+        for (i, r) in set {
+            if i != NONE {
+                self.roles[i as usize] = r;
+                self.used = self.used.max(i as usize + 1);
+            }
+        }
         Outcome::Skip(Skip::Header)
-    }
-}
-
-#[inline]
-fn col<'a>(f: &[&'a [u8]; MAX_FIELDS], n: usize, i: u8) -> Option<&'a [u8]> {
-    let i = i as usize;
-    if i < n { Some(f[i]) } else { None }
-}
-
-/// An optional size: empty or absent → `Ok(None)`.
-#[inline]
-fn opt_f64(v: Option<&[u8]>) -> Result<Option<f64>, ()> {
-    match v {
-        None | Some(b"") => Ok(None),
-        Some(b) => parse_f64(b).map(Some).ok_or(()),
     }
 }
 
@@ -128,29 +169,89 @@ impl Decode for TardisDecoder {
         let Some(kind) = self.kind else {
             return self.header(line);
         };
-        let mut f = [&b""[..]; MAX_FIELDS];
-        let n = split(line, b',', &mut f).min(MAX_FIELDS);
-        if n < self.need {
-            if line.starts_with(b"exchange,") {
-                // a header repeated (concatenated files)
-                return self.header(line);
+        let mut cur = Cursor::new(line, b',');
+        let (mut ts, mut recv, mut id) = (None, None, 0u64);
+        let mut symbol: &[u8] = b"";
+        let mut side = Side::Unknown;
+        let (mut price, mut amount) = (None, None);
+        let (mut bid, mut ask, mut bid_size, mut ask_size) = (None, None, None, None);
+        for k in 0..self.used {
+            let ok = match self.roles[k] {
+                Role::Skip => cur.field().map(|_| Ok(())),
+                Role::Symbol => cur.field().map(|s| {
+                    symbol = s;
+                    Ok(())
+                }),
+                Role::Ts => cur.u64().map(|v| match v.and_then(micros) {
+                    Some(v) => {
+                        ts = Some(v);
+                        Ok(())
+                    }
+                    None => Err(RowError::Time),
+                }),
+                Role::LocalTs if cur.next_is_empty() => cur.field().map(|_| Ok(())),
+                Role::LocalTs => cur.u64().map(|v| match v.and_then(micros) {
+                    Some(v) => {
+                        recv = Some(v);
+                        Ok(())
+                    }
+                    None => Err(RowError::Time),
+                }),
+                Role::Id => cur.field().map(|f| {
+                    // Tardis ids are venue strings; non-numeric ones (UUIDs) keep the trade, id 0
+                    id = parse_u64(f).unwrap_or(0);
+                    Ok(())
+                }),
+                Role::Side => cur.field().map(|f| {
+                    side = match f {
+                        b"buy" => Side::Buy,
+                        b"sell" => Side::Sell,
+                        b"unknown" | b"" => Side::Unknown,
+                        _ => return Err(RowError::Side),
+                    };
+                    Ok(())
+                }),
+                Role::Price => cur.f64().map(|v| {
+                    price = v;
+                    v.map(|_| ()).ok_or(RowError::Price)
+                }),
+                Role::Amount => cur.f64().map(|v| {
+                    amount = v;
+                    v.map(|_| ()).ok_or(RowError::Size)
+                }),
+                Role::AskAmount => cur
+                    .opt_f64()
+                    .map(|v| v.map(|v| ask_size = v).map_err(|_| RowError::Size)),
+                Role::BidAmount => cur
+                    .opt_f64()
+                    .map(|v| v.map(|v| bid_size = v).map_err(|_| RowError::Size)),
+                Role::AskPrice => cur
+                    .opt_f64()
+                    .map(|v| v.map(|v| ask = v).map_err(|_| RowError::Price)),
+                Role::BidPrice => cur
+                    .opt_f64()
+                    .map(|v| v.map(|v| bid = v).map_err(|_| RowError::Price)),
+            };
+            match ok {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Outcome::Error(e),
+                None => {
+                    if line.starts_with(b"exchange,") {
+                        // a header repeated (concatenated files)
+                        return self.header(line);
+                    }
+                    return Outcome::Error(RowError::Fields);
+                }
             }
-            return Outcome::Error(RowError::Fields);
         }
-        let c = self.cols;
-        let Some(ts) = TimeUnit::Micros.parse_ns(f[c.ts as usize]) else {
+        let Some(ts) = ts else {
             return Outcome::Error(RowError::Time);
         };
-        let recv = match col(&f, n, c.local_ts) {
-            None | Some(b"") => ts,
-            Some(b) => match TimeUnit::Micros.parse_ns(b) {
-                Some(v) => v,
-                None => return Outcome::Error(RowError::Time),
-            },
-        };
-        let symbol = match col(&f, n, c.symbol) {
-            Some(s) if !s.is_empty() => syms.named(s),
-            _ => syms.fixed(),
+        let recv = recv.unwrap_or(ts);
+        let symbol = if symbol.is_empty() {
+            syms.fixed()
+        } else {
+            syms.named(symbol)
         };
         let symbol = match symbol {
             Ok(s) => s,
@@ -158,36 +259,12 @@ impl Decode for TardisDecoder {
         };
         match kind {
             Kind::Trades => {
-                let Some(price) = parse_f64(f[c.price as usize]) else {
-                    return Outcome::Error(RowError::Price);
+                let (Some(price), Some(size)) = (price, amount) else {
+                    return Outcome::Error(RowError::Fields);
                 };
-                let Some(size) = parse_f64(f[c.amount as usize]) else {
-                    return Outcome::Error(RowError::Size);
-                };
-                let side = match col(&f, n, c.side) {
-                    Some(b"buy") => Side::Buy,
-                    Some(b"sell") => Side::Sell,
-                    Some(b"unknown") | Some(b"") | None => Side::Unknown,
-                    Some(_) => return Outcome::Error(RowError::Side),
-                };
-                // Tardis ids are venue strings; non-numeric ones (UUIDs) keep the trade, id 0
-                let id = col(&f, n, c.id).and_then(parse_u64).unwrap_or(0);
                 *out = Tick::trade(symbol, ts, price, size, side, id).with_recv(recv);
-                Outcome::Tick
             }
             Kind::Quotes => {
-                let (Ok(bid), Ok(ask)) = (
-                    opt_f64(col(&f, n, c.bid_price)),
-                    opt_f64(col(&f, n, c.ask_price)),
-                ) else {
-                    return Outcome::Error(RowError::Price);
-                };
-                let (Ok(bid_size), Ok(ask_size)) = (
-                    opt_f64(col(&f, n, c.bid_amount)),
-                    opt_f64(col(&f, n, c.ask_amount)),
-                ) else {
-                    return Outcome::Error(RowError::Size);
-                };
                 // an empty side means that side of the book is empty: no quote to give
                 let (Some(bid), Some(ask)) = (bid, ask) else {
                     return Outcome::Error(RowError::EmptyQuote);
@@ -202,8 +279,14 @@ impl Decode for TardisDecoder {
                 )
                 .with_recv(recv);
                 debug_assert_eq!(out.kind, TickKind::Quote);
-                Outcome::Tick
             }
         }
+        Outcome::Tick
     }
+}
+
+/// µs since the epoch → ns, `None` past the `i64` range.
+#[inline]
+fn micros(v: u64) -> Option<i64> {
+    i64::try_from(v.checked_mul(1_000)?).ok()
 }
