@@ -277,7 +277,7 @@ impl TfState {
             if bar.end.saturating_add(c.delay) <= wm {
                 out.push_event(BarEvent {
                     kind: BarEventKind::Closed,
-                    bar,
+                    bar: accum::finish(&bar),
                 });
                 emitted = true;
             }
@@ -355,12 +355,6 @@ impl TfState {
         out: &mut S,
         stats: &mut AggStats,
     ) {
-        if c.fill && self.tail_end != i64::MIN {
-            let upto = p.start(wm.saturating_sub(c.delay));
-            if self.tail_end < upto {
-                self.fill_gap(p, c, upto, wm, out, stats);
-            }
-        }
         for i in 0..self.len {
             let h = self.get_mut(i);
             if h.emitted {
@@ -378,6 +372,13 @@ impl TfState {
         }
         while self.len > 0 && self.get(0).bar.end.saturating_add(c.lateness) <= wm {
             self.pop_front(out);
+        }
+        // Empty buckets after every held bar: emitted after them, in order.
+        if c.fill && self.tail_end != i64::MIN {
+            let upto = p.start(wm.saturating_sub(c.delay));
+            if self.tail_end < upto {
+                self.fill_gap(p, c, upto, wm, out, stats);
+            }
         }
         self.set_back_bounds();
     }
