@@ -134,6 +134,17 @@ fn containers_by_magic_not_name() {
     );
     assert_eq!(plain.table.name(t[2].symbol).unwrap().as_str(), "ETHUSDT");
     assert!(t.iter().all(|t| t.flags == Tick::FLAG_REPLAY));
+    // files concatenated: the second header is read as a header again
+    let twice = format!("{TARDIS}{TARDIS}");
+    let r = run("t.csv", twice, Format::Tardis);
+    assert_eq!(
+        (
+            r.ticks.len(),
+            r.counts.skipped(Skip::Header),
+            r.counts.total_errors()
+        ),
+        (6, 2, 0)
+    );
     // empty inputs of each kind
     assert_eq!(run("e", Vec::new(), Format::Tardis).ticks.len(), 0);
     assert_eq!(run("e.gz", gzip(b""), Format::Tardis).ticks.len(), 0);

@@ -169,6 +169,10 @@ impl Decode for TardisDecoder {
         let Some(kind) = self.kind else {
             return self.header(line);
         };
+        if line.starts_with(b"exchange,") {
+            // a header repeated (concatenated files)
+            return self.header(line);
+        }
         let mut cur = Cursor::new(line, b',');
         let (mut ts, mut recv, mut id) = (None, None, 0u64);
         let mut symbol: &[u8] = b"";
@@ -235,13 +239,7 @@ impl Decode for TardisDecoder {
             match ok {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Outcome::Error(e),
-                None => {
-                    if line.starts_with(b"exchange,") {
-                        // a header repeated (concatenated files)
-                        return self.header(line);
-                    }
-                    return Outcome::Error(RowError::Fields);
-                }
+                None => return Outcome::Error(RowError::Fields),
             }
         }
         let Some(ts) = ts else {
