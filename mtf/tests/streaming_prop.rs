@@ -137,3 +137,62 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, ..ProptestConfig::default() })]
+
+    /// Fill on: the bars with ticks are exactly the naive ones, and (in order,
+    /// no lateness) every (symbol, timeframe) is a gap-free run of buckets
+    /// whose flat bars carry the previous close.
+    #[test]
+    fn fill_adds_only_flat_bars(
+        ticks in ticks(4, 200, true),
+        oi in 0usize..4,
+        li in 0usize..3,
+        fold in any::<bool>(),
+        at_end in any::<bool>(),
+    ) {
+        let p = |s: &str| s.parse::<Timeframe>().unwrap();
+        let cfg = AggConfig {
+            timeframes: vec![p("1m"), p("5m"), p("1h")],
+            origin_ns: ORIGINS[oi],
+            allowed_lateness_ns: LATENESS[li],
+            close_at: if at_end { CloseAt::End } else { CloseAt::EndPlusLateness },
+            fill_empty: true,
+            max_fill_per_gap: 5_000,
+            fold,
+            ..AggConfig::default()
+        };
+        let mut agg = Aggregator::new(cfg.clone()).unwrap();
+        let events = run(&mut agg, &ticks);
+        prop_assert_eq!(agg.stats().fill_skipped, 0);
+        let all = final_bars(&events, !at_end);
+        let real: std::collections::BTreeMap<Key, Bar> =
+            all.iter().filter(|(_, b)| b.count > 0).map(|(k, b)| (*k, *b)).collect();
+        let want = naive(&ticks, &cfg.timeframes, cfg.origin_ns, cfg.allowed_lateness_ns);
+        compare_maps(&real, &want, !agg.folds());
+        for (k, b) in &all {
+            if b.count == 0 {
+                prop_assert!(b.flags & Bar::FLAG_FILLED != 0);
+                prop_assert!(b.open == b.close && b.high == b.close && b.low == b.close);
+                prop_assert_eq!(b.volume, 0.0);
+            } else {
+                prop_assert!(b.flags & Bar::FLAG_FILLED == 0, "{:?}", k);
+            }
+        }
+        if li == 0 {
+            let mut prev: Option<(Key, Bar)> = None;
+            for (k, b) in &all {
+                if let Some((pk, pb)) = prev
+                    && (pk.0, pk.1) == (k.0, k.1)
+                {
+                    prop_assert_eq!(pb.end, b.start, "gap before {:?}", k);
+                    if b.count == 0 {
+                        prop_assert_eq!(b.close, pb.close);
+                    }
+                }
+                prev = Some((*k, *b));
+            }
+        }
+    }
+}
