@@ -243,6 +243,16 @@ impl Engine {
             let symbols = symbols.clone();
             Arc::new(move |id| symbols.name(id).map(|n| n.as_str().to_string()))
         };
+        let companion: crate::worker::CompanionOf = {
+            let symbols = symbols.clone();
+            Arc::new(move |id| {
+                let base = symbols.name(id)?;
+                let name = format!("{}{}", base.as_str(), crate::worker::QUOTE_SUFFIX);
+                let sym: ingest::SymbolName = name.parse().ok()?;
+                let cid = symbols.intern(sym).ok()?;
+                Some((cid, name))
+            })
+        };
         let mut workers = Vec::with_capacity(m);
         let mut recovered_bars = Vec::new();
         let router = crate::queue::Router::new(m);
@@ -285,6 +295,7 @@ impl Engine {
                 store_tx,
                 stats.register(&format!("worker-{w}")),
                 names.clone(),
+                companion.clone(),
             );
             workers.push(spawn(format!("tickd-worker-{w}"), move || worker.run())?);
         }

@@ -88,16 +88,10 @@ impl Publish for RingPublish {
     fn bars(&mut self, events: &[BarEvent]) -> u64 {
         let mut n = 0;
         for e in events {
-            let kind = kind_of(e.kind);
-            match self.p.bar(kind, &e.bar) {
+            // A bar without a snapshot slot still goes to the ring (counted
+            // by the publisher); only an unencodable bar is refused.
+            match self.p.bar(kind_of(e.kind), &e.bar) {
                 Ok(_) => n += 1,
-                // No snapshot slot for this symbol: the ring still gets it.
-                Err(ring::SnapshotError::SymbolOutOfRange { .. }) => {
-                    match self.p.ring().publish_bar(kind, &e.bar) {
-                        Ok(_) => n += 1,
-                        Err(_) => self.errors += 1,
-                    }
-                }
                 Err(_) => self.errors += 1,
             }
         }

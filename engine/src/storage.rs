@@ -219,36 +219,45 @@ pub fn recover(
     let map = reader
         .symbols()
         .map_err(|e| EngineError::Store(e.to_string()))?;
-    let ids: Vec<SymbolId> = map
+    let suffix = crate::worker::QUOTE_SUFFIX;
+    let ids: Vec<(SymbolId, Option<SymbolId>)> = map
         .iter()
-        .map(|(id, _)| id)
-        .filter(|&id| owns(id))
+        .filter(|(id, name)| owns(*id) && !name.ends_with(suffix))
+        .map(|(id, name)| (id, map.id(&format!("{name}{suffix}"))))
         .collect();
     let tfs: Vec<Timeframe> = cfg.aggregation.timeframes.clone();
     let err = |e: store::StoreError| EngineError::Store(e.to_string());
-    for id in ids {
+    for (id, quote_id) in ids {
         let Some(last_tick) = reader.last_tick_time(id).map_err(err)? else {
             continue;
         };
         r.symbols += 1;
         // Replay from the earliest end of a stored bar (each timeframe
-        // ignores ticks before its own seed); from the start of the finest
-        // bucket of the last tick when nothing of this timeframe was stored.
+        // ignores ticks before its own seed); from the first tick when a
+        // timeframe has no stored bar yet.
         let mut from = i64::MAX;
         for &tf in &tfs {
-            match reader.last_bar(id, tf).map_err(err)? {
-                Some(b) => {
-                    let agg = if b.flags & mtf::Bar::FLAG_QUOTES != 0 {
-                        &mut *quotes
-                    } else {
-                        &mut *trades
-                    };
-                    if agg.seed(&b).is_ok() {
-                        r.seeded_bars += 1;
-                    }
-                    from = from.min(b.end);
+            let trade_bar = reader.last_bar(id, tf).map_err(err)?;
+            let quote_bar = match quote_id {
+                Some(q) => reader.last_bar(q, tf).map_err(err)?,
+                None => None,
+            };
+            if trade_bar.is_none() && quote_bar.is_none() {
+                from = i64::MIN;
+            }
+            if let Some(b) = trade_bar {
+                if trades.seed(&b).is_ok() {
+                    r.seeded_bars += 1;
                 }
-                None => from = i64::MIN,
+                from = from.min(b.end);
+            }
+            if let Some(mut b) = quote_bar {
+                // Stored under the companion id; the aggregator knows the tick's id.
+                b.symbol = id;
+                if quotes.seed(&b).is_ok() {
+                    r.seeded_bars += 1;
+                }
+                from = from.min(b.end);
             }
         }
         if from == i64::MAX || from > last_tick {
@@ -259,7 +268,15 @@ pub fn recover(
             for t in batch.map_err(err)? {
                 match t.kind {
                     mtf::TickKind::Trade => trades.update(t, out),
-                    mtf::TickKind::Quote => quotes.update(t, out),
+                    mtf::TickKind::Quote => {
+                        let before = out.len();
+                        quotes.update(t, out);
+                        if let Some(q) = quote_id {
+                            for e in &mut out[before..] {
+                                e.bar.symbol = q;
+                            }
+                        }
+                    }
                 }
                 r.replayed_ticks += 1;
             }

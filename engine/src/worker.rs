@@ -80,6 +80,19 @@ pub fn store_queue(capacity: usize) -> (StoreTx, StoreRx) {
 /// Looks up symbol names for the first sight of an id (cold: once per symbol).
 pub type NameOf = Arc<dyn Fn(SymbolId) -> Option<String> + Send + Sync>;
 
+/// The companion symbol that carries a symbol's quote bars (`NAME~q`), its
+/// id and name, interned on first use (cold: once per symbol).
+///
+/// Trade bars and quote bars of one symbol are different series; giving the
+/// quote bars their own symbol keeps them apart in the store and the
+/// snapshot table, which key bars by (symbol, timeframe, start).
+pub type CompanionOf = Arc<dyn Fn(SymbolId) -> Option<(SymbolId, String)> + Send + Sync>;
+
+/// Suffix of the companion symbol of quote bars.
+pub const QUOTE_SUFFIX: &str = "~q";
+
+const NO_ID: u32 = u32::MAX;
+
 /// Everything a worker owns.
 pub struct Worker {
     /// Worker index (0-based).
@@ -105,6 +118,9 @@ struct WorkerCore {
     stats: ThreadStats,
     seen: Vec<bool>,
     names: NameOf,
+    companion: CompanionOf,
+    /// Symbol id → companion id of its quote bars (`NO_ID`: not resolved yet).
+    quote_ids: Vec<u32>,
     wall_clock_close: bool,
     last_heartbeat: Instant,
     /// Late ticks counted by the aggregators during restart recovery.
@@ -124,6 +140,7 @@ impl Worker {
         store: Option<StoreTx>,
         stats: ThreadStats,
         names: NameOf,
+        companion: CompanionOf,
     ) -> Worker {
         let late_base = trades.stats().late + quotes.stats().late;
         let per = trades
@@ -143,6 +160,8 @@ impl Worker {
                 stats,
                 seen: Vec::new(),
                 names,
+                companion,
+                quote_ids: Vec::new(),
                 wall_clock_close: cfg.aggregation.wall_clock_close,
                 last_heartbeat: Instant::now(),
                 late_base: 0,
@@ -234,7 +253,13 @@ impl WorkerCore {
             }
             match t.kind {
                 TickKind::Trade => self.trades.update(t, &mut self.events),
-                TickKind::Quote => self.quotes.update(t, &mut self.events),
+                TickKind::Quote => {
+                    let before = self.events.len();
+                    self.quotes.update(t, &mut self.events);
+                    if self.events.len() > before {
+                        self.rename_quote_bars(before);
+                    }
+                }
             }
         }
         let t1 = now_ns();
@@ -312,6 +337,40 @@ impl WorkerCore {
         self.pending_bars.drain(..sent);
     }
 
+    /// Give the quote bars `events[from..]` their companion symbol.
+    #[inline]
+    fn rename_quote_bars(&mut self, from: usize) {
+        for i in from..self.events.len() {
+            let sym = self.events[i].bar.symbol;
+            let cid = match self.quote_ids.get(sym as usize) {
+                Some(&c) if c != NO_ID => c,
+                _ => self.resolve_companion(sym),
+            };
+            self.events[i].bar.symbol = cid;
+        }
+    }
+
+    #[cold]
+    fn resolve_companion(&mut self, symbol: SymbolId) -> SymbolId {
+        let i = symbol as usize;
+        if i >= mtf::DEFAULT_MAX_SYMBOLS as usize {
+            return symbol;
+        }
+        // A name too long for the suffix keeps its own id (bars then share
+        // the series of its trade bars, as without companions).
+        let (cid, name) = (self.companion)(symbol).unwrap_or((symbol, String::new()));
+        if self.quote_ids.len() <= i {
+            self.quote_ids.resize(i + 1, NO_ID);
+        }
+        self.quote_ids[i] = cid;
+        if cid != symbol {
+            if let Some(p) = &mut self.publish {
+                p.symbol(cid, &name);
+            }
+        }
+        cid
+    }
+
     #[cold]
     fn first_sight(&mut self, symbol: SymbolId) {
         let i = symbol as usize;
@@ -335,7 +394,9 @@ impl WorkerCore {
         if self.wall_clock_close {
             let wall = now_ns();
             self.trades.advance(wall, &mut self.events);
+            let before = self.events.len();
             self.quotes.advance(wall, &mut self.events);
+            self.rename_quote_bars(before);
             if !self.events.is_empty() {
                 self.emit_batch(&[]);
             }

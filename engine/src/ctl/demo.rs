@@ -159,6 +159,8 @@ pub fn run(a: &DemoArgs) -> Result<(), CtlError> {
         synthetic: false,
         symbols: 1,
         seed: 1,
+        start_ns: None,
+        skip: 0,
         format: FileFormat::HftBinance,
         symbol: None,
         via: Via::Tcp,

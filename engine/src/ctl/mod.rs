@@ -5,6 +5,7 @@
 //! 2 bad usage (clap's too), 3 no daemon reachable, 4 unknown symbol, 5 bad
 //! time range, 6 unreadable input or data.
 
+mod data;
 mod demo;
 mod send;
 mod stats;
@@ -18,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::daemon::DaemonState;
 
-pub use send::{SendArgs, SendSummary, Via};
+pub use data::{Digest, ImportArgs, QueryArgs, parse_time};
+pub use send::{SendArgs, SendSummary, Via, ilp_line};
 
 /// Why a tickctl command failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,12 @@ pub enum Cmd {
     Snapshot(SnapshotArgs),
     /// The daemon's counters and latencies (a table, or --json).
     Stats(StatsArgs),
+    /// Import history files straight into the store (no daemon).
+    Import(ImportArgs),
+    /// Ticks, or bars of a timeframe, of a symbol and time range from the store.
+    Query(QueryArgs),
+    /// Per symbol: ticks, bars, bytes on disk, compression, time range.
+    Info(InfoArgs),
     /// Start tickd with defaults in a temporary directory, replay a sample,
     /// show bars forming live, and end with the latency report.
     Demo(demo::DemoArgs),
@@ -136,6 +144,14 @@ pub struct SnapshotArgs {
     pub format: OutFormat,
 }
 
+/// `tickctl info`.
+#[derive(Args, Debug, Clone)]
+pub struct InfoArgs {
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
+    pub format: OutFormat,
+}
+
 /// `tickctl stats`.
 #[derive(Args, Debug, Clone)]
 pub struct StatsArgs {
@@ -169,6 +185,9 @@ pub fn run(cli: Cli) -> Result<(), CtlError> {
         Cmd::Subscribe(a) => sub::subscribe(&cli.data_dir, &a),
         Cmd::Snapshot(a) => sub::snapshot(&cli.data_dir, &a),
         Cmd::Stats(a) => stats::run(&cli.data_dir, &a),
+        Cmd::Import(a) => data::import(&cli.data_dir, &a),
+        Cmd::Query(a) => data::query(&cli.data_dir, &a),
+        Cmd::Info(a) => data::info(&cli.data_dir, a.format),
         Cmd::Demo(a) => demo::run(&a),
     }
 }

@@ -66,6 +66,13 @@ pub struct SendArgs {
     /// Seed of the synthetic walk.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
+    /// First event time of the synthetic walk, ns since the epoch (default:
+    /// one hour ago).
+    #[arg(long)]
+    pub start_ns: Option<i64>,
+    /// Skip the first N ticks of the input (resume a replay).
+    #[arg(long, default_value_t = 0)]
+    pub skip: u64,
     /// Input format.
     #[arg(long, value_enum, default_value_t = FileFormat::Auto)]
     pub format: FileFormat,
@@ -620,7 +627,7 @@ pub fn run(data_dir: &Path, a: &SendArgs) -> Result<SendSummary, CtlError> {
         let walk = Synth::new(SynthOptions {
             symbols: a.symbols.max(1),
             seed: a.seed,
-            start_ns: now_ns() - 3_600_000_000_000,
+            start_ns: a.start_ns.unwrap_or_else(|| now_ns() - 3_600_000_000_000),
             ..SynthOptions::default()
         });
         let names = walk
@@ -697,6 +704,11 @@ pub fn run(data_dir: &Path, a: &SendArgs) -> Result<SendSummary, CtlError> {
     };
     let mut acked = 0u64;
     let io = |e: std::io::Error| CtlError::Failed(format!("send to {to}: {e}"));
+    for _ in 0..a.skip {
+        if feed.next()?.is_none() {
+            break;
+        }
+    }
     while max.is_none_or(|m| s.ticks < m) {
         let Some((t, name)) = feed.next()? else { break };
         // Pacing.

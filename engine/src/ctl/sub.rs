@@ -108,6 +108,7 @@ pub fn subscribe(data_dir: &Path, a: &SubscribeArgs) -> Result<(), CtlError> {
     let mut printed = 0u64;
     let mut last = Instant::now();
     let idle = a.idle_exit.map(Duration::from_secs_f64);
+    let mut shut = vec![false; subs.len()];
     loop {
         let mut any = false;
         for (i, sub) in subs.iter_mut().enumerate() {
@@ -140,6 +141,7 @@ pub fn subscribe(data_dir: &Path, a: &SubscribeArgs) -> Result<(), CtlError> {
                             "type": "gap", "feed": feed, "expected": expected, "received": received
                         })),
                         Record::Shutdown { ts } => {
+                            shut[i] = true;
                             Some(serde_json::json!({"type": "shutdown", "ts": ts}))
                         }
                         _ => None,
@@ -156,6 +158,11 @@ pub fn subscribe(data_dir: &Path, a: &SubscribeArgs) -> Result<(), CtlError> {
                     }
                 }
             }
+        }
+        if shut.iter().all(|&s| s) {
+            // Every writer stopped: nothing more can come.
+            let _ = out.flush();
+            return Ok(());
         }
         if any {
             last = Instant::now();
