@@ -19,6 +19,22 @@
 //! lanes and then combine the lanes, so the rounding differs; for sums of
 //! non-negative terms the relative difference is bounded by `(n-1)·2^-53` and
 //! is below 1e-12 in every test.
+//!
+//! ```
+//! use mtf::batch::{aggregate, BatchSpec, SortedColumns};
+//! use mtf::Timeframe;
+//!
+//! let ts = [0, 500_000_000, 1_000_000_000, 1_000_000_000];
+//! let price = [10.0, 12.0, 11.0, 9.0];
+//! let size = [1.0, 1.0, 2.0, f64::NAN]; // the NaN row is skipped
+//! let cols = SortedColumns::new(&ts, &price, &size, None).unwrap();
+//! let spec = BatchSpec { symbol: 1, timeframe: Timeframe::S1, origin_ns: 0, flags: 0 };
+//! let mut bars = Vec::new();
+//! let st = aggregate(&cols, &spec, &mut bars);
+//! assert_eq!((st.bars, st.rows, st.invalid), (2, 3, 1));
+//! assert_eq!((bars[0].open, bars[0].high, bars[0].close, bars[0].count), (10.0, 12.0, 12.0, 2));
+//! assert_eq!((bars[1].start, bars[1].close, bars[1].volume), (1_000_000_000, 11.0, 2.0));
+//! ```
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
