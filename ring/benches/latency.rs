@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Scenarios:
-//! - latency: the writer publishes 1M records/s (paced by the clock), each
+//! - latency: the writer publishes 1M records/s (`RING_BENCH_RATE`; paced by the clock), each
 //!   stamped with CLOCK_MONOTONIC at publish; one reader spins and records
 //!   `now - stamp` in an HDR histogram. Floor and ring alternate for
 //!   `ROUNDS` rounds; the medians of the per-round p50 and p99 are reported.
@@ -16,7 +16,10 @@
 //!   processes (all on the other core); records/s and the slowdown against 0
 //!   readers.
 //!
-//! Processes: the bench re-executes itself with `__child ROLE ...`.
+//! Processes: the bench re-executes itself with `__child ROLE ...`; children
+//! exit when the bench dies. `RING_BENCH_FIFO=10` runs the latency rounds
+//! (only) under SCHED_FIFO, for a shared machine; `RING_BENCH_RATE` changes
+//! the latency rounds' rate.
 
 use hdrhistogram::Histogram;
 use mtf::{Side, Tick};
@@ -163,7 +166,33 @@ fn print_hist(h: &Histogram<u64>, extra: &str) {
     );
 }
 
+/// Counts idle polls and ends the process when its parent is gone, so that a
+/// killed bench never leaves spinning readers behind.
+struct OrphanGuard {
+    parent: i32,
+    polls: u32,
+}
+
+impl OrphanGuard {
+    fn new() -> OrphanGuard {
+        // SAFETY: getppid has no preconditions.
+        let parent = unsafe { libc::getppid() };
+        OrphanGuard { parent, polls: 0 }
+    }
+
+    #[inline]
+    fn idle(&mut self) {
+        self.polls = self.polls.wrapping_add(1);
+        // SAFETY: getppid has no preconditions.
+        if self.polls % (1 << 16) == 0 && unsafe { libc::getppid() } != self.parent {
+            std::process::exit(3);
+        }
+        std::hint::spin_loop();
+    }
+}
+
 fn child(args: &[String]) {
+    let mut guard = OrphanGuard::new();
     let role = args[0].as_str();
     let path = PathBuf::from(&args[1]);
     let ready = PathBuf::from(&args[2]);
@@ -192,7 +221,7 @@ fn child(args: &[String]) {
                         n += slots;
                         lost += slots;
                     }
-                    Err(false) => std::hint::spin_loop(),
+                    Err(false) => guard.idle(),
                 }
             }
             print_hist(&h, &format!("got={got} lost={lost}"));
@@ -228,7 +257,7 @@ fn child(args: &[String]) {
                     }
                     Some(Received::Lapped { lost: l }) => lost += l,
                     Some(_) => {}
-                    None => std::hint::spin_loop(),
+                    None => guard.idle(),
                 }
             }
             print_hist(&h, &format!("got={got} lost={lost}"));
@@ -241,6 +270,16 @@ fn child(args: &[String]) {
 
 struct Kids {
     children: Vec<Child>,
+}
+
+impl Drop for Kids {
+    /// On a panic before `results`, no child may outlive the bench.
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 fn spawn(role: &str, path: &Path, dir: &Path, k: usize, extra: &[String]) -> (Child, PathBuf) {
@@ -273,6 +312,7 @@ fn start(
         children.push(c);
         readies.push(r);
     }
+    let kids = Kids { children };
     let t0 = Instant::now();
     while !readies.iter().all(|r| r.exists()) {
         assert!(
@@ -284,11 +324,11 @@ fn start(
     }
     // let them reach their spin loops
     std::thread::sleep(Duration::from_millis(20));
-    Kids { children }
+    kids
 }
 
-fn results(k: Kids) -> Vec<String> {
-    k.children
+fn results(mut k: Kids) -> Vec<String> {
+    std::mem::take(&mut k.children)
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().unwrap();
@@ -442,6 +482,23 @@ fn floor_throughput(dir: &Path, records: u64, readers: usize) -> Rate {
     tp
 }
 
+/// Sets the scheduling policy of this process (children inherit it):
+/// `Some(prio)`: SCHED_FIFO at `prio`; `None`: back to SCHED_OTHER.
+fn set_fifo(prio: Option<i32>) {
+    let (policy, p) = match prio {
+        Some(p) => (libc::SCHED_FIFO, p),
+        None => (libc::SCHED_OTHER, 0),
+    };
+    let param = libc::sched_param { sched_priority: p };
+    // SAFETY: `param` is a valid sched_param for the call's duration.
+    if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
+        eprintln!(
+            "warning: sched_setscheduler: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
@@ -484,12 +541,27 @@ fn main() {
         }
     );
 
+    let rate: u64 = std::env::var("RING_BENCH_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let (mut fp50, mut fp99, mut gp50, mut gp99, mut rp50, mut rp99) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    // Opt-in: SCHED_FIFO for the latency rounds only (one writer, one reader,
+    // each alone on its cpu), so that other load on a shared machine does not
+    // preempt them. Never for the multi-reader throughput runs: FIFO readers
+    // sharing a cpu would starve each other.
+    let fifo: Option<i32> = std::env::var("RING_BENCH_FIFO")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    if let Some(p) = fifo {
+        println!("latency rounds under SCHED_FIFO priority {p}");
+        set_fifo(Some(p));
+    }
     for round in 0..rounds {
-        let (a, b) = floor_latency(dir.path(), lat_records, 1_000_000, 8);
-        let (c, d) = floor_latency(dir.path(), lat_records, 1_000_000, 16);
-        let (e, f) = ring_latency(dir.path(), lat_records, 1_000_000);
+        let (a, b) = floor_latency(dir.path(), lat_records, rate, 8);
+        let (c, d) = floor_latency(dir.path(), lat_records, rate, 16);
+        let (e, f) = ring_latency(dir.path(), lat_records, rate);
         println!(
             "latency round {round} (ns): floor-64B p50 {a} p99 {b} | floor-128B p50 {c} p99 {d} | ring p50 {e} p99 {f}"
         );
@@ -500,6 +572,9 @@ fn main() {
         rp50.push(e);
         rp99.push(f);
     }
+    if fifo.is_some() {
+        set_fifo(None);
+    }
     let (fp50, fp99, gp50, gp99, rp50, rp99) = (
         median(fp50),
         median(fp99),
@@ -509,7 +584,7 @@ fn main() {
         median(rp99),
     );
     println!(
-        "latency @1M rec/s, median of {rounds} rounds: floor (64 B slots) p50 {fp50} ns p99 {fp99} ns; \
+        "latency @{rate} rec/s, median of {rounds} rounds: floor (64 B slots) p50 {fp50} ns p99 {fp99} ns; \
          floor (128 B slots) p50 {gp50} ns p99 {gp99} ns; ring (128 B records) p50 {rp50} ns ({:.2}x the \
          64 B floor, {:.2}x the 128 B one) p99 {rp99} ns ({:.2}x, {:.2}x); target <= 1.1x",
         rp50 as f64 / fp50 as f64,
