@@ -1,5 +1,8 @@
 //! One core parses ILP: how many lines per second?
 //!
+//! Measured in thread CPU time (see `common/cpu_time.rs`; `TICKD_BENCH_WALL=1`
+//! for wall time).
+//!
 //! `cargo bench -p ingest --bench ilp_parse`
 //!
 //! Input: 10,000 lines as QuestDB's Python client writes them (trades with
@@ -12,6 +15,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::CpuTime;
 use ingest::ilp::{IlpConfig, IlpParser, IlpStream};
 use ingest::{SymbolCache, SymbolTable, Validator};
 use mtf::Tick;
@@ -51,7 +58,7 @@ fn input() -> (Vec<u8>, usize) {
     (s.into_bytes(), n)
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let (buf, lines) = input();
     let table = Arc::new(SymbolTable::new(1024));
     let mut p = IlpParser::new(
@@ -77,5 +84,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime::from_env());
+    targets = bench
+}
 criterion_main!(benches);

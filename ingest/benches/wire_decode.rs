@@ -1,5 +1,8 @@
 //! One core decodes binary wire frames: how many ticks per second?
 //!
+//! Measured in thread CPU time (see `common/cpu_time.rs`; `TICKD_BENCH_WALL=1`
+//! for wall time).
+//!
 //! `cargo bench -p ingest --bench wire_decode`
 //!
 //! Input: 1,000 UDP-sized frames (1376 bytes: 24 trades each, 16 symbols,
@@ -12,6 +15,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::CpuTime;
 use ingest::seq::SeqTracker;
 use ingest::wire::{FrameEncoder, FrameView, WireDecoder, WireMsg};
 use ingest::{SymbolCache, SymbolTable, Validator};
@@ -52,7 +59,7 @@ fn frames() -> (Vec<Vec<u8>>, usize) {
     (out, ticks)
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let (frames, ticks) = frames();
     let mut out = vec![Tick::default(); 64];
     let table = Arc::new(SymbolTable::new(1024));
@@ -106,5 +113,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime::from_env());
+    targets = bench
+}
 criterion_main!(benches);

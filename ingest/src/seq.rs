@@ -123,7 +123,10 @@ impl SeqCounts {
 
 /// Sequence state of every (source, stream) one ingest thread has seen.
 pub struct SeqTracker {
-    streams: HashMap<(SourceId, u32), Stream, FxBuildHasher>,
+    index: HashMap<(SourceId, u32), usize, FxBuildHasher>,
+    streams: Vec<Stream>,
+    /// The last stream looked up: consecutive frames usually share it.
+    last: Option<((SourceId, u32), usize)>,
     max_streams: usize,
     /// Counters (plain; read by the owner).
     pub counts: SeqCounts,
@@ -134,7 +137,9 @@ impl SeqTracker {
     /// A tracker for at most `max_streams` (source, stream) pairs.
     pub fn new(max_streams: usize) -> SeqTracker {
         SeqTracker {
-            streams: HashMap::with_capacity_and_hasher(max_streams.min(4096), FxBuildHasher),
+            index: HashMap::with_capacity_and_hasher(max_streams.min(4096), FxBuildHasher),
+            streams: Vec::with_capacity(max_streams.min(4096)),
+            last: None,
             max_streams,
             counts: SeqCounts::default(),
             log: LogLimiter::default(),
@@ -148,27 +153,28 @@ impl SeqTracker {
         let count = h.count as u64;
         let end = h.seq.saturating_add(count);
         let key = (source, h.stream_id);
-        let tracked = self.streams.len();
-        let st = match self.streams.get_mut(&key) {
-            Some(s) => s,
-            None => {
-                if tracked >= self.max_streams {
-                    self.counts.untracked_frames += 1;
-                    return 0;
-                }
-                if h.flags & FRAME_SEQ_RESET != 0 {
-                    self.counts.resets += 1;
-                }
-                self.streams.insert(
-                    key,
-                    Stream {
-                        next: end,
-                        ..Stream::default()
-                    },
-                );
+        let slot = match self.last {
+            Some((k, i)) if k == key => Some(i),
+            _ => self.index.get(&key).copied(),
+        };
+        let Some(i) = slot else {
+            if self.streams.len() >= self.max_streams {
+                self.counts.untracked_frames += 1;
                 return 0;
             }
+            if h.flags & FRAME_SEQ_RESET != 0 {
+                self.counts.resets += 1;
+            }
+            self.index.insert(key, self.streams.len());
+            self.last = Some((key, self.streams.len()));
+            self.streams.push(Stream {
+                next: end,
+                ..Stream::default()
+            });
+            return 0;
         };
+        self.last = Some((key, i));
+        let st = &mut self.streams[i];
         if h.flags & FRAME_SEQ_RESET != 0 {
             self.counts.resets += 1;
             *st = Stream {
@@ -217,7 +223,8 @@ impl SeqTracker {
 
     /// The next expected number of a stream, if it is tracked.
     pub fn expected(&self, source: SourceId, stream_id: u32) -> Option<u64> {
-        self.streams.get(&(source, stream_id)).map(|s| s.next)
+        let i = *self.index.get(&(source, stream_id))?;
+        Some(self.streams[i].next)
     }
 
     /// Streams tracked.

@@ -40,7 +40,7 @@
 
 use std::fmt;
 
-use mtf::{Side, SymbolId, Tick, TickKind};
+use mtf::{Side, Tick, TickKind};
 
 use crate::symbols::{MAX_SYMBOL_LEN, SymbolCache, SymbolName};
 use crate::symfront::SymbolFront;
@@ -513,17 +513,6 @@ impl Iterator for Messages<'_> {
     }
 }
 
-/// Why a single message was skipped (its frame's other messages are kept).
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MsgReject {
-    /// Side byte, flags or reserved word out of range.
-    Malformed = 0,
-    /// Failed validation (price, size, time, symbol): see [`RejectCounts`].
-    Invalid,
-}
-
 /// Plain per-thread counters of a [`WireDecoder`]; a cold thread merges them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WireCounts {
@@ -643,22 +632,93 @@ impl WireDecoder {
         } else {
             0
         };
+        let (lo, hi) = self.validator.window(now_ns);
         let mut n = 0usize;
         let mut skipped = 0usize;
-        for m in view.messages().skip(skip) {
-            match self.tick_of(&m, now_ns, replay) {
-                Ok(t) => {
-                    // `n < want <= out.len()`: the layout pass counted the messages.
-                    if let Some(slot) = out.get_mut(n) {
-                        *slot = t;
-                        n += 1;
-                    }
-                }
-                Err(MsgReject::Malformed) => {
-                    self.counts.malformed_msgs += 1;
+        let body = view.body;
+        let mut off = 0usize;
+        for index in 0..h.count as usize {
+            // The layout pass checked every type code and that the messages tile the body.
+            let Some(len) = body.get(off).and_then(|&c| message_len(c)) else {
+                break;
+            };
+            let Some(m) = body.get(off..off + len) else {
+                break;
+            };
+            off += len;
+            if index < skip {
+                continue;
+            }
+            // Bytes 0..8 in one word: type, side, flags, reserved.
+            let w = u64_at(m, 0);
+            let quote = len == QUOTE_LEN;
+            let side = (w >> 8) as u8;
+            let flags = (w >> 16) as u16;
+            let well_formed = (w >> 32) == 0
+                && flags & !MSG_FLAGS_KNOWN == 0
+                && if quote { side == 0 } else { side <= 2 };
+            if !well_formed {
+                self.counts.malformed_msgs += 1;
+                skipped += 1;
+                continue;
+            }
+            let mut key = [0u8; MAX_SYMBOL_LEN];
+            key.copy_from_slice(&m[MSG_OFF_SYMBOL..MSG_OFF_SYMBOL + MAX_SYMBOL_LEN]);
+            let Ok(symbol) = self.symbols.resolve_padded(&key) else {
+                self.counts.rejects.bump(Reject::Symbol);
+                skipped += 1;
+                continue;
+            };
+            let (ask, ask_size, id) = if quote {
+                (
+                    f64_at(m, QUOTE_OFF_ASK),
+                    f64_at(m, QUOTE_OFF_ASK_SIZE),
+                    u64_at(m, QUOTE_OFF_ID),
+                )
+            } else {
+                (0.0, 0.0, u64_at(m, TRADE_OFF_ID))
+            };
+            let t = Tick {
+                ts_event: u64_at(m, MSG_OFF_TS) as i64,
+                ts_recv: now_ns,
+                symbol,
+                kind: if quote {
+                    TickKind::Quote
+                } else {
+                    TickKind::Trade
+                },
+                side: Side::from_u8(side),
+                flags: flags | replay,
+                price: f64_at(m, MSG_OFF_PRICE),
+                size: f64_at(m, MSG_OFF_SIZE),
+                ask,
+                ask_size,
+                id,
+            };
+            // The validator's rules in one branch (NaN fails every comparison);
+            // on a miss it names the reason.
+            let ok = t.price > 0.0
+                && t.price <= f64::MAX
+                && t.size >= 0.0
+                && t.size <= f64::MAX
+                && (!quote
+                    || (t.ask > 0.0
+                        && t.ask <= f64::MAX
+                        && t.ask_size >= 0.0
+                        && t.ask_size <= f64::MAX))
+                && t.ts_event >= lo
+                && t.ts_event <= hi;
+            if !ok {
+                if let Err(r) = self.validator.check(&t, now_ns) {
+                    self.counts.rejects.bump(r);
                     skipped += 1;
+                    continue;
                 }
-                Err(MsgReject::Invalid) => skipped += 1,
+            }
+            // `n < want <= out.len()`: the layout pass counted the messages.
+            if let Some(slot) = out.get_mut(n) {
+                *slot = t;
+                n += 1;
             }
         }
         self.counts.ticks += n as u64;
@@ -667,40 +727,6 @@ impl WireDecoder {
             ticks: n,
             skipped,
         })
-    }
-
-    #[inline]
-    fn tick_of(&mut self, m: &WireMsg, now_ns: i64, replay: u16) -> Result<Tick, MsgReject> {
-        if !m.is_well_formed() {
-            return Err(MsgReject::Malformed);
-        }
-        let symbol: SymbolId = match self.symbols.resolve_padded(&m.symbol) {
-            Ok(id) => id,
-            Err(_) => {
-                self.counts.rejects.bump(Reject::Symbol);
-                return Err(MsgReject::Invalid);
-            }
-        };
-        let t = Tick {
-            ts_event: m.ts_event,
-            ts_recv: now_ns,
-            symbol,
-            kind: m.kind,
-            side: m.side,
-            flags: m.flags | replay,
-            price: m.price,
-            size: m.size,
-            ask: m.ask,
-            ask_size: m.ask_size,
-            id: m.id,
-        };
-        match self.validator.check(&t, now_ns) {
-            Ok(()) => Ok(t),
-            Err(r) => {
-                self.counts.rejects.bump(r);
-                Err(MsgReject::Invalid)
-            }
-        }
     }
 }
 
@@ -1127,6 +1153,27 @@ mod tests {
                 prop_assert_eq!(*g, want);
                 let stored = table.name(g.symbol).unwrap();
                 prop_assert_eq!(stored.as_str(), name.as_str());
+            }
+        }
+
+        #[test]
+        fn fast_checks_agree_with_the_validator(
+            p in any::<f64>(), sz in any::<f64>(), a in any::<f64>(), asz in any::<f64>(),
+            ts in any::<i64>(), quote in any::<bool>(),
+        ) {
+            let t = if quote { Tick::quote(0, ts, p, sz, a, asz) } else { Tick::trade(0, ts, p, sz, Side::Buy, 1) };
+            let mut e = FrameEncoder::new(1, 0, 1408).unwrap();
+            e.push(&WireMsg::from_tick(&t, "X".parse().unwrap())).unwrap();
+            let f = e.finish(0).to_vec();
+            let mut d = decoder();
+            let mut out = [Tick::default(); 1];
+            let r = d.decode(&f, NOW, &mut out).unwrap();
+            let v = Validator::history();
+            let mut t = t;
+            t.ts_recv = NOW;
+            prop_assert_eq!(r.ticks == 1, v.check(&t, NOW).is_ok());
+            if let Err(reason) = v.check(&t, NOW) {
+                prop_assert_eq!(d.counts.rejects.get(reason), 1);
             }
         }
 
