@@ -34,6 +34,10 @@ use crate::sync::{AtomicU64, Ordering, fence};
 /// Payload words after the sequence word in a ring record or snapshot bar slot.
 pub const RECORD_PAYLOAD_WORDS: usize = 15;
 
+/// First word of a record's second cache line.
+#[cfg(not(loom))]
+const SECOND_LINE_WORD: usize = 8;
+
 /// The sequence word a ring slot holds once record `n` is complete.
 #[inline]
 pub const fn done_seq(n: u64) -> u64 {
@@ -84,6 +88,14 @@ pub fn ring_read(slot: &[AtomicU64], n: u64, out: &mut [u64]) -> SlotRead {
         // Sequence values only grow; compare in the wrapping sense so a ring
         // that has published 2^63 records still orders them.
         return if (s1.wrapping_sub(want) as i64) < 0 {
+            // Touch the record's second cache line too while waiting, so
+            // that when the writer fills the slot both lines travel to this
+            // core at once instead of one after the other. The value is
+            // discarded; it only warms the line.
+            #[cfg(not(loom))]
+            if let Some(w) = slot.get(SECOND_LINE_WORD) {
+                core::hint::black_box(w.load(Ordering::Relaxed));
+            }
             SlotRead::NotYet
         } else {
             SlotRead::Overwritten
