@@ -45,8 +45,8 @@ fn main() {
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     let only = args.next().unwrap_or_default();
     let ticks = ticks(n);
-    // Calibration: a plain array-of-structs OHLC for one timeframe per symbol,
-    // the least any aggregator can do per tick.
+    // Calibration: a plain array-of-structs OHLC per symbol for 1 and for 6
+    // timeframes (the reference point), without any of the contract.
     {
         #[derive(Clone, Copy, Default)]
         struct B {
@@ -58,40 +58,45 @@ fn main() {
             v: f64,
             n: u64,
         }
-        let mut total = 0u64;
-        let mut closed = 0u64;
-        for _ in 0..passes {
-            let mut bars = [B::default(); 10];
-            let t0 = on_cpu_ns();
-            for t in &ticks {
-                let b = &mut bars[t.symbol as usize];
-                if t.ts_event >= b.end {
-                    closed += 1;
-                    let w = 1_000_000_000;
-                    *b = B {
-                        end: t.ts_event - t.ts_event.rem_euclid(w) + w,
-                        o: t.price,
-                        h: t.price,
-                        l: t.price,
-                        ..B::default()
-                    };
+        const W: [i64; 6] = [1, 60, 300, 900, 3600, 86400];
+        for ntf in [1usize, 6] {
+            let mut total = 0u64;
+            let mut closed = 0u64;
+            for _ in 0..passes {
+                let mut bars = [[B::default(); 6]; 10];
+                let t0 = on_cpu_ns();
+                for t in &ticks {
+                    for (k, b) in bars[t.symbol as usize][..ntf].iter_mut().enumerate() {
+                        if t.ts_event >= b.end {
+                            closed += 1;
+                            let w = W[k] * 1_000_000_000;
+                            *b = B {
+                                end: t.ts_event - t.ts_event.rem_euclid(w) + w,
+                                o: t.price,
+                                h: t.price,
+                                l: t.price,
+                                ..B::default()
+                            };
+                        }
+                        b.h = if t.price > b.h { t.price } else { b.h };
+                        b.l = if t.price < b.l { t.price } else { b.l };
+                        b.c = t.price;
+                        b.v += t.size;
+                        b.n += 1;
+                    }
                 }
-                b.h = if t.price > b.h { t.price } else { b.h };
-                b.l = if t.price < b.l { t.price } else { b.l };
-                b.c = t.price;
-                b.v += t.size;
-                b.n += 1;
+                total += on_cpu_ns() - t0;
+                black_box(
+                    bars.iter()
+                        .flatten()
+                        .map(|b| b.o + b.h + b.l + b.c + b.v + b.n as f64)
+                        .sum::<f64>(),
+                );
             }
-            total += on_cpu_ns() - t0;
-            black_box(
-                bars.iter()
-                    .map(|b| b.o + b.h + b.l + b.c + b.v + b.n as f64)
-                    .sum::<f64>(),
-            );
+            black_box(closed);
+            let per = total as f64 / (n * passes) as f64;
+            println!("calibration_aos_{ntf}tf: {per:.2} ns/tick");
         }
-        black_box(closed);
-        let per = total as f64 / (n * passes) as f64;
-        println!("calibration_aos_1tf: {per:.2} ns/tick");
     }
     for (name, fold, open) in [
         ("closed_only_fold", true, OpenUpdates::None),

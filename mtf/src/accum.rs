@@ -15,10 +15,12 @@ pub const TS_MAX: i64 = 1 << 62;
 /// and batch stay equal on any input.
 #[inline(always)]
 pub fn tick_is_valid(ts: i64, price: f64, size: f64) -> bool {
-    // Float compares (false for NaN) are cheaper than `is_finite` bit tests.
-    (TS_MIN..=TS_MAX).contains(&ts)
-        && price.abs() < f64::INFINITY
-        && (0.0..f64::INFINITY).contains(&size)
+    // On the bits: a finite price has an exponent below all-ones; a finite
+    // size >= 0 is +0.0 ..< +inf as an unsigned integer, or -0.0.
+    const INF: u64 = 0x7FF0_0000_0000_0000;
+    const NEG_ZERO: u64 = 0x8000_0000_0000_0000;
+    let (p, q) = (price.to_bits(), size.to_bits());
+    (TS_MIN..=TS_MAX).contains(&ts) && (p & !NEG_ZERO) < INF && (q < INF || q == NEG_ZERO)
 }
 
 /// An empty bar (count 0) for `[start, start + tf)`.
@@ -88,12 +90,37 @@ pub(crate) fn apply(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
             b.close = price;
         }
     }
+    add_sums(b, price, size, side);
+}
+
+/// [`apply`] to a bar known to hold a tick already (the hot path).
+#[inline(always)]
+pub(crate) fn apply_held(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
+    debug_assert!(b.count > 0);
+    b.high = if price > b.high { price } else { b.high };
+    b.low = if price < b.low { price } else { b.low };
+    if ts < b.first_ts {
+        b.first_ts = ts;
+        b.open = price;
+    }
+    if ts >= b.last_ts {
+        b.last_ts = ts;
+        b.close = price;
+    }
+    add_sums(b, price, size, side);
+}
+
+#[inline(always)]
+fn add_sums(b: &mut Bar, price: f64, size: f64, side: Side) {
     b.volume += size;
     b.vwap_num += price * size;
-    // Branch-free (sides are unpredictable): adding +0.0 leaves a sum of
-    // non-negative sizes bit-identical.
-    b.buy_volume += size * f64::from(u8::from(side == Side::Buy));
-    b.sell_volume += size * f64::from(u8::from(side == Side::Sell));
+    // Branch-free (sides are unpredictable): masking the size to +0.0 and
+    // adding it leaves a sum of non-negative sizes bit-identical.
+    let q = size.to_bits();
+    let buy = u64::from(side == Side::Buy).wrapping_neg();
+    let sell = u64::from(side == Side::Sell).wrapping_neg();
+    b.buy_volume += f64::from_bits(q & buy);
+    b.sell_volume += f64::from_bits(q & sell);
     b.count += 1;
 }
 

@@ -520,6 +520,9 @@ pub struct Aggregator {
     max_symbols: u32,
     /// No open-bar updates: the hot path may skip the policy.
     hot_ok: bool,
+    /// The tick kind bars are built from, and the quote price (from `source`).
+    kind: crate::TickKind,
+    quote_price: QuotePrice,
     /// Dense by symbol id; an absent symbol has no timeframes.
     syms: Vec<SymState>,
     stats: AggStats,
@@ -553,6 +556,10 @@ impl Aggregator {
             BarSource::Quotes(_) => Bar::FLAG_QUOTES,
         };
         let hot_ok = matches!(cfg.open_updates, OpenUpdates::None);
+        let (kind, quote_price) = match cfg.source {
+            BarSource::Trades => (crate::TickKind::Trade, QuotePrice::Mid),
+            BarSource::Quotes(q) => (crate::TickKind::Quote, q),
+        };
         Ok(Aggregator {
             cfg,
             params,
@@ -563,6 +570,8 @@ impl Aggregator {
             flags,
             max_symbols: DEFAULT_MAX_SYMBOLS,
             hot_ok,
+            kind,
+            quote_price,
             syms: Vec::new(),
             stats: AggStats::default(),
         })
@@ -629,18 +638,18 @@ impl Aggregator {
     /// the kind it ignores.
     #[inline(always)]
     fn price_of(&self, t: &Tick) -> Option<(f64, f64, Side)> {
-        match (self.cfg.source, t.kind) {
-            (BarSource::Trades, crate::TickKind::Trade) => Some((t.price, t.size, t.side)),
-            (BarSource::Quotes(q), crate::TickKind::Quote) => {
-                let p = match q {
-                    QuotePrice::Mid => t.mid(),
-                    QuotePrice::Bid => t.price,
-                    QuotePrice::Ask => t.ask,
-                };
-                Some((p, 0.0, Side::Unknown))
-            }
-            _ => None,
+        if t.kind != self.kind {
+            return None;
         }
+        if self.kind == crate::TickKind::Trade {
+            return Some((t.price, t.size, t.side));
+        }
+        let p = match self.quote_price {
+            QuotePrice::Mid => t.mid(),
+            QuotePrice::Bid => t.price,
+            QuotePrice::Ask => t.ask,
+        };
+        Some((p, 0.0, Side::Unknown))
     }
 
     /// Applies one tick to every timeframe of its symbol and emits what it
@@ -665,7 +674,7 @@ impl Aggregator {
         {
             sym.wm = sym.wm.max(ts);
             if sym.hot_cached {
-                accum::apply(&mut sym.hot, ts, price, size, side);
+                accum::apply_held(&mut sym.hot, ts, price, size, side);
             } else {
                 for t in sym.tfs.iter_mut() {
                     let i = t.back_idx;
