@@ -34,8 +34,10 @@
 //! assert_eq!((rep.ticks, got.ticks, got.malformed), (10_000, 10_000, 0));
 //! ```
 
+pub mod daemon;
 pub mod hist;
 pub mod load;
+pub mod scenario;
 pub mod sink;
 pub mod synth;
 pub mod sys;

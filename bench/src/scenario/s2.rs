@@ -1,0 +1,193 @@
+//! Scenario 2: the maximum sustained rate with nothing lost — every tick
+//! stored, aggregated and published — over TCP binary, UDP binary and ILP.
+//!
+//! A fresh daemon per protocol (store and ring on, the defaults). The rate is
+//! ticks sent divided by the time from the first send until the daemon's
+//! `ticks_stored` counter reached the number sent: a daemon that accepts
+//! fast but stores slowly is charged for the backlog. TCP and ILP are
+//! backpressured, so the load runs at the maximum rate; UDP is not, so it
+//! runs a descending ladder of fixed rates and reports the highest one at
+//! which nothing was lost (kernel drops, queue drops, or ticks not stored).
+
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::Opts;
+use crate::daemon::{self, Daemon};
+use crate::load::{self, LoadConfig, Protocol, Rate, SynthSource};
+use crate::synth::SynthConfig;
+
+struct Outcome {
+    sent: u64,
+    stored: u64,
+    lost: u64,
+    sustained: f64,
+    send_rate: f64,
+    drained: bool,
+    detail: serde_json::Value,
+    cpu: String,
+}
+
+fn once(
+    bin: &std::path::Path,
+    protocol: Protocol,
+    rate: Rate,
+    dur: Duration,
+    set: &[String],
+) -> anyhow::Result<Outcome> {
+    let d = Daemon::start(bin, None, set)?;
+    let target = match protocol {
+        Protocol::UdpBinary => d.udp,
+        Protocol::TcpBinary => d.tcp,
+        Protocol::IlpTcp => d.ilp,
+    }
+    .ok_or_else(|| anyhow::anyhow!("tickd has no {protocol:?} listener"))?;
+    let mut cfg = LoadConfig::new(protocol, target);
+    cfg.rate = rate;
+    cfg.duration = dur;
+    let mut src = SynthSource::new(SynthConfig {
+        symbols: 100,
+        mean_gap_ns: 1_000,
+        skew: 1.0,
+        ..SynthConfig::default()
+    });
+    let cpu0 = crate::sys::cpu_sample();
+    let t0 = Instant::now();
+    let rep = load::run(&cfg, &mut src, &AtomicBool::new(false))?;
+    let sent = rep.ticks;
+    let lossy = protocol == Protocol::UdpBinary;
+    let (st, drained) = d.wait_until(Duration::from_secs(120), |s| {
+        let stored = s.counter("ticks_stored");
+        stored >= sent
+            || (lossy
+                && stored + s.counter("udp_kernel_drops") + s.counter("queue_full_drops") >= sent
+                && s.counter("processed") == s.counter("queued"))
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu1 = crate::sys::cpu_sample();
+    let stored = st.counter("ticks_stored");
+    Ok(Outcome {
+        sent,
+        stored,
+        lost: sent.saturating_sub(stored),
+        sustained: stored as f64 / secs,
+        send_rate: rep.achieved_rate,
+        drained,
+        cpu: crate::sys::cpu_line(&crate::sys::cpu_use(&cpu0, &cpu1)),
+        detail: json!({
+            "sent": sent, "send_seconds": rep.elapsed_s, "until_stored_seconds": secs,
+            "frames": rep.frames, "bytes": rep.bytes, "sender_drops": rep.send_drops,
+            "stats": st.0,
+        }),
+    })
+}
+
+/// Runs scenario 2.
+pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
+    let dur = opts.duration.unwrap_or(if opts.smoke {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(10)
+    });
+    let command = format!(
+        "cargo run --release -p bench --bin scenario -- 2{}",
+        if opts.smoke { " --smoke" } else { "" }
+    );
+    let mut md = super::block_header(
+        2,
+        "maximum sustained rate, nothing lost (stored, aggregated, published)",
+        opts,
+        &command,
+    );
+    let Some(bin) = daemon::tickd_bin() else {
+        eprintln!("SKIP: tickd binary not found (cargo build --release -p engine)");
+        let _ = writeln!(md, "SKIP: no tickd binary.");
+        return super::write_results(opts, 2, &md, &json!({"scenario": 2, "skipped": true}))
+            .map_err(Into::into);
+    };
+    let _ = writeln!(
+        md,
+        "100 synthetic symbols, {:.0} s of load per try, a fresh daemon per try (defaults: store on, \
+         ring on). Sustained = ticks stored / seconds from first send to last tick stored. \
+         Targets (issue 7): TCP ≥ 10 M/s, UDP ≥ 6 M/s, ILP ≥ 3 M lines/s.\n",
+        dur.as_secs_f64()
+    );
+    let _ = writeln!(
+        md,
+        "| protocol | offered | sent | stored | lost | send rate (M/s) | sustained (M/s) | median sustained of runs (M/s) | drained | CPU |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|---|");
+    let mut rows = Vec::new();
+    for protocol in [Protocol::TcpBinary, Protocol::IlpTcp] {
+        let mut rates = Vec::new();
+        let mut last = None;
+        for _ in 0..opts.runs {
+            let o = once(&bin, protocol, Rate::Max, dur, set)?;
+            rates.push(if o.lost == 0 { o.sustained } else { 0.0 });
+            last = Some(o);
+        }
+        if let Some(o) = last {
+            let med = super::median(&rates);
+            let _ = writeln!(
+                md,
+                "| {protocol:?} | max | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                o.sent,
+                o.stored,
+                o.lost,
+                o.send_rate / 1e6,
+                o.sustained / 1e6,
+                med / 1e6,
+                o.drained,
+                o.cpu
+            );
+            rows.push(json!({"protocol": protocol, "rate": "max", "median_sustained": med, "runs": rates, "last": o.detail}));
+        }
+    }
+    let ladder: &[u64] = if opts.smoke {
+        &[200_000]
+    } else {
+        &[
+            6_000_000, 4_000_000, 3_000_000, 2_000_000, 1_000_000, 500_000,
+        ]
+    };
+    let mut best = None;
+    for &r in ladder {
+        let o = once(&bin, Protocol::UdpBinary, Rate::Fixed(r), dur, set)?;
+        let _ = writeln!(
+            md,
+            "| UdpBinary | {:.1} M/s | {} | {} | {} | {:.2} | {:.2} | – | {} | {} |",
+            r as f64 / 1e6,
+            o.sent,
+            o.stored,
+            o.lost,
+            o.send_rate / 1e6,
+            o.sustained / 1e6,
+            o.drained,
+            o.cpu
+        );
+        rows.push(json!({"protocol": "UdpBinary", "rate": r, "lost": o.lost, "detail": o.detail}));
+        if o.lost == 0 && o.drained {
+            best = Some(r);
+            break;
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nHighest UDP rate of the ladder with nothing lost: {}.\n",
+        best.map_or("none".into(), |r| format!(
+            "{:.1} M ticks/s",
+            r as f64 / 1e6
+        ))
+    );
+    super::write_results(
+        opts,
+        2,
+        &md,
+        &json!({"scenario": 2, "smoke": opts.smoke, "seconds": dur.as_secs_f64(), "rows": rows, "udp_best": best}),
+    )?;
+    print!("{md}");
+    Ok(())
+}
