@@ -405,6 +405,7 @@ pub struct RingReader {
     dead_after: Duration,
     check_pid: bool,
     path: PathBuf,
+    file: crate::shm::FileId,
 }
 
 impl RingReader {
@@ -413,7 +414,7 @@ impl RingReader {
     /// `opts.require_live` is off) a dead or shut-down writer.
     pub fn open(path: impl AsRef<Path>, opts: &ReaderOptions) -> Result<RingReader, Error> {
         let path = path.as_ref();
-        let region = crate::shm::open_readonly(path, true)?;
+        let (region, file) = crate::shm::open_readonly(path, true)?;
         let h = header::validate(&region, FileKind::Ring, path, ring_data_len)?;
         if opts.require_live {
             header::require_live(&region, path, h.writer_pid, opts.dead_after, opts.check_pid)?;
@@ -429,6 +430,7 @@ impl RingReader {
             dead_after: opts.dead_after,
             check_pid: opts.check_pid,
             path: path.to_path_buf(),
+            file,
         };
         let cursor = r.cursor();
         r.next = match opts.start {
@@ -485,6 +487,14 @@ impl RingReader {
     /// The writer's state now (shut-down flag, pid, heartbeat age).
     pub fn writer_status(&self) -> WriterStatus {
         header::status(&self.region, self.pid, self.dead_after, self.check_pid)
+    }
+
+    /// Whether the path now names another file than the one this reader
+    /// mapped (a restarted writer replaced it, or it was removed): reopen to
+    /// follow the new writer. A `stat` call: for cold paths, such as after
+    /// [`WaitError::ShutDown`] or [`WaitError::WriterDead`].
+    pub fn replaced(&self) -> bool {
+        crate::shm::file_id(&self.path) != Some(self.file)
     }
 
     /// The next record that passes the filter, a lap notice, or `None` when

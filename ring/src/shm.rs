@@ -227,9 +227,21 @@ impl NewFile {
     }
 }
 
+/// Which file a path names: (device, inode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileId(u64, u64);
+
+/// The file `path` names now, `None` when there is none.
+pub(crate) fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| FileId(m.dev(), m.ino()))
+}
+
 /// Opens `path` read-only and maps all of it read-only (`populate`: see
-/// `Region::map`).
-pub(crate) fn open_readonly(path: &Path, populate: bool) -> Result<Region, Error> {
+/// `Region::map`); also returns which file it was.
+pub(crate) fn open_readonly(path: &Path, populate: bool) -> Result<(Region, FileId), Error> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NotFound {
             path: path.to_path_buf(),
@@ -239,7 +251,12 @@ pub(crate) fn open_readonly(path: &Path, populate: bool) -> Result<Region, Error
         },
         _ => io_err(path, "open", e),
     })?;
-    let len = file.metadata().map_err(|e| io_err(path, "stat", e))?.len();
+    let md = file.metadata().map_err(|e| io_err(path, "stat", e))?;
+    let id = {
+        use std::os::unix::fs::MetadataExt;
+        FileId(md.dev(), md.ino())
+    };
+    let len = md.len();
     if len < crate::layout::HEADER_SIZE as u64 || len % 8 != 0 {
         return Err(Error::Corrupt {
             path: path.to_path_buf(),
@@ -250,7 +267,7 @@ pub(crate) fn open_readonly(path: &Path, populate: bool) -> Result<Region, Error
         path: path.to_path_buf(),
         what: "file larger than the address space",
     })?;
-    Region::map(&file, len, false, populate, path)
+    Ok((Region::map(&file, len, false, populate, path)?, id))
 }
 
 /// Resolves a group to its gid.

@@ -296,6 +296,7 @@ pub struct SnapshotReader {
     dead_after: Duration,
     check_pid: bool,
     path: PathBuf,
+    file: crate::shm::FileId,
 }
 
 impl SnapshotReader {
@@ -304,7 +305,7 @@ impl SnapshotReader {
     pub fn open(path: impl AsRef<Path>, opts: &ReaderOptions) -> Result<SnapshotReader, Error> {
         let path = path.as_ref();
         // Not pre-faulted: a reader touches the few slots it asks for.
-        let region = crate::shm::open_readonly(path, false)?;
+        let (region, file) = crate::shm::open_readonly(path, false)?;
         let h = header::validate(&region, FileKind::Snapshot, path, snapshot_data_len)?;
         if opts.require_live {
             header::require_live(&region, path, h.writer_pid, opts.dead_after, opts.check_pid)?;
@@ -335,7 +336,14 @@ impl SnapshotReader {
             dead_after: opts.dead_after,
             check_pid: opts.check_pid,
             path: path.to_path_buf(),
+            file,
         })
+    }
+
+    /// Whether the path now names another file than the one mapped (see
+    /// [`crate::RingReader::replaced`]).
+    pub fn replaced(&self) -> bool {
+        crate::shm::file_id(&self.path) != Some(self.file)
     }
 
     /// The latest bar of `(symbol, timeframe)` and whether it was closed,

@@ -443,7 +443,10 @@ fn several_rings_coexist_and_a_restart_replaces_the_file() {
     // a restarted writer replaces the file; the old reader sees the old
     // writer shut down, a new reader sees the new file
     drop(a);
+    assert!(!ra.replaced());
     let _a2 = RingWriter::create(&pa, &cfg(16)).unwrap();
+    assert!(ra.replaced());
+    assert!(!rb.replaced());
     assert!(matches!(
         ra.next(),
         Some(Received::Record {
