@@ -667,8 +667,7 @@ impl Aggregator {
             return;
         }
         // Hot path: the tick lands in the newest bar(s) and closes nothing.
-        if self.hot_ok
-            && let Some(sym) = self.syms.get_mut(tick.symbol as usize)
+        if let Some(sym) = self.syms.get_mut(tick.symbol as usize)
             && ts >= sym.hot_start
             && ts < sym.hot_limit
         {
@@ -682,9 +681,29 @@ impl Aggregator {
                 }
             }
             self.stats.applied += 1;
+            if !self.hot_ok {
+                self.emit_hot_open(tick.symbol as usize, ts, out);
+            }
             return;
         }
         self.update_slow(tick, ts, price, size, side, out);
+    }
+
+    /// Open updates after a hot-path tick.
+    #[inline(never)]
+    fn emit_hot_open<S: BarSink>(&mut self, i: usize, ts: i64, out: &mut S) {
+        let policy = self.cfg.open_updates;
+        let sym = &mut self.syms[i];
+        if self.fold {
+            emit_fold_open(sym, &self.params, policy, ts, out);
+        } else {
+            for t in sym.tfs.iter_mut() {
+                let bar = t.ring[t.back_idx].bar;
+                if t.open_due(policy, bar.start, ts) {
+                    emit_open(&bar, out);
+                }
+            }
+        }
     }
 
     #[inline(never)]
@@ -1037,9 +1056,14 @@ fn emit_fold_open<S: BarSink>(
     ts: i64,
     out: &mut S,
 ) {
+    let fb = if sym.hot_cached {
+        sym.hot
+    } else {
+        let fine = &sym.tfs[0];
+        fine.get(fine.len - 1).bar
+    };
     let (fine, coarse) = sym.tfs.split_at_mut(1);
     let fine = &mut fine[0];
-    let fb = fine.get(fine.len - 1).bar;
     if fine.open_due(policy, fb.start, ts) {
         emit_open(&fb, out);
     }
