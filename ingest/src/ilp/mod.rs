@@ -697,7 +697,8 @@ impl IlpParser {
     /// again with more data appended), or when `out` is full. With `eof`
     /// (the end of a UDP datagram or of a connection) a last line without a
     /// newline is parsed too. A line longer than `max_line` is counted once
-    /// and skipped up to its newline, however long.
+    /// and skipped up to its newline, however long (a stream buffer must hold
+    /// `max_line + 2` bytes for this to be seen before the buffer fills).
     pub fn parse_buf(
         &mut self,
         st: &mut IlpStream,
@@ -730,7 +731,8 @@ impl IlpParser {
                 Some(nl) => (&buf[pos..nl], nl + 1),
                 None if eof => (&buf[pos..], buf.len()),
                 None => {
-                    if buf.len() - pos > max {
+                    // Longer than `max` even if a `\r` ends it: it can never be accepted.
+                    if buf.len() - pos > max + 1 {
                         // An over-long line with no end in sight: count it now, skip the rest.
                         st.line_no += 1;
                         self.counts.lines += 1;
@@ -745,6 +747,10 @@ impl IlpParser {
             st.line_no += 1;
             self.counts.lines += 1;
             let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > max {
+                self.fail(st, IlpError::LineTooLong, line, now_ns);
+                continue;
+            }
             if line.is_empty() || line[0] == b'#' {
                 self.counts.blank += 1;
                 continue;

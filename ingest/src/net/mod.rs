@@ -243,7 +243,7 @@ impl<S: Sink> Receiver<S> {
             work: Vec::with_capacity(cfg.max_connections),
             next_conn_id: 1,
             tcp_buffer: cfg.tcp_buffer.max(cfg.max_frame + wire_prefix()),
-            ilp_buffer: cfg.tcp_buffer.max(ilp_max + 1),
+            ilp_buffer: cfg.tcp_buffer.max(ilp_max + 2),
             poll_timeout: cfg.poll_timeout,
         })
     }

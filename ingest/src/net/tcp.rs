@@ -129,7 +129,7 @@ impl Conn {
                 self.start = 0;
             }
             if self.end == self.buf.len() {
-                // Cannot happen: the buffer holds a maximal frame or line plus one byte,
+                // Cannot happen: the buffer holds a maximal frame (and its prefix) or a maximal line (and `\r\n`),
                 // and the parsers consume anything longer. Close rather than spin.
                 core.counts.tcp_errors += 1;
                 return Drive::Close;
