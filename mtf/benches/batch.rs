@@ -160,6 +160,20 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Reference: only reading the price and size columns (4-way sums, which
+    // the compiler vectorizes): the memory floor any kernel sits on.
+    g.bench_function("reference_read_price_size", |b| {
+        b.iter(|| {
+            let mut acc = [0.0f64; 8];
+            for (p, q) in data.price.chunks_exact(4).zip(data.size.chunks_exact(4)) {
+                for k in 0..4 {
+                    acc[k] += p[k];
+                    acc[4 + k] += q[k];
+                }
+            }
+            black_box(acc.iter().sum::<f64>())
+        })
+    });
     g.bench_function("validate_sorted_columns", |b| {
         b.iter(|| {
             black_box(

@@ -212,7 +212,10 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU runs, detected once and cached.
+    /// The kernel to use on this CPU, detected once and cached: AVX2 when
+    /// present. AVX-512 is not chosen: the kernels are bound by memory
+    /// bandwidth and it measured no faster than AVX2 on our machines; it stays
+    /// available through [`Avx512::detect`].
     pub fn best() -> Kernel {
         #[cfg(target_arch = "x86_64")]
         {
