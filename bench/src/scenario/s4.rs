@@ -38,8 +38,12 @@ const TFS: [Timeframe; 6] = [
 
 /// The trades of the SPY week from the shared data, in time order.
 pub fn spy_week(data: &Path) -> anyhow::Result<Vec<Tick>> {
-    let dir = data.join("lean/equity/usa/tick/spy");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    lean_trades(&data.join("lean/equity/usa/tick/spy"))
+}
+
+/// The trades of every LEAN `*_trade.zip` file in `dir`, in time order.
+pub fn lean_trades(dir: &Path) -> anyhow::Result<Vec<Tick>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with("_trade.zip"))
