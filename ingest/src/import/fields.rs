@@ -177,10 +177,10 @@ impl<'a> Cursor<'a> {
         if self.i > self.b.len() {
             return None;
         }
-        let start = self.i;
-        let end = super::num::digit_run(self.b, start);
-        if end > start && self.finish(end) {
-            return Some(super::num::parse_u64(&self.b[start..end]));
+        if let Some((v, end)) = super::num::leading_u64(self.b, self.i) {
+            if self.finish(end) {
+                return Some(Some(v));
+            }
         }
         Some(self.field().and_then(super::num::parse_u64))
     }
@@ -192,13 +192,10 @@ impl<'a> Cursor<'a> {
         if self.i > self.b.len() {
             return None;
         }
-        let start = self.i;
-        let mut end = super::num::digit_run(self.b, start);
-        if self.b.get(end) == Some(&b'.') {
-            end = super::num::digit_run(self.b, end + 1);
-        }
-        if end > start && self.finish(end) {
-            return Some(super::num::parse_f64(&self.b[start..end]));
+        if let Some((v, end)) = super::num::fast_decimal(self.b, self.i) {
+            if self.finish(end) {
+                return Some(Some(v));
+            }
         }
         Some(self.field().and_then(super::num::parse_f64))
     }

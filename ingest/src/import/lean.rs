@@ -9,7 +9,7 @@ use mtf::{Side, Tick};
 
 use super::counts::{RowError, Skip};
 use super::fields::Cursor;
-use super::num::{parse_f64, parse_u64};
+use super::num::parse_u64;
 use super::time::{TimeUnit, Zone, ZoneConverter};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::symbols::SymbolName;
@@ -250,33 +250,29 @@ impl LeanDecoder {
         })
     }
 
+    /// A price as written → in currency units. An integer divided by 10,000 (two
+    /// exact values, one correctly rounded division) is the f64 nearest the decimal.
     #[inline]
-    fn price(&self, b: &[u8]) -> Option<f64> {
-        // integer fast path: an exact integer divided by an exact power of ten is
-        // correctly rounded, i.e. the f64 nearest the decimal
-        let v = match parse_u64(b) {
-            Some(i) if i < (1 << 53) => i as f64,
-            _ => parse_f64(b)?,
-        };
-        Some(if self.scale == 1.0 { v } else { v / self.scale })
+    fn scaled(&self, v: f64) -> f64 {
+        if self.scale == 1.0 { v } else { v / self.scale }
     }
 
-    /// An optional quote side: empty or zero price means absent.
+    /// An optional quote side from its parsed price and size fields: an empty
+    /// or zero price means absent; an empty size is 0.
     #[inline]
-    fn side(&self, p: &[u8], s: &[u8]) -> Result<Option<(f64, f64)>, RowError> {
-        if p.is_empty() {
+    fn side(
+        &self,
+        p: Result<Option<f64>, ()>,
+        s: Result<Option<f64>, ()>,
+    ) -> Result<Option<(f64, f64)>, RowError> {
+        let Some(price) = p.map_err(|_| RowError::Price)? else {
             return Ok(None);
-        }
-        let price = self.price(p).ok_or(RowError::Price)?;
+        };
         if price == 0.0 {
             return Ok(None);
         }
-        let size = if s.is_empty() {
-            0.0
-        } else {
-            parse_f64(s).ok_or(RowError::Size)?
-        };
-        Ok(Some((price, size)))
+        let size = s.map_err(|_| RowError::Size)?.unwrap_or(0.0);
+        Ok(Some((self.scaled(price), size)))
     }
 }
 
@@ -351,41 +347,30 @@ impl Decode for LeanDecoder {
             return Outcome::Tick;
         }
         // fields after time: trade 1 price, 2 size; quote 1-4 bid, bid size, ask, ask size
-        let first = if lay.kind == LeanKind::Trade { 3 } else { 5 };
-        let mut f = [&b""[..]; 4];
-        for slot in f.iter_mut().take(first - 1) {
-            match cur.field() {
-                Some(v) => *slot = v,
-                None => return Outcome::Error(RowError::Fields),
-            }
-        }
-        let suspicious = match lay.suspicious {
-            Some(i) => {
-                // skip to the flag's field
-                let mut v = None;
-                for _ in first..=i {
-                    v = cur.field();
-                }
-                v == Some(b"1")
-            }
-            None => false,
-        };
         match lay.kind {
             LeanKind::Trade => {
-                let Some(price) = self.price(f[0]) else {
+                let (Some(p), Some(q)) = (cur.f64(), cur.f64()) else {
+                    return Outcome::Error(RowError::Fields);
+                };
+                let Some(price) = p.map(|p| self.scaled(p)) else {
                     return Outcome::Error(RowError::Price);
                 };
-                let Some(size) = parse_f64(f[1]) else {
+                let Some(size) = q else {
                     return Outcome::Error(RowError::Size);
                 };
                 *out = Tick::trade(symbol, ts, price, size, Side::Unknown, 0);
             }
             _ => {
-                let bid = match self.side(f[0], f[1]) {
+                let (Some(bp), Some(bs), Some(ap), Some(as_)) =
+                    (cur.opt_f64(), cur.opt_f64(), cur.opt_f64(), cur.opt_f64())
+                else {
+                    return Outcome::Error(RowError::Fields);
+                };
+                let bid = match self.side(bp, bs) {
                     Ok(b) => b,
                     Err(e) => return Outcome::Error(e),
                 };
-                let ask = match self.side(f[2], f[3]) {
+                let ask = match self.side(ap, as_) {
                     Ok(a) => a,
                     Err(e) => return Outcome::Error(e),
                 };
@@ -400,6 +385,18 @@ impl Decode for LeanDecoder {
                 }
             }
         }
+        let first = if lay.kind == LeanKind::Trade { 3 } else { 5 };
+        let suspicious = match lay.suspicious {
+            Some(i) => {
+                // skip to the flag's field
+                let mut v = None;
+                for _ in first..=i {
+                    v = cur.field();
+                }
+                v == Some(b"1")
+            }
+            None => false,
+        };
         if suspicious {
             out.flags |= Tick::FLAG_SUSPICIOUS;
         }

@@ -25,6 +25,17 @@ const POW10_U64: [u64; 20] = {
     t
 };
 
+/// `b[start..]`'s leading digit run as a number: `(value, end)`; `None` when
+/// empty or longer than 19 digits.
+#[inline]
+pub fn leading_u64(b: &[u8], start: usize) -> Option<(u64, usize)> {
+    let end = digit_run(b, start);
+    if end == start || end - start > 19 {
+        return None;
+    }
+    Some((run_value(b, start, end)?, end))
+}
+
 /// The index after the run of ASCII digits starting at `b[i]` (8 bytes per step).
 #[inline(always)]
 pub fn digit_run(b: &[u8], mut i: usize) -> usize {
@@ -233,6 +244,55 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     slow_f64(b)
 }
 
+/// The value of the digit run `b[start..end]` (1 to 19 digits, all ASCII
+/// digits); runs of up to 8 digits are read as one 8-byte word when `b` has
+/// 8 bytes before `end`.
+#[inline(always)]
+fn run_value(b: &[u8], start: usize, end: usize) -> Option<u64> {
+    let len = end - start;
+    if len <= 8 && end >= 8 {
+        // the 8 bytes ending at `end`; those before `start` become '0'
+        let w = load8(&b[end - 8..end]);
+        let pad_bits = (8 - len) * 8;
+        let keep = if pad_bits == 64 { 0 } else { !0u64 << pad_bits };
+        return parse8((w & keep) | (0x3030_3030_3030_3030 & !keep));
+    }
+    parse_u64(&b[start..end])
+}
+
+/// An unsigned plain decimal (`digits[.digits]`, no sign or exponent) starting
+/// at `b[start]`, scanning the whole of `b` eight bytes at a time: `(value,
+/// end)`, or `None` when the text is not that simple (then use [`parse_f64`]
+/// on the field). Same exact result as [`parse_f64`].
+#[inline]
+pub fn fast_decimal(b: &[u8], start: usize) -> Option<(f64, usize)> {
+    let int_end = digit_run(b, start);
+    let (frac_start, end) = if b.get(int_end) == Some(&b'.') {
+        (int_end + 1, digit_run(b, int_end + 1))
+    } else {
+        (int_end, int_end)
+    };
+    let int_digits = int_end - start;
+    let frac_digits = end - frac_start;
+    if int_digits + frac_digits == 0 || int_digits + frac_digits > 19 || frac_digits > 22 {
+        return None;
+    }
+    let int = if int_digits == 0 {
+        0
+    } else {
+        run_value(b, start, int_end)?
+    };
+    let mant = if frac_digits == 0 {
+        int
+    } else {
+        int * POW10_U64[frac_digits] + run_value(b, frac_start, end)?
+    };
+    if mant >= MAX_EXACT {
+        return None;
+    }
+    Some((mant as f64 / POW10[frac_digits], end))
+}
+
 /// The fallback: std's correctly rounded parser, on input already checked to be
 /// plain decimal syntax (so `inf`/`nan` never reach it).
 #[cold]
@@ -373,6 +433,31 @@ mod tests {
         fn u64_refuses_like_std(b in proptest::collection::vec(prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()], 0..22)) {
             let want = std::str::from_utf8(&b).ok().filter(|s| !s.starts_with('+')).and_then(|s| s.parse::<u64>().ok());
             prop_assert_eq!(parse_u64(&b), want);
+        }
+
+        #[test]
+        fn fast_decimal_matches(int in 0u64..10_000_000_000, frac in "[0-9]{0,10}", tail in "[,x e]{0,2}") {
+            let mut s = int.to_string();
+            if !frac.is_empty() { s.push('.'); s.push_str(&frac); }
+            let field_len = s.len();
+            s.push_str(&tail);
+            if let Some((v, end)) = fast_decimal(s.as_bytes(), 0) {
+                prop_assert_eq!(end, field_len);
+                prop_assert_eq!(Some(v), parse_f64(&s.as_bytes()[..field_len]));
+            }
+        }
+
+        #[test]
+        fn leading_u64_matches(pre in "[0-9a,]{0,9}", v in any::<u64>(), post in "[,x]{0,2}") {
+            let s = format!("{pre},{v}{post}");
+            let at = pre.len() + 1;
+            let digits = v.to_string();
+            let got = leading_u64(s.as_bytes(), at);
+            if digits.len() <= 19 {
+                prop_assert_eq!(got, Some((v, at + digits.len())));
+            } else {
+                prop_assert_eq!(got, None);
+            }
         }
 
         #[test]

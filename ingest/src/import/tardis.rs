@@ -8,7 +8,6 @@ use mtf::{Side, Tick, TickKind};
 
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, split};
-use super::num::parse_u64;
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 
 const MAX_FIELDS: usize = 16;
@@ -201,9 +200,9 @@ impl Decode for TardisDecoder {
                     }
                     None => Err(RowError::Time),
                 }),
-                Role::Id => cur.field().map(|f| {
+                Role::Id => cur.u64().map(|v| {
                     // Tardis ids are venue strings; non-numeric ones (UUIDs) keep the trade, id 0
-                    id = parse_u64(f).unwrap_or(0);
+                    id = v.unwrap_or(0);
                     Ok(())
                 }),
                 Role::Side => cur.field().map(|f| {
