@@ -660,3 +660,10 @@ proptest! {
         prop_assert!(r.counts.balanced());
     }
 }
+
+#[test]
+fn importer_moves_between_threads() {
+    fn send<T: Send>() {}
+    send::<Importer>();
+    send::<ingest::import::ImportCounts>();
+}
