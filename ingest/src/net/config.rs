@@ -127,8 +127,8 @@ impl ReceiverConfig {
             "max_connections",
             self.max_connections,
             1,
-            1 << 20,
-            "1..=1048576",
+            65_536,
+            "1..=65536",
         )?;
         range("max_streams", self.max_streams, 1, 1 << 24, "1..=16777216")?;
         range(

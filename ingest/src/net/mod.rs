@@ -289,7 +289,8 @@ impl<S: Sink> Receiver<S> {
             || self.ilp_udp.as_ref().is_some_and(|u| u.readable)
     }
 
-    /// Runs until `stop` is set (checked at least every `poll_timeout`).
+    /// Runs until `stop` is set (checked at least every `poll_timeout`), then
+    /// drains what the sockets already hold (at most 1,000 more rounds).
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
         self.run_reporting(stop, Duration::MAX, |_| {})
     }
@@ -315,6 +316,13 @@ impl<S: Sink> Receiver<S> {
                 last = Instant::now();
                 report(&self.stats());
             }
+        }
+        // Drain what is already queued (bounded: a sink that stays full must not hang shutdown).
+        for _ in 0..1000 {
+            if !self.busy() {
+                break;
+            }
+            self.poll_once(Some(Duration::ZERO))?;
         }
         report(&self.stats());
         Ok(())
