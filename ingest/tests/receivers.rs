@@ -344,3 +344,58 @@ fn config_is_checked() {
         .is_err()
     );
 }
+
+#[test]
+fn ilp_tcp_over_long_line_is_skipped_across_reads_and_the_connection_lives() {
+    let cfg = ReceiverConfig {
+        ilp_tcp: any_port(),
+        tcp_buffer: 4096,
+        ilp: ingest::ilp::IlpConfig {
+            max_line: 100,
+            ..Default::default()
+        },
+        ..ReceiverConfig::default()
+    };
+    let mut rx = Receiver::bind(
+        &cfg,
+        Arc::new(SymbolTable::new(100)),
+        VecSink::with_capacity(100),
+    )
+    .unwrap();
+    let mut s = TcpStream::connect(rx.local_addr(Listener::IlpTcp).unwrap()).unwrap();
+    s.write_all(b"t,symbol=A price=1,size=1\nt,symbol=A price=2,size=1,pad=\"")
+        .unwrap();
+    s.write_all(&vec![b'x'; 50_000]).unwrap();
+    s.write_all(b"\"\nt,symbol=A price=3,size=1\n").unwrap();
+    pump(&mut rx, |rx| rx.sink().ticks.len() == 2);
+    let st = rx.stats();
+    assert_eq!(st.ilp.get(ingest::ilp::IlpError::LineTooLong), 1);
+    assert_eq!((st.open_connections, st.net.tcp_closed), (1, 0));
+    let prices: Vec<f64> = rx.sink().ticks.iter().map(|t| t.price).collect();
+    assert_eq!(prices, [1.0, 3.0]);
+}
+
+#[test]
+fn udp_datagrams_longer_than_the_buffer_are_counted_as_truncated() {
+    let cfg = ReceiverConfig {
+        udp_binary: any_port(),
+        max_datagram: 200,
+        ..ReceiverConfig::default()
+    };
+    let mut rx = Receiver::bind(
+        &cfg,
+        Arc::new(SymbolTable::new(100)),
+        VecSink::with_capacity(100),
+    )
+    .unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr(Listener::UdpBinary).unwrap())
+        .unwrap();
+    let fs = frames(&trades(20, 1), 1, 1, false);
+    tx.send(&fs[0]).unwrap();
+    let small = frames(&trades(2, 100), 1, 100, false);
+    tx.send(&small[0]).unwrap();
+    pump(&mut rx, |rx| rx.stats().net.udp_datagrams == 2);
+    let st = rx.stats();
+    assert_eq!((st.net.udp_truncated, st.net.ticks), (1, 2));
+}
