@@ -23,6 +23,10 @@
 //!   [`WaitError`]), never a panic; nothing allocates in proportion to a value
 //!   read from a file beyond the validated file size.
 //!
+//! Most callers use the pairs: [`Publisher`] (the daemon: `bar`, `tick`,
+//! `event`, `add_symbol`, `heartbeat`, `shutdown`) and [`Subscriber`]
+//! (`subscribe` by names and timeframes, `next`, `next_wait`, `snapshot`).
+//!
 //! The byte layout and the read protocol, for subscribers in other languages,
 //! are in `docs/ring.md`; `examples/subscriber.py` is one in Python.
 //!
