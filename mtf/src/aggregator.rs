@@ -469,7 +469,7 @@ struct SymState {
     /// Fold mode: while `hot_cached`, this is the newest finest bar, and its
     /// ring slot is stale (kept inline so the hot path touches one cache
     /// line per symbol). `sync_out` writes it back before any slow path.
-    hot: Bar,
+    hot: accum::HotBar,
     hot_cached: bool,
     tfs: Box<[TfState]>,
 }
@@ -482,7 +482,7 @@ impl SymState {
             live: true,
             hot_start: i64::MAX,
             hot_limit: i64::MIN,
-            hot: accum::empty_bar(0, Timeframe::S1, 0, 0),
+            hot: accum::HotBar::new(accum::empty_bar(0, Timeframe::S1, 0, 0)),
             hot_cached: false,
             tfs: Box::default(),
         }
@@ -499,7 +499,7 @@ impl SymState {
         if self.hot_cached {
             let t = &mut self.tfs[0];
             let i = t.back_idx;
-            t.ring[i].bar = self.hot;
+            t.ring[i].bar = self.hot.bar();
             self.hot_cached = false;
         }
         self.hot_start = i64::MAX;
@@ -673,7 +673,7 @@ impl Aggregator {
         {
             sym.wm = sym.wm.max(ts);
             if sym.hot_cached {
-                accum::apply_held(&mut sym.hot, ts, price, size, side);
+                sym.hot.apply(ts, price, size, side);
             } else {
                 for t in sym.tfs.iter_mut() {
                     let i = t.back_idx;
@@ -1057,7 +1057,7 @@ fn emit_fold_open<S: BarSink>(
     out: &mut S,
 ) {
     let fb = if sym.hot_cached {
-        sym.hot
+        sym.hot.bar()
     } else {
         let fine = &sym.tfs[0];
         fine.get(fine.len - 1).bar
@@ -1133,7 +1133,7 @@ fn set_due(sym: &mut SymState, params: &[TfParams], c: &Common, fold: bool) {
     sym.hot_cached = fold && lo <= sym.tfs[0].back_end;
     if sym.hot_cached {
         let t = &sym.tfs[0];
-        sym.hot = t.ring[t.back_idx].bar;
+        sym.hot = accum::HotBar::new(t.ring[t.back_idx].bar);
     }
 }
 
