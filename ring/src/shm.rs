@@ -180,7 +180,7 @@ impl NewFile {
         let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
         tmp_name.push(format!(".tmp.{}", std::process::id()));
         let tmp = path.with_file_name(tmp_name);
-        let _ = std::fs::remove_file(&tmp); // a leftover of a crashed writer with our pid
+        remove_stale_temporaries(path);
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -237,6 +237,40 @@ pub(crate) fn file_id(path: &Path) -> Option<FileId> {
     std::fs::metadata(path)
         .ok()
         .map(|m| FileId(m.dev(), m.ino()))
+}
+
+/// Removes `<path>.tmp.<pid>` files whose writer process is gone (left by a
+/// writer that crashed between creating and renaming its file), and our own.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.to_os_string();
+    prefix.push(".tmp.");
+    let Some(prefix) = prefix.to_str().map(str::to_owned) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || !pid_alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Opens `path` read-only and maps all of it read-only (`populate`: see
@@ -337,4 +371,43 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence and permission.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // calls into libc's group database
+    fn groups_resolve_by_name_and_id() {
+        assert_eq!(resolve_group(&Group::Id(1234)).unwrap(), 1234);
+        let has_root = std::fs::read_to_string("/etc/group")
+            .map(|g| g.lines().any(|l| l.starts_with("root:")))
+            .unwrap_or(false);
+        if has_root {
+            assert_eq!(resolve_group(&Group::Name("root".into())).unwrap(), 0);
+        }
+        assert!(matches!(
+            resolve_group(&Group::Name("no-such-group-tickd".into())),
+            Err(Error::UnknownGroup(_))
+        ));
+        assert!(matches!(
+            resolve_group(&Group::Name("nul\0byte".into())),
+            Err(Error::UnknownGroup(_))
+        ));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // file system and kill(2)
+    fn stale_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ring");
+        let stale = dir.path().join("x.ring.tmp.1073741000"); // no such pid
+        let other = dir.path().join("y.ring.tmp.1073741000");
+        std::fs::write(&stale, b"").unwrap();
+        std::fs::write(&other, b"").unwrap();
+        remove_stale_temporaries(&path);
+        assert!(!stale.exists());
+        assert!(other.exists());
+    }
 }
