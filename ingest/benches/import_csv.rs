@@ -7,6 +7,9 @@
 //! skipped with a note). Environment: `IMPORT_BENCH_REPEATS` (default 7),
 //! `PYTHON` (default `python3`).
 //!
+//! Also timed, without a rival: the LEAN zip and the hftbacktest gzip capture
+//! end to end (decompression included).
+//!
 //! Inputs, written once to a temporary directory and read by both sides:
 //! - LEAN: `spy/20131008_trade.zip` unzipped (451,545 rows, header-less);
 //! - Tardis: `trades.csv` with its 9,999 rows repeated to 999,900 rows.
@@ -165,6 +168,36 @@ fn main() {
             mb / c,
         );
         ours.push((t, c));
+    }
+
+    // end to end from the compressed files as published (inflate / gunzip included)
+    let compressed = [
+        (
+            "lean_spy_zip",
+            "equity/usa/tick/spy/20131008_trade.zip",
+            "lean/equity/usa/tick/spy/20131008_trade.zip",
+            Format::Lean(LeanOptions::default()),
+            451_545u64,
+        ),
+        (
+            "hftbacktest_gz",
+            "btcusdt_20240809.gz",
+            "hftbacktest/spot/btcusdt_20240809.gz",
+            Format::HftBinance,
+            55_281,
+        ),
+    ];
+    for (label, name, rel, format, ticks) in compressed {
+        let data: Arc<[u8]> = Arc::from(std::fs::read(dir.join(rel)).unwrap());
+        let (times, cpu) = time_import(name, &data, &format, ticks, repeats);
+        let (t, c) = (median(times), median(cpu));
+        println!(
+            "{label:<16} tickd {ticks:>9} ticks {:>5.1} MB compressed: median wall {:>7.2} ms, cpu {:>7.2} ms ({:>5.1} M ticks/s)",
+            data.len() as f64 / 1e6,
+            t * 1e3,
+            c * 1e3,
+            ticks as f64 / c / 1e6,
+        );
     }
     if quick {
         return;
