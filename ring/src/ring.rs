@@ -367,7 +367,8 @@ pub struct Wait {
 }
 
 impl Default for Wait {
-    /// 20,000 spins (~20-100 µs), 100 yields, naps up to 1 ms, no timeout.
+    /// 20,000 spins (up to about 1 ms where `pause` is slow, as on Skylake
+    /// and later), 100 yields, naps up to 1 ms, no timeout.
     fn default() -> Self {
         Wait {
             spins: 20_000,
