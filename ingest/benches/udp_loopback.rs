@@ -78,6 +78,17 @@ fn pin(core: Option<usize>) {
     }
 }
 
+/// CPU time this thread has used, seconds.
+fn thread_cpu_secs() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, writable timespec; the clock id is a valid constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 fn main() {
     let a = args();
     let now = ingest::net::now_ns();
@@ -108,7 +119,7 @@ fn main() {
             received2.store(s.net.ticks, Ordering::Release)
         })
         .expect("receiver");
-        rx.stats()
+        (rx.stats(), thread_cpu_secs())
     });
 
     // One template frame of trades; each send patches sequence and send time.
@@ -197,7 +208,8 @@ fn main() {
     }
     let all_in = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let s = receiver.join().unwrap();
+    let sender_cpu = thread_cpu_secs();
+    let (s, receiver_cpu) = receiver.join().unwrap();
     let lost = sent_ticks.saturating_sub(s.net.ticks);
     println!(
         "offered {sent_ticks} ticks in {send_secs:.2} s ({:.2} M/s offered); received {} ({:.2} M/s over {all_in:.2} s); lost {lost}; \
@@ -212,6 +224,10 @@ fn main() {
         s.net.udp_truncated,
         s.wire.bad_frames_total(),
         s.wire.rejects.total(),
+    );
+    println!(
+        "receiver thread CPU {receiver_cpu:.2} s: {:.2} M ticks per receiver CPU-second (its capacity on one core); sender thread CPU {sender_cpu:.2} s",
+        s.net.ticks as f64 / receiver_cpu / 1e6
     );
     if a.assert_no_loss && lost > 0 {
         eprintln!("FAIL: {lost} ticks lost");
