@@ -667,3 +667,29 @@ fn importer_moves_between_threads() {
     send::<Importer>();
     send::<ingest::import::ImportCounts>();
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The straight-line decoder of the standard trades header gives the same
+    /// ticks as the general (any column order) decoder.
+    #[test]
+    fn tardis_standard_layout_matches_general(at in 0usize..400, byte in prop_oneof![Just(b','), Just(b'.'), Just(b'-'), Just(b'x'), b'0'..=b'9'], cut in 0usize..30) {
+        let mut d = TARDIS.as_bytes().to_vec();
+        let i = 64 + at % (d.len() - 64);
+        d[i] = byte;
+        d.truncate(d.len() - cut);
+        let body = std::str::from_utf8(&d[64..]).unwrap_or("").to_owned();
+        let standard = format!("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n{body}");
+        // the same columns after an ignored first one: the general decoder
+        let general = format!("zz,exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n{}",
+            body.lines().map(|l| format!("0,{l}\n")).collect::<String>());
+        let mut o1 = ImportOptions::new(Format::Tardis);
+        o1.log_errors = false;
+        let o2 = o1.clone();
+        let a = run_opts("a.csv", standard.into_bytes(), o1).unwrap();
+        let b = run_opts("b.csv", general.into_bytes(), o2).unwrap();
+        prop_assert_eq!(&a.ticks, &b.ticks);
+        prop_assert_eq!(a.counts.rows, b.counts.rows);
+    }
+}

@@ -81,10 +81,16 @@ pub(crate) struct TardisDecoder {
     /// role of each column, up to the last one used
     roles: [Role; MAX_FIELDS],
     used: usize,
+    /// the header is exactly Tardis' trades layout: a straight-line decoder applies
+    standard_trades: bool,
 }
+
+/// The header of Tardis' `trades` dataset.
+const TRADES_HEADER: &[u8] = b"exchange,symbol,timestamp,local_timestamp,id,side,price,amount";
 
 impl TardisDecoder {
     fn header(&mut self, line: &[u8]) -> Outcome {
+        self.standard_trades = line == TRADES_HEADER;
         let mut f = [&b""[..]; MAX_FIELDS];
         let n = split(line, b',', &mut f).min(MAX_FIELDS);
         let mut c = Cols::default();
@@ -171,6 +177,9 @@ impl Decode for TardisDecoder {
         if line.starts_with(b"exchange,") {
             // a header repeated (concatenated files)
             return self.header(line);
+        }
+        if self.standard_trades {
+            return standard_trade(line, syms, out);
         }
         let mut cur = Cursor::new(line, b',');
         let (mut ts, mut recv, mut id) = (None, None, 0u64);
@@ -280,6 +289,63 @@ impl Decode for TardisDecoder {
         }
         Outcome::Tick
     }
+}
+
+/// A row of the standard trades layout, in one straight pass (same results as
+/// the general path: `tardis_standard_layout_matches_general` checks it).
+#[inline]
+fn standard_trade(line: &[u8], syms: &mut Syms<'_>, out: &mut Tick) -> Outcome {
+    let mut cur = Cursor::new(line, b',');
+    let (Some(_exchange), Some(symbol)) = (cur.field(), cur.field()) else {
+        return Outcome::Error(RowError::Fields);
+    };
+    let Some(ts) = cur.u64() else {
+        return Outcome::Error(RowError::Fields);
+    };
+    let Some(ts) = ts.and_then(micros) else {
+        return Outcome::Error(RowError::Time);
+    };
+    let recv = if cur.next_is_empty() {
+        cur.field().map(|_| Some(ts))
+    } else {
+        cur.u64().map(|r| r.and_then(micros))
+    };
+    let Some(recv) = recv else {
+        return Outcome::Error(RowError::Fields);
+    };
+    let Some(recv) = recv else {
+        return Outcome::Error(RowError::Time);
+    };
+    let (Some(id), Some(side)) = (cur.u64(), cur.field()) else {
+        return Outcome::Error(RowError::Fields);
+    };
+    let side = match side {
+        b"buy" => Side::Buy,
+        b"sell" => Side::Sell,
+        b"unknown" | b"" => Side::Unknown,
+        _ => return Outcome::Error(RowError::Side),
+    };
+    let (Some(price), Some(size)) = (cur.f64(), cur.f64()) else {
+        return Outcome::Error(RowError::Fields);
+    };
+    let Some(price) = price else {
+        return Outcome::Error(RowError::Price);
+    };
+    let Some(size) = size else {
+        return Outcome::Error(RowError::Size);
+    };
+    let symbol = if symbol.is_empty() {
+        syms.fixed()
+    } else {
+        syms.named(symbol)
+    };
+    let symbol = match symbol {
+        Ok(s) => s,
+        Err(r) => return Outcome::Reject(r),
+    };
+    // Tardis ids are venue strings; non-numeric ones (UUIDs) keep the trade, id 0
+    *out = Tick::trade(symbol, ts, price, size, side, id.unwrap_or(0)).with_recv(recv);
+    Outcome::Tick
 }
 
 /// µs since the epoch → ns, `None` past the `i64` range.
