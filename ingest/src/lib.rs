@@ -54,8 +54,8 @@
 //! assert_eq!(table.name(out[0].symbol).unwrap().as_str(), "SPY");
 //! ```
 
-pub mod import;
 pub mod ilp;
+pub mod import;
 pub mod net;
 pub mod ratelog;
 pub mod seq;
