@@ -428,6 +428,18 @@ fn tick(n: u64, stamp: u64) -> Tick {
     Tick::trade(1, n as i64, 100.0, 1.0, Side::Buy, n).with_recv(stamp as i64)
 }
 
+/// Behaviour before timing: every record a ring reader saw was delivered or
+/// counted lost, exactly.
+fn check_ring_counts(results: &[String], records: u64) {
+    for r in results {
+        assert_eq!(
+            field(r, "got") + field(r, "lost"),
+            records,
+            "reader accounting: {r}"
+        );
+    }
+}
+
 fn ring_latency(dir: &Path, records: u64, rate: u64) -> (u64, u64) {
     let (path, mut w) = ring_writer(dir, "ring-lat");
     let kids = start("ring-lat", &path, dir, 1, &[], || w.touch());
@@ -437,8 +449,9 @@ fn ring_latency(dir: &Path, records: u64, rate: u64) -> (u64, u64) {
         w.publish_tick(&tick(n, monotonic_ns())).unwrap();
     }
     w.publish_tick(&tick(END, 0)).unwrap(); // id END: the end marker
-    let r = &results(kids)[0];
-    (field(r, "p50"), field(r, "p99"))
+    let res = results(kids);
+    check_ring_counts(&res, records);
+    (field(&res[0], "p50"), field(&res[0], "p99"))
 }
 
 /// Rate of a flat-out writer with `readers` spinning reader processes.
@@ -455,7 +468,9 @@ fn ring_throughput(dir: &Path, records: u64, readers: usize) -> (Rate, u64) {
     });
     t.id = END;
     w.publish_tick(&t).unwrap();
-    let lost: u64 = results(kids).iter().map(|r| field(r, "lost")).sum();
+    let res = results(kids);
+    check_ring_counts(&res, records);
+    let lost: u64 = res.iter().map(|r| field(r, "lost")).sum();
     (rate, lost)
 }
 
@@ -485,7 +500,9 @@ fn ring_publish_cost(dir: &Path, records: u64, rate: u64, readers: usize) -> (f6
     let ghz = (unsafe { _rdtsc() } - c0) as f64 / t0.elapsed().as_nanos() as f64;
     t.id = END;
     w.publish_tick(&t).unwrap();
-    let lost: u64 = results(kids).iter().map(|r| field(r, "lost")).sum();
+    let res = results(kids);
+    check_ring_counts(&res, records);
+    let lost: u64 = res.iter().map(|r| field(r, "lost")).sum();
     (cycles as f64 / ghz / records as f64, lost)
 }
 
