@@ -89,13 +89,20 @@ struct Common {
 #[derive(Clone, Copy, Debug)]
 struct TfParams {
     tf: Timeframe,
+    /// Width, ns.
+    width: i64,
+    /// Origin reduced into `[0, width)`.
     origin: i64,
 }
 
 impl TfParams {
+    /// Bucket start of `ts`. `ts` is within `TS_MIN - MAX_LATENESS_NS ..=
+    /// TS_MAX` (valid ticks, clamped clocks) and `origin` within the width,
+    /// so nothing overflows; one division.
     #[inline]
     fn start(&self, ts: i64) -> i64 {
-        self.tf.bucket_start(ts, self.origin)
+        let rel = ts - self.origin;
+        rel.div_euclid(self.width) * self.width + self.origin
     }
 }
 
@@ -311,6 +318,10 @@ impl TfState {
         out: &mut S,
         stats: &mut AggStats,
     ) -> Option<usize> {
+        if ts >= self.back_start && ts < self.back_end {
+            // The newest bar: held, so within the lateness.
+            return Some(self.len - 1);
+        }
         let s = p.start(ts);
         let e = p.tf.bucket_end(s);
         if e <= self.floor_end || (!fold && e.saturating_add(c.lateness) <= wm) {
@@ -536,6 +547,7 @@ impl Aggregator {
             .iter()
             .map(|&tf| TfParams {
                 tf,
+                width: tf.nanos(),
                 origin: tf.normalize_origin(cfg.origin_ns),
             })
             .collect();
@@ -914,7 +926,7 @@ fn update_direct<S: BarSink>(
             continue;
         }
         slow = true;
-        let was_tail = p.start(ts) >= t.tail_end;
+        let was_tail = ts >= t.tail_end;
         match t.route(p, c, ts, wm, false, out, stats) {
             Some(i) => {
                 let h = t.get_mut(i);
@@ -964,7 +976,7 @@ fn update_fold<S: BarSink>(
         return HOT;
     }
     let p0 = &params[0];
-    if p0.start(ts) >= fine.tail_end {
+    if ts >= fine.tail_end {
         // A new finest bucket: fold the old one, then start the new one.
         fold_back(sym, params, c, out, stats);
         let fine = &mut sym.tfs[0];
