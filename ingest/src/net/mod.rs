@@ -34,6 +34,7 @@
 //! ```
 
 mod config;
+pub mod send;
 pub mod sys;
 mod tcp;
 
