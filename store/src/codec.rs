@@ -12,7 +12,7 @@
 //!   of the block round-trips bit-exactly that way, zigzag-delta coded;
 //!   otherwise the XOR of each value's bits with the previous one's (Gorilla
 //!   style, always bit-exact: NaN payloads, −0.0, subnormals, infinities);
-//! - kind/side/flags: run-length coded;
+//! - side (bits 0-1), kind (bits 2-7), flags (bits 8-23): run-length coded;
 //! - ids: zigzag deltas.
 //!
 //! Decoding is total: any byte string gives either the values or
@@ -33,6 +33,10 @@ const TIME_DELTA: u8 = 0;
 const TIME_DOD: u8 = 1;
 const FLOAT_DECIMAL: u8 = 0;
 const FLOAT_XOR: u8 = 1;
+const FLOAT_DECIMAL_RAW: u8 = 2;
+const FLOAT_DECIMAL_UNSIGNED: u8 = 3;
+const RECV_DIFF: u8 = 0;
+const RECV_TIMES: u8 = 1;
 
 /// The most decimal places a float column is scaled by.
 pub const MAX_DECIMALS: u8 = 12;
@@ -84,7 +88,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn u8(&mut self) -> Res<u8> {
-        let b = *self.buf.get(self.pos).ok_or(Corrupt("payload ends early"))?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or(Corrupt("payload ends early"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -309,7 +316,13 @@ pub(crate) fn get_times(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, i
 /// The smallest number of decimals that represents every value exactly, if any.
 fn decimals_of(vals: impl Iterator<Item = f64>) -> Option<u8> {
     let mut e = 0u8;
+    let mut last = None;
     for v in vals {
+        // repeated values (prices, round lots, zero asks of trades) were checked already
+        if last == Some(v.to_bits()) {
+            continue;
+        }
+        last = Some(v.to_bits());
         loop {
             let p = POW10[e as usize];
             let m = (v * p).round();
@@ -326,19 +339,50 @@ fn decimals_of(vals: impl Iterator<Item = f64>) -> Option<u8> {
     Some(e)
 }
 
-/// Writes a float column; bit-exact for every f64.
-pub(crate) fn put_floats(out: &mut Vec<u8>, vals: impl Iterator<Item = f64> + Clone) {
+/// Writes a float column; bit-exact for every f64. `m` is scratch.
+pub(crate) fn put_floats(
+    out: &mut Vec<u8>,
+    vals: impl Iterator<Item = f64> + Clone,
+    m: &mut Vec<i64>,
+) {
     if let Some(e) = decimals_of(vals.clone()) {
-        out.push(FLOAT_DECIMAL);
-        out.push(e);
         let p = POW10[e as usize];
-        let it = vals.scan(0i64, move |prev, v| {
-            let m = (v * p).round() as i64;
-            let d = m.wrapping_sub(*prev);
-            *prev = m;
-            Some(zigzag(d))
-        });
-        put_int_col(out, it);
+        m.clear();
+        let mut last = (f64::NAN.to_bits(), 0i64);
+        m.extend(vals.map(|v| {
+            if v.to_bits() != last.0 {
+                last = (v.to_bits(), (v * p).round() as i64);
+            }
+            last.1
+        }));
+        // scaled integers, delta-coded (prices) or as they are (sizes): the cheaper
+        let mut prev = 0i64;
+        let (mut cost_delta, mut cost_raw, mut neg) = (0usize, 0usize, false);
+        for &x in m.iter() {
+            cost_delta += varint_len(zigzag(x.wrapping_sub(prev)));
+            cost_raw += varint_len(x as u64);
+            neg |= x < 0;
+            prev = x;
+        }
+        if !neg && cost_raw <= cost_delta + cost_delta / 4 {
+            // sizes: repeated raw values model better under lz4/zstd than deltas
+            out.push(FLOAT_DECIMAL_UNSIGNED);
+            out.push(e);
+            put_int_col(out, m.iter().map(|&x| x as u64));
+        } else if cost_raw < cost_delta {
+            out.push(FLOAT_DECIMAL_RAW);
+            out.push(e);
+            put_int_col(out, m.iter().map(|&x| zigzag(x)));
+        } else {
+            out.push(FLOAT_DECIMAL);
+            out.push(e);
+            let it = m.iter().scan(0i64, |prev, &x| {
+                let d = x.wrapping_sub(*prev);
+                *prev = x;
+                Some(zigzag(d))
+            });
+            put_int_col(out, it);
+        }
     } else {
         out.push(FLOAT_XOR);
         let it = vals.scan(0u64, |prev, v| {
@@ -359,9 +403,36 @@ pub(crate) fn get_floats(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, 
             let e = c.u8()?;
             let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
             let mut m = 0i64;
+            // repeated values skip the division
+            let mut last = (0i64, 0.0f64);
             get_int_col(c, n, |i, v| {
                 m = m.wrapping_add(unzigzag(v));
-                f(i, m as f64 / p);
+                if m != last.0 || i == 0 {
+                    last = (m, m as f64 / p);
+                }
+                f(i, last.1);
+            })
+        }
+        FLOAT_DECIMAL_UNSIGNED => {
+            let e = c.u8()?;
+            let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
+            let mut last = (0u64, 0.0f64);
+            get_int_col(c, n, |i, v| {
+                if v != last.0 || i == 0 {
+                    last = (v, v as f64 / p);
+                }
+                f(i, last.1);
+            })
+        }
+        FLOAT_DECIMAL_RAW => {
+            let e = c.u8()?;
+            let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
+            let mut last = (0u64, 0.0f64);
+            get_int_col(c, n, |i, v| {
+                if v != last.0 || i == 0 {
+                    last = (v, unzigzag(v) as f64 / p);
+                }
+                f(i, last.1);
             })
         }
         FLOAT_XOR => {
@@ -403,26 +474,81 @@ fn put_runs(out: &mut Vec<u8>, vals: impl Iterator<Item = u64>) {
     out[at..at + 4].copy_from_slice(&(runs as u32).to_le_bytes());
 }
 
-fn get_runs(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, u64) -> Res<()>) -> Res<()> {
+/// Reads the tick meta runs into `out`, checking every value and the total.
+fn get_run_list(c: &mut Cursor<'_>, n: usize, out: &mut Vec<(u64, u32)>) -> Res<()> {
     let runs = c.u32()?;
-    let mut i = 0usize;
+    let mut total = 0usize;
     for _ in 0..runs {
         let v = c.varint()?;
         let len = c.varint()?;
-        let end = usize::try_from(len)
+        // bits 0-1 side, 2-7 kind, 8-23 flags
+        if TickKind::from_u8((v >> 2 & 0x3f) as u8).is_none() || v & 3 == 3 || v >> 24 != 0 {
+            return Err(Corrupt("bad kind, side or flags"));
+        }
+        total = usize::try_from(len)
             .ok()
-            .and_then(|l| i.checked_add(l))
-            .filter(|&e| e <= n)
+            .and_then(|l| total.checked_add(l))
+            .filter(|&t| t <= n)
             .ok_or(Corrupt("run longer than the block"))?;
-        while i < end {
-            f(i, v)?;
-            i += 1;
+        if len > 0 {
+            out.push((v, len as u32));
         }
     }
-    if i != n {
+    if total != n {
         return Err(Corrupt("runs do not cover the block"));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- receive times
+
+/// Receive times: as the difference from the event time (scaled by its GCD),
+/// or as a time column of their own, whichever is shorter for the block.
+fn put_recv(out: &mut Vec<u8>, ticks: &[Tick], s: &mut EncodeScratch) {
+    s.col.clear();
+    s.col
+        .extend(ticks.iter().map(|t| t.ts_recv.wrapping_sub(t.ts_event)));
+    let mut g = 0u64;
+    for &d in &s.col {
+        g = gcd(g, d.unsigned_abs());
+        if g == 1 {
+            break;
+        }
+    }
+    if g == 0 || g > i64::MAX as u64 {
+        g = 1;
+    }
+    let at = out.len();
+    out.push(RECV_DIFF);
+    put_varint(out, g);
+    put_int_col(out, s.col.iter().map(|&d| zigzag(d / g as i64)));
+    if g == 1 || out.len() - at > 16 {
+        s.alt.clear();
+        s.alt.push(RECV_TIMES);
+        s.col.clear();
+        s.col.extend(ticks.iter().map(|t| t.ts_recv));
+        put_times(&mut s.alt, &s.col, &mut s.times);
+        if s.alt.len() < out.len() - at {
+            out.truncate(at);
+            out.extend_from_slice(&s.alt);
+        }
+    }
+}
+
+fn get_recv(c: &mut Cursor<'_>, n: usize, ev: &[i64], o: &mut [i64]) -> Res<()> {
+    match c.u8()? {
+        RECV_DIFF => {
+            let g = c.varint()?;
+            if g == 0 || g > i64::MAX as u64 {
+                return Err(Corrupt("bad receive time divisor"));
+            }
+            get_int_col(c, n, |i, v| {
+                o[i] = ev[i].wrapping_add(unzigzag(v).wrapping_mul(g as i64))
+            })
+        }
+        RECV_TIMES => get_times(c, n, |i, t| o[i] = t),
+        _ => Err(Corrupt("unknown receive time mode")),
+    }
 }
 
 // ---------------------------------------------------------------- tick blocks
@@ -432,6 +558,8 @@ fn get_runs(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, u64) -> Res<(
 pub struct EncodeScratch {
     times: Vec<i64>,
     col: Vec<i64>,
+    m: Vec<i64>,
+    alt: Vec<u8>,
 }
 
 /// Appends the column encoding of `ticks` (one symbol) to `out`.
@@ -439,22 +567,17 @@ pub fn encode_ticks(ticks: &[Tick], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     s.col.clear();
     s.col.extend(ticks.iter().map(|t| t.ts_event));
     put_times(out, &s.col, &mut s.times);
-    put_int_col(
-        out,
-        ticks
-            .iter()
-            .map(|t| zigzag(t.ts_recv.wrapping_sub(t.ts_event))),
-    );
+    put_recv(out, ticks, s);
     put_runs(
         out,
         ticks
             .iter()
-            .map(|t| t.kind as u64 | (t.side as u64) << 8 | (t.flags as u64) << 16),
+            .map(|t| t.side as u64 | (t.kind as u64) << 2 | (t.flags as u64) << 8),
     );
-    put_floats(out, ticks.iter().map(|t| t.price));
-    put_floats(out, ticks.iter().map(|t| t.size));
-    put_floats(out, ticks.iter().map(|t| t.ask));
-    put_floats(out, ticks.iter().map(|t| t.ask_size));
+    put_floats(out, ticks.iter().map(|t| t.price), &mut s.m);
+    put_floats(out, ticks.iter().map(|t| t.size), &mut s.m);
+    put_floats(out, ticks.iter().map(|t| t.ask), &mut s.m);
+    put_floats(out, ticks.iter().map(|t| t.ask_size), &mut s.m);
     let ids = ticks.iter().scan(0u64, |prev, t| {
         let d = t.id.wrapping_sub(*prev) as i64;
         *prev = t.id;
@@ -463,43 +586,100 @@ pub fn encode_ticks(ticks: &[Tick], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     put_int_col(out, ids);
 }
 
-/// Decodes `n` ticks of `symbol` from `payload` into `out` (cleared first).
-pub fn decode_ticks(payload: &[u8], n: usize, symbol: u32, out: &mut Vec<Tick>) -> Res<()> {
-    out.clear();
-    out.resize(
-        n,
-        Tick {
-            symbol,
-            ..Tick::default()
-        },
-    );
-    let o = &mut out[..];
+/// Decoded columns of one tick block (reusable buffers).
+#[derive(Default, Debug)]
+pub struct TickColumns {
+    /// Event times.
+    pub ts_event: Vec<i64>,
+    /// Receive times.
+    pub ts_recv: Vec<i64>,
+    /// Runs of (side | kind << 2 | flags << 8, length).
+    pub meta: Vec<(u64, u32)>,
+    /// Prices (bids of quotes).
+    pub price: Vec<f64>,
+    /// Sizes (bid sizes).
+    pub size: Vec<f64>,
+    /// Asks.
+    pub ask: Vec<f64>,
+    /// Ask sizes.
+    pub ask_size: Vec<f64>,
+    /// Ids.
+    pub id: Vec<u64>,
+}
+
+fn fill<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    v.clear();
+    v.resize(n, T::default());
+    &mut v[..]
+}
+
+/// Decodes the columns of `n` ticks from `payload`.
+pub fn decode_tick_columns(payload: &[u8], n: usize, cols: &mut TickColumns) -> Res<()> {
     let mut c = Cursor::new(payload);
-    get_times(&mut c, n, |i, t| o[i].ts_event = t)?;
-    get_int_col(&mut c, n, |i, v| {
-        o[i].ts_recv = o[i].ts_event.wrapping_add(unzigzag(v))
-    })?;
-    get_runs(&mut c, n, |i, v| {
-        let t = &mut o[i];
-        t.kind = TickKind::from_u8(v as u8).ok_or(Corrupt("unknown tick kind"))?;
-        t.side = Side::from_u8((v >> 8) as u8);
-        if (v >> 8) as u8 > 2 || v >> 32 != 0 {
-            return Err(Corrupt("bad side or flags"));
-        }
-        t.flags = (v >> 16) as u16;
-        Ok(())
-    })?;
-    get_floats(&mut c, n, |i, v| o[i].price = v)?;
-    get_floats(&mut c, n, |i, v| o[i].size = v)?;
-    get_floats(&mut c, n, |i, v| o[i].ask = v)?;
-    get_floats(&mut c, n, |i, v| o[i].ask_size = v)?;
+    let ts = fill(&mut cols.ts_event, n);
+    get_times(&mut c, n, |i, t| ts[i] = t)?;
+    let recv = fill(&mut cols.ts_recv, n);
+    get_recv(&mut c, n, &cols.ts_event, recv)?;
+    cols.meta.clear();
+    get_run_list(&mut c, n, &mut cols.meta)?;
+    let p = fill(&mut cols.price, n);
+    get_floats(&mut c, n, |i, v| p[i] = v)?;
+    let p = fill(&mut cols.size, n);
+    get_floats(&mut c, n, |i, v| p[i] = v)?;
+    let p = fill(&mut cols.ask, n);
+    get_floats(&mut c, n, |i, v| p[i] = v)?;
+    let p = fill(&mut cols.ask_size, n);
+    get_floats(&mut c, n, |i, v| p[i] = v)?;
+    let ids = fill(&mut cols.id, n);
     let mut id = 0u64;
     get_int_col(&mut c, n, |i, v| {
         id = id.wrapping_add(unzigzag(v) as u64);
-        o[i].id = id;
+        ids[i] = id;
     })?;
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
+    }
+    Ok(())
+}
+
+/// Decodes `n` ticks of `symbol` from `payload` into `out` (cleared first).
+pub fn decode_ticks(payload: &[u8], n: usize, symbol: u32, out: &mut Vec<Tick>) -> Res<()> {
+    decode_ticks_with(payload, n, symbol, out, &mut TickColumns::default())
+}
+
+/// [`decode_ticks`] with reusable column buffers: columns first, then one
+/// pass that writes each 64-byte tick once.
+pub fn decode_ticks_with(
+    payload: &[u8],
+    n: usize,
+    symbol: u32,
+    out: &mut Vec<Tick>,
+    cols: &mut TickColumns,
+) -> Res<()> {
+    decode_tick_columns(payload, n, cols)?;
+    out.clear();
+    out.reserve(n);
+    let mut run = cols.meta.iter();
+    let (mut meta, mut left) = (0u64, 0u32);
+    for i in 0..n {
+        if left == 0 {
+            let &(v, l) = run.next().ok_or(Corrupt("runs do not cover the block"))?;
+            (meta, left) = (v, l);
+        }
+        left -= 1;
+        out.push(Tick {
+            ts_event: cols.ts_event[i],
+            ts_recv: cols.ts_recv[i],
+            symbol,
+            kind: TickKind::from_u8((meta >> 2 & 0x3f) as u8).unwrap_or_default(),
+            side: Side::from_u8((meta & 3) as u8),
+            flags: (meta >> 8) as u16,
+            price: cols.price[i],
+            size: cols.size[i],
+            ask: cols.ask[i],
+            ask_size: cols.ask_size[i],
+            id: cols.id[i],
+        });
     }
     Ok(())
 }
@@ -515,19 +695,20 @@ pub fn encode_bars(bars: &[Bar], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     put_int_col(out, rel(|b| b.end));
     put_int_col(out, rel(|b| b.first_ts));
     put_int_col(out, rel(|b| b.last_ts));
-    put_floats(out, bars.iter().map(|b| b.open));
-    put_floats(out, bars.iter().map(|b| b.high));
-    put_floats(out, bars.iter().map(|b| b.low));
-    put_floats(out, bars.iter().map(|b| b.close));
-    put_floats(out, bars.iter().map(|b| b.volume));
-    put_floats(out, bars.iter().map(|b| b.vwap));
-    put_floats(out, bars.iter().map(|b| b.vwap_num));
-    put_floats(out, bars.iter().map(|b| b.buy_volume));
-    put_floats(out, bars.iter().map(|b| b.sell_volume));
+    put_floats(out, bars.iter().map(|b| b.open), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.high), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.low), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.close), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.volume), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.vwap), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.vwap_num), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.buy_volume), &mut s.m);
+    put_floats(out, bars.iter().map(|b| b.sell_volume), &mut s.m);
     put_int_col(out, bars.iter().map(|b| b.count));
     put_int_col(
         out,
-        bars.iter().map(|b| b.revision as u64 | (b.flags as u64) << 32),
+        bars.iter()
+            .map(|b| b.revision as u64 | (b.flags as u64) << 32),
     );
 }
 
@@ -666,8 +847,11 @@ mod tests {
     fn tick_block() -> impl Strategy<Value = Vec<Tick>> {
         prop_oneof![
             prop::collection::vec(any_tick(), 0..200),
-            (any_tick(), prop::collection::vec((0i64..3, -2i64..3), 1..300)).prop_map(
-                |(base, steps)| {
+            (
+                any_tick(),
+                prop::collection::vec((0i64..3, -2i64..3), 1..300)
+            )
+                .prop_map(|(base, steps)| {
                     let mut t = base;
                     steps
                         .into_iter()
@@ -678,8 +862,7 @@ mod tests {
                             t
                         })
                         .collect()
-                }
-            ),
+                }),
         ]
     }
 
@@ -701,7 +884,7 @@ mod tests {
         #[test]
         fn float_columns_bit_exact(vals in prop::collection::vec(any_f64(), 0..300)) {
             let mut buf = Vec::new();
-            put_floats(&mut buf, vals.iter().copied());
+            put_floats(&mut buf, vals.iter().copied(), &mut Vec::new());
             let mut got = vec![0u64; vals.len()];
             get_floats(&mut Cursor::new(&buf), vals.len(), |i, v| got[i] = v.to_bits()).unwrap();
             let want: Vec<u64> = vals.iter().map(|v| v.to_bits()).collect();
@@ -751,17 +934,23 @@ mod tests {
     #[test]
     fn decimal_prices_are_scaled() {
         let mut buf = Vec::new();
-        put_floats(&mut buf, [167.42, 167.43, 167.41].into_iter());
+        put_floats(
+            &mut buf,
+            [167.42, 167.43, 167.41].into_iter(),
+            &mut Vec::new(),
+        );
         assert_eq!(buf[0], FLOAT_DECIMAL);
         assert_eq!(buf[1], 2);
         let mut buf = Vec::new();
-        put_floats(&mut buf, [1.0, -0.0].into_iter());
+        put_floats(&mut buf, [1.0, -0.0].into_iter(), &mut Vec::new());
         assert_eq!(buf[0], FLOAT_XOR, "-0.0 has no decimal form");
     }
 
     #[test]
     fn millisecond_times_use_the_divisor() {
-        let ts: Vec<i64> = (0..100).map(|i| 1_381_000_000_000_000_000 + i * 3_000_000).collect();
+        let ts: Vec<i64> = (0..100)
+            .map(|i| 1_381_000_000_000_000_000 + i * 3_000_000)
+            .collect();
         let mut buf = Vec::new();
         put_times(&mut buf, &ts, &mut Vec::new());
         // first (8) + divisor varint (3) + mode (1) + const column (3)

@@ -462,6 +462,104 @@ pub fn parse_day(s: &str) -> Option<i32> {
 mod tests {
     use super::*;
 
+    /// Every table row of `docs/storage.md` whose last cell names a constant:
+    /// the row's offset must equal it.
+    #[test]
+    fn doc_tables_match_the_constants() {
+        use crate::stage::*;
+        let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/storage.md"));
+        let consts: &[(&str, usize)] = &[
+            ("FH_MAGIC", FH_MAGIC),
+            ("FH_VERSION", FH_VERSION),
+            ("FH_KIND", FH_KIND),
+            ("FH_RESERVED0", FH_RESERVED0),
+            ("FH_WRITER", FH_WRITER),
+            ("FH_RESERVED1", FH_RESERVED1),
+            ("FH_DAY", FH_DAY),
+            ("FH_PART", FH_PART),
+            ("FH_CREATED", FH_CREATED),
+            ("FH_RESERVED2", FH_RESERVED2),
+            ("FH_CRC", FH_CRC),
+            ("FILE_HEADER_LEN", FILE_HEADER_LEN),
+            ("BH_MAGIC", BH_MAGIC),
+            ("BH_KIND", BH_KIND),
+            ("BH_CODEC", BH_CODEC),
+            ("BH_FLAGS", BH_FLAGS),
+            ("BH_SYMBOL", BH_SYMBOL),
+            ("BH_COUNT", BH_COUNT),
+            ("BH_TIMEFRAME", BH_TIMEFRAME),
+            ("BH_PAYLOAD_LEN", BH_PAYLOAD_LEN),
+            ("BH_RAW_LEN", BH_RAW_LEN),
+            ("BH_PAYLOAD_CRC", BH_PAYLOAD_CRC),
+            ("BH_T_MIN", BH_T_MIN),
+            ("BH_T_MAX", BH_T_MAX),
+            ("BH_TAG", BH_TAG),
+            ("BH_PREV_CRC", BH_PREV_CRC),
+            ("BH_CRC", BH_CRC),
+            ("BLOCK_HEADER_LEN", BLOCK_HEADER_LEN),
+            ("IX_KIND", IX_KIND),
+            ("IX_CODEC", IX_CODEC),
+            ("IX_RESERVED", IX_RESERVED),
+            ("IX_SYMBOL", IX_SYMBOL),
+            ("IX_TIMEFRAME", IX_TIMEFRAME),
+            ("IX_COUNT", IX_COUNT),
+            ("IX_T_MIN", IX_T_MIN),
+            ("IX_T_MAX", IX_T_MAX),
+            ("IX_OFFSET", IX_OFFSET),
+            ("IX_RECORD_LEN", IX_RECORD_LEN),
+            ("IX_RAW_LEN", IX_RAW_LEN),
+            ("INDEX_ENTRY_LEN", INDEX_ENTRY_LEN),
+            ("TR_MAGIC", TR_MAGIC),
+            ("TR_ENTRIES", TR_ENTRIES),
+            ("TR_INDEX_OFFSET", TR_INDEX_OFFSET),
+            ("TR_SOURCES_LEN", TR_SOURCES_LEN),
+            ("TR_INDEX_CRC", TR_INDEX_CRC),
+            ("TR_CRC", TR_CRC),
+            ("TR_END_MAGIC", TR_END_MAGIC),
+            ("TRAILER_LEN", TRAILER_LEN),
+            ("SH_MAGIC", SH_MAGIC),
+            ("SH_VERSION", SH_VERSION),
+            ("SH_WRITER", SH_WRITER),
+            ("SH_SLOTS", SH_SLOTS),
+            ("SH_SLOT_BYTES", SH_SLOT_BYTES),
+            ("SH_EPOCH", SH_EPOCH),
+            ("SH_CRC", SH_CRC),
+            ("SL_KIND", SL_KIND),
+            ("SL_SYMBOL", SL_SYMBOL),
+            ("SL_TIMEFRAME", SL_TIMEFRAME),
+            ("SL_DAY", SL_DAY),
+            ("SL_TAG", SL_TAG),
+            ("SL_COUNT", SL_COUNT),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for line in doc.lines() {
+            let cells: Vec<&str> = line
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let Some(last) = cells.last() else { continue };
+            let Some(name) = last.strip_prefix('`').and_then(|l| l.strip_suffix('`')) else {
+                continue;
+            };
+            let Some(&(_, value)) = consts.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            let off: usize = cells[0]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad offset in {line}"));
+            assert_eq!(off, value, "docs/storage.md row for {name}: {line}");
+            seen.insert(name);
+        }
+        for (n, _) in consts {
+            assert!(seen.contains(n), "{n} is not in docs/storage.md");
+        }
+        assert!(doc.contains(&format!("{} (this version)", FORMAT_VERSION)));
+        assert_eq!(COMMIT_LEN, 8);
+        assert_eq!(crate::stage::SLOT_HEADER_LEN, 64);
+    }
+
     #[test]
     fn day_names_round_trip() {
         assert_eq!(day_name(0), "1970-01-01");

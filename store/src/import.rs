@@ -38,7 +38,7 @@ const MANIFEST_REC: usize = 16 + 8 + 8 + 4;
 pub struct ImportOptions {
     /// Values per sealed block. Default 65,536.
     pub block: usize,
-    /// zstd level. Default 3.
+    /// zstd level. Default 15 (see `docs/storage.md`: ratio vs level).
     pub zstd_level: i32,
     /// Ticks buffered across all (symbol, day) streams before a flush. Default 4M.
     pub max_buffered: usize,
@@ -50,7 +50,7 @@ impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
             block: 65_536,
-            zstd_level: 3,
+            zstd_level: 15,
             max_buffered: 4 << 20,
             max_open_days: 8,
         }
@@ -115,13 +115,23 @@ pub(crate) fn import_prefix(fp: u128) -> String {
 /// Names are resolved through the store's symbol table (new names get the next
 /// free id); each tick's `symbol` field is replaced by that id. Input order is
 /// kept per symbol and day.
-pub fn import_ticks<I, S>(root: &Path, fp: u128, ticks: I, opts: &ImportOptions) -> Result<ImportReport>
+pub fn import_ticks<I, S>(
+    root: &Path,
+    fp: u128,
+    ticks: I,
+    opts: &ImportOptions,
+) -> Result<ImportReport>
 where
     I: IntoIterator<Item = (S, Tick)>,
     S: AsRef<str>,
 {
-    if opts.block == 0 || opts.block > crate::format::MAX_BLOCK_COUNT as usize || opts.max_open_days == 0 {
-        return Err(StoreError::Config("import block must be 1..=131072 and max_open_days ≥ 1"));
+    if opts.block == 0
+        || opts.block > crate::format::MAX_BLOCK_COUNT as usize
+        || opts.max_open_days == 0
+    {
+        return Err(StoreError::Config(
+            "import block must be 1..=131072 and max_open_days ≥ 1",
+        ));
     }
     fs::create_dir_all(layout::data_dir(root)).map_err(|e| StoreError::io(root, e))?;
     let mut report = ImportReport {
@@ -255,11 +265,15 @@ impl Ctx<'_> {
                 part: *k - 1,
                 created: crate::writer::now_ns(),
             };
-            let w = SealedWriter::create(&path, header, self.opts.zstd_level).map_err(|e| StoreError::io(&path, e))?;
+            let w = SealedWriter::create(&path, header, self.opts.zstd_level)
+                .map_err(|e| StoreError::io(&path, e))?;
             self.days.insert(day, (w, *self.seq));
             self.report.files.push(path);
         }
-        let (w, used) = self.days.get_mut(&day).ok_or(StoreError::Config("import day"))?;
+        let (w, used) = self
+            .days
+            .get_mut(&day)
+            .ok_or(StoreError::Config("import day"))?;
         *used = *self.seq;
         w.ticks(symbol, ticks)
             .map_err(|e| StoreError::io(layout::day_dir(self.root, day), e))?;
@@ -282,7 +296,10 @@ fn remove_leftovers(root: &Path, fp: u128) -> Result<()> {
         let dir = layout::day_dir(root, day);
         let rd = fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
         for e in rd.flatten() {
-            if e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            if e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
                 let _ = fs::remove_file(e.path());
             }
         }

@@ -69,7 +69,10 @@ mod stage;
 mod symbols;
 mod writer;
 
-pub use codec::{Corrupt, EncodeScratch, MAX_DECIMALS, decode_bars, decode_ticks, encode_bars, encode_ticks};
+pub use codec::{
+    Corrupt, EncodeScratch, MAX_DECIMALS, TickColumns, decode_bars, decode_tick_columns,
+    decode_ticks, decode_ticks_with, encode_bars, encode_ticks,
+};
 pub use error::{Result, StoreError};
 pub use reader::{BarIter, StoreReader, SymbolInfo, TickIter};
 pub use symbols::{MAX_SYMBOL_ID, SYMBOLS_FILE, SymbolMap, valid_name};
@@ -101,13 +104,15 @@ pub fn scan_segment(
         if h.kind != e.kind || h.symbol != e.symbol || h.count != e.count {
             return Err(Corrupt("block does not match its index entry"));
         }
-        let payload = &rec[format::BLOCK_HEADER_LEN..format::BLOCK_HEADER_LEN + h.payload_len as usize];
+        let payload =
+            &rec[format::BLOCK_HEADER_LEN..format::BLOCK_HEADER_LEN + h.payload_len as usize];
         codecs.decompress(&h, payload, &mut raw)?;
         if h.kind == format::KIND_TICKS {
             decode_ticks(&raw, h.count as usize, h.symbol, &mut ticks)?;
             on_ticks(&ticks);
         } else {
-            let tf = mtf::Timeframe::from_millis(h.timeframe_ms).map_err(|_| Corrupt("bad timeframe"))?;
+            let tf = mtf::Timeframe::from_millis(h.timeframe_ms)
+                .map_err(|_| Corrupt("bad timeframe"))?;
             decode_bars(&raw, h.count as usize, h.symbol, tf, &mut bars)?;
             on_bars(&bars);
         }

@@ -118,7 +118,8 @@ pub fn compact_day(root: &Path, day: i32, zstd_level: i32, block: usize) -> Resu
         part: next,
         created: crate::writer::now_ns(),
     };
-    let mut out = SealedWriter::create(&out_path, header, zstd_level).map_err(|e| StoreError::io(&out_path, e))?;
+    let mut out = SealedWriter::create(&out_path, header, zstd_level)
+        .map_err(|e| StoreError::io(&out_path, e))?;
     // every file replaced so far stays listed, so leftovers stay hidden
     out.sources = segs
         .iter()
@@ -127,7 +128,13 @@ pub fn compact_day(root: &Path, day: i32, zstd_level: i32, block: usize) -> Resu
     for s in &segs {
         rep.bytes_before += s.file.metadata().map(|m| m.len()).unwrap_or(0);
     }
-    let inputs: Vec<Input<'_>> = segs.iter().map(|s| Input { src: &s.file, toc: &s.toc }).collect();
+    let inputs: Vec<Input<'_>> = segs
+        .iter()
+        .map(|s| Input {
+            src: &s.file,
+            toc: &s.toc,
+        })
+        .collect();
     let stats = match segment::rewrite(&inputs, &mut out, block, true) {
         Ok(s) => s,
         Err(e) => {

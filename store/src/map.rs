@@ -95,7 +95,11 @@ impl MappedFile {
         // need `&mut self` of the one non-Clone owner, so no two writes race and
         // no Rust reference into the mapping exists (SyncHandle only msyncs).
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.map.as_mut_ptr().add(offset), bytes.len());
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.map.as_mut_ptr().add(offset),
+                bytes.len(),
+            );
         }
         true
     }

@@ -127,6 +127,7 @@ struct BlockReader {
     codecs: Codecs,
     rec: Vec<u8>,
     raw: Vec<u8>,
+    cols: codec::TickColumns,
 }
 
 impl BlockReader {
@@ -135,20 +136,33 @@ impl BlockReader {
             codecs: Codecs::new(1)?,
             rec: Vec::new(),
             raw: Vec::new(),
+            cols: codec::TickColumns::default(),
         })
     }
 
     /// Reads, verifies and decompresses the block of `e`; `raw` holds the columns.
-    fn load(&mut self, src: &(impl ReadAt + ?Sized), e: &IndexEntry, limit: u64) -> io::Result<Result<BlockHeader, Corrupt>> {
+    fn load(
+        &mut self,
+        src: &(impl ReadAt + ?Sized),
+        e: &IndexEntry,
+        limit: u64,
+    ) -> io::Result<Result<BlockHeader, Corrupt>> {
         let h = match segment::read_record(src, e.offset, limit, &mut self.rec)? {
             Ok((h, _)) => h,
             Err(c) => return Ok(Err(c)),
         };
-        if h.kind != e.kind || h.symbol != e.symbol || h.count != e.count || h.timeframe_ms != e.timeframe_ms {
+        if h.kind != e.kind
+            || h.symbol != e.symbol
+            || h.count != e.count
+            || h.timeframe_ms != e.timeframe_ms
+        {
             return Ok(Err(Corrupt("block does not match its index entry")));
         }
         let payload = &self.rec[BLOCK_HEADER_LEN..BLOCK_HEADER_LEN + h.payload_len as usize];
-        Ok(self.codecs.decompress(&h, payload, &mut self.raw).map(|()| h))
+        Ok(self
+            .codecs
+            .decompress(&h, payload, &mut self.raw)
+            .map(|()| h))
     }
 }
 
@@ -178,7 +192,11 @@ impl TickIter {
                 while *i < seg.toc.entries.len() {
                     let e = seg.toc.entries[*i];
                     *i += 1;
-                    if e.kind != KIND_TICKS || e.symbol != self.symbol || e.t_max < self.from || e.t_min >= self.to {
+                    if e.kind != KIND_TICKS
+                        || e.symbol != self.symbol
+                        || e.t_max < self.from
+                        || e.t_min >= self.to
+                    {
                         continue;
                     }
                     let limit = seg.toc.data_end;
@@ -186,7 +204,13 @@ impl TickIter {
                         Err(err) => return Some(Err(StoreError::io(&seg.path, err))),
                         Ok(Err(c)) => return Some(Err(corrupt(&seg.path, e.offset, c))),
                         Ok(Ok(h)) => {
-                            if let Err(c) = codec::decode_ticks(&self.blocks.raw, h.count as usize, h.symbol, &mut self.batch) {
+                            if let Err(c) = codec::decode_ticks_with(
+                                &self.blocks.raw,
+                                h.count as usize,
+                                h.symbol,
+                                &mut self.batch,
+                                &mut self.blocks.cols,
+                            ) {
                                 return Some(Err(corrupt(&seg.path, e.offset, c)));
                             }
                             if e.t_min < self.from || e.t_max >= self.to {
@@ -293,8 +317,14 @@ impl BarIter {
                     Ok(Err(c)) => return Err(corrupt(&seg.path, e.offset, c)),
                     Ok(Ok(h)) => h,
                 };
-                codec::decode_bars(&self.blocks.raw, h.count as usize, h.symbol, self.tf, &mut self.tmp)
-                    .map_err(|c| corrupt(&seg.path, e.offset, c))?;
+                codec::decode_bars(
+                    &self.blocks.raw,
+                    h.count as usize,
+                    h.symbol,
+                    self.tf,
+                    &mut self.tmp,
+                )
+                .map_err(|c| corrupt(&seg.path, e.offset, c))?;
                 self.day_bars.extend_from_slice(&self.tmp);
             }
         }
@@ -332,8 +362,14 @@ impl BarIter {
                     Ok(Err(cr)) => return Err(corrupt(&seg.path, e.offset, cr)),
                     Ok(Ok(h)) => h,
                 };
-                codec::decode_ticks(&self.blocks.raw, h.count as usize, h.symbol, &mut batch)
-                    .map_err(|cr| corrupt(&seg.path, e.offset, cr))?;
+                codec::decode_ticks_with(
+                    &self.blocks.raw,
+                    h.count as usize,
+                    h.symbol,
+                    &mut batch,
+                    &mut self.blocks.cols,
+                )
+                .map_err(|cr| corrupt(&seg.path, e.offset, cr))?;
                 for t in &batch {
                     if t.is_trade() {
                         c.ts.push(t.ts_event);
@@ -459,7 +495,9 @@ impl StoreReader {
     /// no daemon.
     pub fn open(root: &Path) -> Result<StoreReader> {
         std::fs::metadata(root).map_err(|e| StoreError::io(root, e))?;
-        Ok(StoreReader { root: root.to_owned() })
+        Ok(StoreReader {
+            root: root.to_owned(),
+        })
     }
 
     /// The store directory.
@@ -510,11 +548,24 @@ impl StoreReader {
     }
 
     /// Only stored bars (no rebuild).
-    pub fn stored_bars(&self, symbol: SymbolId, tf: Timeframe, from: i64, to: i64) -> Result<BarIter> {
+    pub fn stored_bars(
+        &self,
+        symbol: SymbolId,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+    ) -> Result<BarIter> {
         self.bar_iter(symbol, tf, from, to, false)
     }
 
-    fn bar_iter(&self, symbol: SymbolId, tf: Timeframe, from: i64, to: i64, rebuild: bool) -> Result<BarIter> {
+    fn bar_iter(
+        &self,
+        symbol: SymbolId,
+        tf: Timeframe,
+        from: i64,
+        to: i64,
+        rebuild: bool,
+    ) -> Result<BarIter> {
         Ok(BarIter {
             reader: self.clone(),
             symbol,

@@ -12,17 +12,20 @@ use crate::format::*;
 use crate::io::ReadAt;
 
 /// Compression contexts, reused across blocks.
+/// Contexts are made on first use: readers never pay for a compressor.
 pub(crate) struct Codecs {
-    zc: zstd::bulk::Compressor<'static>,
-    zd: zstd::bulk::Decompressor<'static>,
+    level: i32,
+    zc: Option<zstd::bulk::Compressor<'static>>,
+    zd: Option<zstd::bulk::Decompressor<'static>>,
     buf: Vec<u8>,
 }
 
 impl Codecs {
     pub(crate) fn new(zstd_level: i32) -> io::Result<Codecs> {
         Ok(Codecs {
-            zc: zstd::bulk::Compressor::new(zstd_level)?,
-            zd: zstd::bulk::Decompressor::new()?,
+            level: zstd_level,
+            zc: None,
+            zd: None,
             buf: Vec::new(),
         })
     }
@@ -40,7 +43,11 @@ impl Codecs {
             }
             CODEC_ZSTD => {
                 self.buf.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-                self.zc.compress_to_buffer(raw, &mut self.buf)?
+                let zc = match &mut self.zc {
+                    Some(z) => z,
+                    None => self.zc.insert(zstd::bulk::Compressor::new(self.level)?),
+                };
+                zc.compress_to_buffer(raw, &mut self.buf)?
             }
             _ => usize::MAX,
         };
@@ -79,8 +86,13 @@ impl Codecs {
             }
             CODEC_ZSTD => {
                 raw.reserve(n);
-                let got = self
-                    .zd
+                let zd = match &mut self.zd {
+                    Some(z) => z,
+                    None => self.zd.insert(
+                        zstd::bulk::Decompressor::new().map_err(|_| Corrupt("zstd context"))?,
+                    ),
+                };
+                let got = zd
                     .decompress_to_buffer(payload, raw)
                     .map_err(|_| Corrupt("zstd payload"))?;
                 if got != n {
@@ -150,7 +162,9 @@ pub(crate) fn read_record<R: ReadAt + ?Sized>(
     buf: &mut Vec<u8>,
 ) -> Result<Result<(BlockHeader, u32), Corrupt>, io::Error> {
     let mut hb = [0u8; BLOCK_HEADER_LEN];
-    if offset.saturating_add(BLOCK_HEADER_LEN as u64) > limit || !src.read_exact_at(&mut hb, offset)? {
+    if offset.saturating_add(BLOCK_HEADER_LEN as u64) > limit
+        || !src.read_exact_at(&mut hb, offset)?
+    {
         return Ok(Err(Corrupt("block header cut")));
     }
     let (h, crc) = match BlockHeader::decode(&hb) {
@@ -218,7 +232,11 @@ pub(crate) fn read_toc<R: ReadAt + ?Sized>(src: &R) -> io::Result<Result<Toc, Co
     scan(src, size, header, hcrc).map(Ok)
 }
 
-fn read_footer<R: ReadAt + ?Sized>(src: &R, size: u64, header: FileHeader) -> io::Result<Option<Toc>> {
+fn read_footer<R: ReadAt + ?Sized>(
+    src: &R,
+    size: u64,
+    header: FileHeader,
+) -> io::Result<Option<Toc>> {
     if size < (FILE_HEADER_LEN + TRAILER_LEN) as u64 {
         return Ok(None);
     }
@@ -231,7 +249,8 @@ fn read_footer<R: ReadAt + ?Sized>(src: &R, size: u64, header: FileHeader) -> io
         return Ok(None);
     };
     let ix_len = t.entries as u64 * INDEX_ENTRY_LEN as u64 + t.sources_len as u64;
-    if t.index_offset < FILE_HEADER_LEN as u64 || t.index_offset.checked_add(ix_len) != Some(tr_at) {
+    if t.index_offset < FILE_HEADER_LEN as u64 || t.index_offset.checked_add(ix_len) != Some(tr_at)
+    {
         return Ok(None);
     }
     let mut ix = vec![0u8; ix_len as usize];
@@ -335,7 +354,11 @@ pub(crate) struct SealedWriter {
 }
 
 impl SealedWriter {
-    pub(crate) fn create(path: &Path, header: FileHeader, zstd_level: i32) -> io::Result<SealedWriter> {
+    pub(crate) fn create(
+        path: &Path,
+        header: FileHeader,
+        zstd_level: i32,
+    ) -> io::Result<SealedWriter> {
         let tmp = tmp_path(path);
         let file = OpenOptions::new()
             .write(true)
@@ -361,7 +384,14 @@ impl SealedWriter {
     }
 
     fn write_raw(&mut self, m: BlockMeta) -> io::Result<()> {
-        let (h, crc) = build_record(&m, CODEC_ZSTD, &self.raw, self.prev, &mut self.codecs, &mut self.rec)?;
+        let (h, crc) = build_record(
+            &m,
+            CODEC_ZSTD,
+            &self.raw,
+            self.prev,
+            &mut self.codecs,
+            &mut self.rec,
+        )?;
         self.out.write_all(&self.rec)?;
         self.entries.push(IndexEntry::of(&h, self.pos));
         self.pos += self.rec.len() as u64;
@@ -459,8 +489,9 @@ pub(crate) fn tick_range(t: &[Tick]) -> (i64, i64) {
 }
 
 pub(crate) fn bar_range(b: &[Bar]) -> (i64, i64) {
-    b.iter()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), b| (lo.min(b.start), hi.max(b.start)))
+    b.iter().fold((i64::MAX, i64::MIN), |(lo, hi), b| {
+        (lo.min(b.start), hi.max(b.start))
+    })
 }
 
 /// Keeps, per bar start, the bar of the highest revision (the later one on a tie);

@@ -57,8 +57,15 @@ pub(crate) struct Stage {
 
 impl Stage {
     /// Creates a new stage file (the old one must have been removed).
-    pub(crate) fn create(path: &Path, writer: u16, slots: u32, slot_bytes: u32, epoch: u32) -> io::Result<Stage> {
-        let len = STAGE_HEADER_LEN as u64 + slots as u64 * (SLOT_HEADER_LEN as u64 + slot_bytes as u64);
+    pub(crate) fn create(
+        path: &Path,
+        writer: u16,
+        slots: u32,
+        slot_bytes: u32,
+        epoch: u32,
+    ) -> io::Result<Stage> {
+        let len =
+            STAGE_HEADER_LEN as u64 + slots as u64 * (SLOT_HEADER_LEN as u64 + slot_bytes as u64);
         // SAFETY: the caller holds this writer's lock; the stage file belongs to
         // that writer alone, is created here and never truncated (map.rs rule).
         let mut map = unsafe { MappedFile::create(path, len)? };
@@ -175,7 +182,11 @@ pub(crate) fn read_stage<R: ReadAt + ?Sized>(src: &R) -> io::Result<Option<(u32,
             timeframe_ms: rd_u32(&sh, SL_TIMEFRAME),
             day: rd_u32(&sh, SL_DAY) as i32,
         };
-        let rec = if key.kind == crate::format::KIND_TICKS { TICK_REC } else { BAR_REC };
+        let rec = if key.kind == crate::format::KIND_TICKS {
+            TICK_REC
+        } else {
+            BAR_REC
+        };
         let count = count.min(slot_bytes / rec);
         data.clear();
         data.resize(count * rec, 0);

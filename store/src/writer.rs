@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,7 @@ pub struct StoreConfig {
     pub stage_slots: u32,
     /// Values per block in sealed segments. Default 65,536.
     pub sealed_block: u32,
-    /// zstd level of sealed segments. Default 3.
+    /// zstd level of sealed segments (sealing runs in the background). Default 15.
     pub zstd_level: i32,
     /// A hot segment of a past day is sealed after this long without writes. Default 30 s.
     pub seal_idle: Duration,
@@ -69,7 +69,7 @@ impl Default for StoreConfig {
             segment_bytes: 64 << 20,
             stage_slots: 256,
             sealed_block: 65_536,
-            zstd_level: 3,
+            zstd_level: 15,
             seal_idle: Duration::from_secs(30),
             max_open_hot: 4,
         }
@@ -80,7 +80,9 @@ impl StoreConfig {
     fn validate(&self) -> Result<()> {
         let max = MAX_BLOCK_COUNT;
         if !(1..=max).contains(&self.block_ticks) || !(1..=max).contains(&self.block_bars) {
-            return Err(StoreError::Config("block_ticks and block_bars must be 1..=131072"));
+            return Err(StoreError::Config(
+                "block_ticks and block_bars must be 1..=131072",
+            ));
         }
         if !(1..=max).contains(&self.sealed_block) {
             return Err(StoreError::Config("sealed_block must be 1..=131072"));
@@ -94,7 +96,9 @@ impl StoreConfig {
         // the worst block (≈ 100 bytes per tick, 200 per bar, before lz4) must fit twice
         let worst = (self.block_ticks as u64 * 100).max(self.block_bars as u64 * 200) + 4096;
         if self.segment_bytes < 2 * worst + 4096 || self.segment_bytes > (1 << 40) {
-            return Err(StoreError::Config("segment_bytes too small for the block size"));
+            return Err(StoreError::Config(
+                "segment_bytes too small for the block size",
+            ));
         }
         if !(1..=22).contains(&self.zstd_level) {
             return Err(StoreError::Config("zstd_level must be 1..=22"));
@@ -221,9 +225,11 @@ impl HotSet {
         let committed = Arc::new(AtomicU64::new(FILE_HEADER_LEN as u64));
         let id = self.next_id;
         self.next_id += 1;
-        let _ = self
-            .sync_tx
-            .send(SyncJob::Track(id, map.sync_handle(), Arc::clone(&committed)));
+        let _ = self.sync_tx.send(SyncJob::Track(
+            id,
+            map.sync_handle(),
+            Arc::clone(&committed),
+        ));
         self.hot.push(Hot {
             day,
             path,
@@ -250,14 +256,27 @@ impl HotSet {
             Some(i) => i,
             None => self.create(day)?,
         };
-        let (_, mut crc) =
-            segment::build_record(meta, CODEC_LZ4, raw, self.hot[i].prev, &mut self.codecs, &mut self.rec)
-                .map_err(|e| StoreError::io(&self.hot[i].path, e))?;
+        let (_, mut crc) = segment::build_record(
+            meta,
+            CODEC_LZ4,
+            raw,
+            self.hot[i].prev,
+            &mut self.codecs,
+            &mut self.rec,
+        )
+        .map_err(|e| StoreError::io(&self.hot[i].path, e))?;
         if self.hot[i].end + self.rec.len() > self.hot[i].map.len() {
             self.close(i);
             i = self.create(day)?;
-            (_, crc) = segment::build_record(meta, CODEC_LZ4, raw, self.hot[i].prev, &mut self.codecs, &mut self.rec)
-                .map_err(|e| StoreError::io(&self.hot[i].path, e))?;
+            (_, crc) = segment::build_record(
+                meta,
+                CODEC_LZ4,
+                raw,
+                self.hot[i].prev,
+                &mut self.codecs,
+                &mut self.rec,
+            )
+            .map_err(|e| StoreError::io(&self.hot[i].path, e))?;
         }
         let h = &mut self.hot[i];
         let len = self.rec.len();
@@ -268,7 +287,8 @@ impl HotSet {
         // recovery after a kill) sees the block only once the marker is there.
         h.map.write(h.end, &self.rec[..len - COMMIT_LEN]);
         fence(Ordering::Release);
-        h.map.write(h.end + len - COMMIT_LEN, &self.rec[len - COMMIT_LEN..]);
+        h.map
+            .write(h.end + len - COMMIT_LEN, &self.rec[len - COMMIT_LEN..]);
         if self.always {
             h.map
                 .sync_range(h.end, len)
@@ -384,7 +404,12 @@ impl StoreWriter {
     /// segments are handed to the sealer.
     pub fn open(root: &Path, writer: u16, cfg: StoreConfig) -> Result<StoreWriter> {
         cfg.validate()?;
-        for d in [root.to_owned(), root.join("locks"), root.join("stage"), layout::data_dir(root)] {
+        for d in [
+            root.to_owned(),
+            root.join("locks"),
+            root.join("stage"),
+            layout::data_dir(root),
+        ] {
             fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
         }
         let lock_path = layout::lock_path(root, writer);
@@ -515,7 +540,9 @@ impl StoreWriter {
                     tag: r.tag,
                 };
                 hots.commit(r.key.day, &meta, &raw)?;
-                stats.recovered_ticks.fetch_add(r.ticks.len() as u64, Ordering::Relaxed);
+                stats
+                    .recovered_ticks
+                    .fetch_add(r.ticks.len() as u64, Ordering::Relaxed);
             } else if r.key.kind == KIND_BARS && !r.bars.is_empty() {
                 raw.clear();
                 codec::encode_bars(&r.bars, &mut raw, &mut scratch);
@@ -530,7 +557,9 @@ impl StoreWriter {
                     tag: r.tag,
                 };
                 hots.commit(r.key.day, &meta, &raw)?;
-                stats.recovered_bars.fetch_add(r.bars.len() as u64, Ordering::Relaxed);
+                stats
+                    .recovered_bars
+                    .fetch_add(r.bars.len() as u64, Ordering::Relaxed);
             }
         }
         hots.sync_all()?;
@@ -539,9 +568,19 @@ impl StoreWriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(StoreError::io(&stage_path, e)),
         }
-        let stage = Stage::create(&stage_path, writer, cfg.stage_slots, cfg.slot_bytes(), epoch)
-            .map_err(|e| StoreError::io(&stage_path, e))?;
-        let _ = hots.sync_tx.send(SyncJob::Track(u64::MAX, stage.sync_handle(), Arc::new(AtomicU64::new(u64::MAX))));
+        let stage = Stage::create(
+            &stage_path,
+            writer,
+            cfg.stage_slots,
+            cfg.slot_bytes(),
+            epoch,
+        )
+        .map_err(|e| StoreError::io(&stage_path, e))?;
+        let _ = hots.sync_tx.send(SyncJob::Track(
+            u64::MAX,
+            stage.sync_handle(),
+            Arc::new(AtomicU64::new(u64::MAX)),
+        ));
         // the recovered blocks' hot files are sealed together with the old ones
         for i in (0..hots.hot.len()).rev() {
             hots.close(i);
@@ -740,7 +779,9 @@ impl StoreWriter {
                 t_max,
                 tag,
             };
-            self.stats.ticks.fetch_add(ticks.len() as u64, Ordering::Relaxed);
+            self.stats
+                .ticks
+                .fetch_add(ticks.len() as u64, Ordering::Relaxed);
             self.hots.commit(key.day, &meta, &self.raw)
         } else if !bars.is_empty() {
             self.raw.clear();
@@ -755,7 +796,9 @@ impl StoreWriter {
                 t_max,
                 tag,
             };
-            self.stats.bars.fetch_add(bars.len() as u64, Ordering::Relaxed);
+            self.stats
+                .bars
+                .fetch_add(bars.len() as u64, Ordering::Relaxed);
             self.hots.commit(key.day, &meta, &self.raw)
         } else {
             Ok(())

@@ -27,7 +27,12 @@ fn cfg() -> StoreConfig {
 fn read_all(dir: &Path, symbols: u32) -> Vec<Vec<Tick>> {
     let r = StoreReader::open(dir).unwrap();
     (0..symbols)
-        .map(|s| r.ticks(s, i64::MIN, i64::MAX).unwrap().map(Result::unwrap).collect())
+        .map(|s| {
+            r.ticks(s, i64::MIN, i64::MAX)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        })
         .collect()
 }
 
@@ -56,7 +61,12 @@ fn kill_9_loses_nothing_appended() {
     for (round, target) in [3_000usize, 41_234, 150_001].into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "kill_9_loses_nothing_appended", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "kill_9_loses_nothing_appended",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -77,21 +87,33 @@ fn kill_9_loses_nothing_appended() {
         assert!(acked >= target, "child died early (round {round})");
         // recovery: reopen the writer, which commits the stage and seals
         let w = StoreWriter::open(dir.path(), 0, cfg()).unwrap();
-        let rec = w.stats().recovered_ticks.load(std::sync::atomic::Ordering::Relaxed);
+        let rec = w
+            .stats()
+            .recovered_ticks
+            .load(std::sync::atomic::Ordering::Relaxed);
         w.close().unwrap();
         let got = read_all(dir.path(), 3);
         let total: usize = got.iter().map(Vec::len).sum();
-        assert!(total >= acked, "round {round}: {total} stored < {acked} acknowledged");
+        assert!(
+            total >= acked,
+            "round {round}: {total} stored < {acked} acknowledged"
+        );
         // exactly a prefix of the stream, per symbol, no duplicates
         let prefix = &expected[..total];
         for s in 0..3u32 {
             let want: Vec<Tick> = prefix.iter().filter(|t| t.symbol == s).copied().collect();
-            assert_eq!(got[s as usize].len(), want.len(), "round {round} symbol {s}");
+            assert_eq!(
+                got[s as usize].len(),
+                want.len(),
+                "round {round} symbol {s}"
+            );
             for (a, b) in got[s as usize].iter().zip(&want) {
                 assert!(same_tick(a, b));
             }
         }
-        eprintln!("round {round}: acknowledged {acked}, stored {total}, recovered from stage {rec}");
+        eprintln!(
+            "round {round}: acknowledged {acked}, stored {total}, recovered from stage {rec}"
+        );
     }
 }
 
@@ -106,7 +128,12 @@ fn hot_store(blocks: usize) -> (tempfile::TempDir, PathBuf, Vec<Tick>) {
     let ticks: Vec<Tick> = walk(blocks * 100, 1, 5);
     w.append_ticks(&ticks).unwrap();
     w.close().unwrap();
-    let day = std::fs::read_dir(dir.path().join("data")).unwrap().next().unwrap().unwrap().path();
+    let day = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let hot = std::fs::read_dir(&day)
         .unwrap()
         .flatten()
@@ -125,7 +152,9 @@ fn decoded(img: &[u8]) -> Result<Vec<Tick>, store::Corrupt> {
 /// (start, end) of the last record: the shortest clean prefixes holding
 /// `before` and `after` ticks.
 fn last_record(img: &[u8], before: usize, after: usize) -> (usize, usize) {
-    let clean = |l: usize, n: usize| decoded(&img[..l]).map(|v| v.len()) == Ok(n) && segment_tail(&img[..l]).is_none();
+    let clean = |l: usize, n: usize| {
+        decoded(&img[..l]).map(|v| v.len()) == Ok(n) && segment_tail(&img[..l]).is_none()
+    };
     let end = (0..img.len()).find(|&l| clean(l, after)).unwrap();
     let start = (0..end).rev().find(|&l| clean(l, before)).unwrap();
     (start, end)
@@ -145,7 +174,10 @@ fn torn_tail_by_truncation_is_cut() {
             assert!(same_tick(a, b));
         }
         if len > last_start {
-            assert!(segment_tail(&img[..len]).is_some(), "torn tail at {len} not reported");
+            assert!(
+                segment_tail(&img[..len]).is_some(),
+                "torn tail at {len} not reported"
+            );
         }
     }
     assert_eq!(decoded(&img[..end]).unwrap().len(), 500);
@@ -162,7 +194,11 @@ fn flipped_bytes_in_last_block_are_cut_never_returned() {
             bad[off] ^= mask;
             let got = decoded(&bad).unwrap();
             let want = if off < end { 400 } else { 500 }; // after the end: garbage, cut
-            assert_eq!(got.len(), want, "flip {mask:#x} at {off} (last block {last_start}..{end})");
+            assert_eq!(
+                got.len(),
+                want,
+                "flip {mask:#x} at {off} (last block {last_start}..{end})"
+            );
             assert!(segment_tail(&bad).is_some(), "flip at {off} not detected");
             for (a, b) in got.iter().zip(&ticks) {
                 assert!(same_tick(a, b));
@@ -174,7 +210,12 @@ fn flipped_bytes_in_last_block_are_cut_never_returned() {
     bad[last_start + 100] ^= 0x10;
     std::fs::write(&hot, &bad).unwrap();
     let w = StoreWriter::open(dir.path(), 0, cfg()).unwrap();
-    assert_eq!(w.stats().torn_tails.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        w.stats()
+            .torn_tails
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     w.close().unwrap();
     let got = read_all(dir.path(), 1);
     assert_eq!(got[0].len(), 400);
@@ -185,8 +226,16 @@ fn corrupt_sealed_segment_never_returns_bad_data() {
     let (dir, hot, ticks) = hot_store(3);
     drop(hot);
     // reopening seals the hot segment
-    StoreWriter::open(dir.path(), 0, cfg()).unwrap().close().unwrap();
-    let day = std::fs::read_dir(dir.path().join("data")).unwrap().next().unwrap().unwrap().path();
+    StoreWriter::open(dir.path(), 0, cfg())
+        .unwrap()
+        .close()
+        .unwrap();
+    let day = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let seg = std::fs::read_dir(&day)
         .unwrap()
         .flatten()
@@ -213,7 +262,14 @@ fn corrupt_sealed_segment_never_returns_bad_data() {
     std::fs::write(&seg, &bad).unwrap();
     let r = StoreReader::open(dir.path()).unwrap();
     let res: Result<Vec<Tick>, _> = r.ticks(0, i64::MIN, i64::MAX).unwrap().collect();
-    assert!(res.is_err() || res.unwrap().iter().zip(&ticks).all(|(a, b)| same_tick(a, b)));
+    assert!(
+        res.is_err()
+            || res
+                .unwrap()
+                .iter()
+                .zip(&ticks)
+                .all(|(a, b)| same_tick(a, b))
+    );
 }
 
 #[test]
@@ -237,7 +293,12 @@ fn stale_stage_after_commit_is_not_duplicated() {
     std::fs::remove_file(&stage).unwrap();
     std::fs::write(&stage, &snapshot).unwrap();
     let w = StoreWriter::open(dir.path(), 0, c).unwrap();
-    assert_eq!(w.stats().recovered_ticks.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        w.stats()
+            .recovered_ticks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     w.close().unwrap();
     let got = read_all(dir.path(), 1);
     assert_eq!(got[0].len(), 199);

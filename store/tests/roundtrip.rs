@@ -63,7 +63,11 @@ fn ticks_round_trip_hot_then_sealed() {
         // a sub-range
         let (a, b) = (want[100].ts_event, want[2000].ts_event);
         let sub: Vec<Tick> = r.ticks(s, a, b).unwrap().map(Result::unwrap).collect();
-        let wsub: Vec<Tick> = want.iter().filter(|t| t.ts_event >= a && t.ts_event < b).copied().collect();
+        let wsub: Vec<Tick> = want
+            .iter()
+            .filter(|t| t.ts_event >= a && t.ts_event < b)
+            .copied()
+            .collect();
         assert_same(&sub, &wsub);
     }
     let info = r.info().unwrap();
@@ -92,7 +96,14 @@ fn days_partition_and_late_ticks() {
     let mut all = Vec::new();
     for d in 0..3 {
         for i in 0..2500 {
-            all.push(Tick::trade(1, T0 + d * DAY + i * 1_000_000_000, 10.0 + i as f64 * 0.01, 1.0, mtf::Side::Buy, i as u64));
+            all.push(Tick::trade(
+                1,
+                T0 + d * DAY + i * 1_000_000_000,
+                10.0 + i as f64 * 0.01,
+                1.0,
+                mtf::Side::Buy,
+                i as u64,
+            ));
         }
     }
     // a late tick for day 0 after day 2 started
@@ -103,9 +114,16 @@ fn days_partition_and_late_ticks() {
     assert_eq!(r.days().unwrap().len(), 3);
     let got = read_all(&r, 1);
     assert_eq!(got.len(), all.len());
-    let day0: Vec<Tick> = r.ticks(1, T0 - T0 % DAY, T0 - T0 % DAY + DAY).unwrap().map(Result::unwrap).collect();
+    let day0: Vec<Tick> = r
+        .ticks(1, T0 - T0 % DAY, T0 - T0 % DAY + DAY)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(day0.len(), 2501);
-    assert_eq!(r.last_tick_time(1).unwrap(), Some(T0 + 2 * DAY + 2499 * 1_000_000_000));
+    assert_eq!(
+        r.last_tick_time(1).unwrap(),
+        Some(T0 + 2 * DAY + 2499 * 1_000_000_000)
+    );
 }
 
 #[test]
@@ -115,28 +133,43 @@ fn bars_latest_revision_wins_and_rebuild_matches_mtf() {
     let tf = Timeframe::M1;
     let start = T0 - T0 % tf.nanos();
     for i in 0..200 {
-        w.append_bar(&bar(2, tf, start + i * tf.nanos(), 100.0 + i as f64, 0)).unwrap();
+        w.append_bar(&bar(2, tf, start + i * tf.nanos(), 100.0 + i as f64, 0))
+            .unwrap();
     }
     // revisions of bar 10 (twice) and 150
-    w.append_bar(&bar(2, tf, start + 10 * tf.nanos(), 555.0, 1)).unwrap();
-    w.append_bar(&bar(2, tf, start + 150 * tf.nanos(), 777.0, 1)).unwrap();
-    w.append_bar(&bar(2, tf, start + 10 * tf.nanos(), 666.0, 2)).unwrap();
+    w.append_bar(&bar(2, tf, start + 10 * tf.nanos(), 555.0, 1))
+        .unwrap();
+    w.append_bar(&bar(2, tf, start + 150 * tf.nanos(), 777.0, 1))
+        .unwrap();
+    w.append_bar(&bar(2, tf, start + 10 * tf.nanos(), 666.0, 2))
+        .unwrap();
     let ticks = walk(20_000, 1, 3);
     let ticks: Vec<Tick> = ticks.into_iter().map(|t| Tick { symbol: 2, ..t }).collect();
     w.append_ticks(&ticks).unwrap();
     w.flush().unwrap();
     let r = StoreReader::open(dir.path()).unwrap();
-    let bars: Vec<Bar> = r.bars(2, tf, i64::MIN, i64::MAX).unwrap().map(Result::unwrap).collect();
+    let bars: Vec<Bar> = r
+        .bars(2, tf, i64::MIN, i64::MAX)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(bars.len(), 200);
     assert_eq!(bars[10].close, 666.0);
     assert_eq!(bars[10].revision, 2);
     assert_eq!(bars[150].close, 777.0);
     assert!(bars.windows(2).all(|w| w[0].start < w[1].start));
-    assert_eq!(r.last_bar(2, tf).unwrap().unwrap().start, start + 199 * tf.nanos());
+    assert_eq!(
+        r.last_bar(2, tf).unwrap().unwrap().start,
+        start + 199 * tf.nanos()
+    );
 
     // 5s bars are not stored: rebuilt from the ticks with the mtf batch kernel
     let tf5: Timeframe = "5s".parse().unwrap();
-    let rebuilt: Vec<Bar> = r.bars(2, tf5, i64::MIN, i64::MAX).unwrap().map(Result::unwrap).collect();
+    let rebuilt: Vec<Bar> = r
+        .bars(2, tf5, i64::MIN, i64::MAX)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let trades: Vec<&Tick> = ticks.iter().filter(|t| t.is_trade()).collect();
     let ts: Vec<i64> = trades.iter().map(|t| t.ts_event).collect();
     let px: Vec<f64> = trades.iter().map(|t| t.price).collect();
@@ -149,7 +182,11 @@ fn bars_latest_revision_wins_and_rebuild_matches_mtf() {
         origin_ns: 0,
         flags: 0,
     };
-    mtf::batch::aggregate(&SortedColumns::new(&ts, &px, &sz, Some(&sd)).unwrap(), &spec, &mut want);
+    mtf::batch::aggregate(
+        &SortedColumns::new(&ts, &px, &sz, Some(&sd)).unwrap(),
+        &spec,
+        &mut want,
+    );
     assert_eq!(rebuilt, want);
     w.close().unwrap();
 }
@@ -195,13 +232,26 @@ fn compaction_and_retention() {
     for (k, part) in ticks.chunks(8000).take(2).enumerate() {
         let mut w = StoreWriter::open(dir.path(), 0, small()).unwrap();
         w.append_ticks(part).unwrap();
-        w.append_bar(&bar(0, Timeframe::M1, T0 - T0 % 60_000_000_000, 1.0 + k as f64, k as u32)).unwrap();
+        w.append_bar(&bar(
+            0,
+            Timeframe::M1,
+            T0 - T0 % 60_000_000_000,
+            1.0 + k as f64,
+            k as u32,
+        ))
+        .unwrap();
         w.seal_all().unwrap();
         w.close().unwrap();
     }
     let rest = &ticks[16_000..];
     let names = ["S0", "S1"];
-    import_ticks(dir.path(), 7, rest.iter().map(|t| (names[t.symbol as usize], *t)), &ImportOptions::default()).unwrap();
+    import_ticks(
+        dir.path(),
+        7,
+        rest.iter().map(|t| (names[t.symbol as usize], *t)),
+        &ImportOptions::default(),
+    )
+    .unwrap();
     let r = StoreReader::open(dir.path()).unwrap();
     let s0 = r.symbols().unwrap().id("S0").unwrap();
     let before = read_all(&r, s0);
@@ -212,11 +262,19 @@ fn compaction_and_retention() {
     assert_eq!(rep.bars, 1, "superseded revision dropped");
     let after = read_all(&r, s0);
     assert_same(&after, &before);
-    let b: Vec<Bar> = r.stored_bars(0, Timeframe::M1, i64::MIN, i64::MAX).unwrap().map(Result::unwrap).collect();
+    let b: Vec<Bar> = r
+        .stored_bars(0, Timeframe::M1, i64::MIN, i64::MAX)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!((b.len(), b[0].revision), (1, 1));
     // a new writer session after compaction gets a fresh part name
     let mut w = StoreWriter::open(dir.path(), 0, small()).unwrap();
-    w.append_tick(&Tick { symbol: s0, ..ticks[0] }).unwrap();
+    w.append_tick(&Tick {
+        symbol: s0,
+        ..ticks[0]
+    })
+    .unwrap();
     w.close().unwrap();
     assert_eq!(read_all(&r, s0).len(), before.len() + 1);
     // retention: the day has a hot file now, so it is kept; seal then drop
@@ -235,13 +293,28 @@ fn symbol_conflicts_are_errors() {
     let mut w = StoreWriter::open(dir.path(), 0, small()).unwrap();
     w.define_symbol(1, "SPY").unwrap();
     w.define_symbol(1, "SPY").unwrap();
-    assert!(matches!(w.define_symbol(1, "QQQ"), Err(StoreError::SymbolConflict { .. })));
-    assert!(matches!(w.define_symbol(2, "SPY"), Err(StoreError::SymbolConflict { .. })));
-    assert!(matches!(w.define_symbol(3, ""), Err(StoreError::BadSymbol(_))));
+    assert!(matches!(
+        w.define_symbol(1, "QQQ"),
+        Err(StoreError::SymbolConflict { .. })
+    ));
+    assert!(matches!(
+        w.define_symbol(2, "SPY"),
+        Err(StoreError::SymbolConflict { .. })
+    ));
+    assert!(matches!(
+        w.define_symbol(3, ""),
+        Err(StoreError::BadSymbol(_))
+    ));
     // a second writer with the same number is refused
-    assert!(matches!(StoreWriter::open(dir.path(), 0, small()), Err(StoreError::Locked(_))));
+    assert!(matches!(
+        StoreWriter::open(dir.path(), 0, small()),
+        Err(StoreError::Locked(_))
+    ));
     let mut w1 = StoreWriter::open(dir.path(), 1, small()).unwrap();
-    assert!(matches!(w1.define_symbol(1, "QQQ"), Err(StoreError::SymbolConflict { .. })));
+    assert!(matches!(
+        w1.define_symbol(1, "QQQ"),
+        Err(StoreError::SymbolConflict { .. })
+    ));
     assert!(matches!(
         w1.append_tick(&Tick::trade(u32::MAX, 0, 1.0, 1.0, mtf::Side::Buy, 0)),
         Err(StoreError::SymbolIdTooLarge(_))

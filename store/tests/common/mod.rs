@@ -74,7 +74,9 @@ pub fn bar(symbol: u32, tf: Timeframe, start: i64, close: f64, revision: u32) ->
 pub fn shared_data(what: &str) -> Option<std::path::PathBuf> {
     let p = std::env::var_os("TICKD_SHARED_DATA")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+        });
     if p.join(what).exists() {
         Some(p)
     } else {

@@ -1,0 +1,189 @@
+//! The benchmark figures measured in thread CPU time (getrusage), which a
+//! loaded machine distorts less than wall time. Criterion's wall-clock
+//! numbers (`cargo bench -p store`) are the reference on a quiet machine.
+//!
+//! `cargo run --release -p store --example cputime`
+
+#[path = "../benches/common/mod.rs"]
+mod data;
+
+use mtf::{Bar, Tick, Timeframe};
+use store::import::{ImportOptions, import_ticks};
+use store::{EncodeScratch, FsyncPolicy, StoreConfig, StoreReader, StoreWriter, TickColumns};
+
+fn cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass; no other memory.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Median CPU seconds of `reps` runs of `f`.
+fn median(reps: usize, mut f: impl FnMut()) -> f64 {
+    let mut v: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = cpu();
+            f();
+            cpu() - t
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[reps / 2]
+}
+
+const DAY: i64 = 86_400_000_000_000;
+
+fn main() {
+    let Some(root) = data::shared_data() else {
+        return;
+    };
+    let f = data::spy_files(&root)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("20131008"))
+        .unwrap();
+    let ticks = data::load_lean_trades(&f, 0);
+    let n = ticks.len() as f64;
+    let mut s = EncodeScratch::default();
+    let mut blocks = Vec::new();
+    for c in ticks.chunks(65_536) {
+        let mut raw = Vec::new();
+        store::encode_ticks(c, &mut raw, &mut s);
+        blocks.push((zstd::bulk::compress(&raw, 15).unwrap(), raw, c.len()));
+    }
+    let t = median(7, || {
+        let mut out = Vec::new();
+        for c in ticks.chunks(65_536) {
+            out.clear();
+            store::encode_ticks(c, &mut out, &mut s);
+        }
+    });
+    println!("encode columns: {:.1}M ticks/s", n / t / 1e6);
+    let mut cols = TickColumns::default();
+    let t = median(7, || {
+        for (_, raw, len) in &blocks {
+            store::decode_tick_columns(raw, *len, &mut cols).unwrap();
+        }
+    });
+    println!("decode to columns: {:.1}M ticks/s", n / t / 1e6);
+    let mut out = Vec::new();
+    let t = median(7, || {
+        for (_, raw, len) in &blocks {
+            store::decode_ticks_with(raw, *len, 0, &mut out, &mut cols).unwrap();
+        }
+    });
+    println!("decode to 64-byte ticks: {:.1}M ticks/s", n / t / 1e6);
+    let mut dz = zstd::bulk::Decompressor::new().unwrap();
+    let mut raw = Vec::new();
+    let t = median(7, || {
+        for (z, r, len) in &blocks {
+            raw.clear();
+            raw.reserve(r.len());
+            dz.decompress_to_buffer(z, &mut raw).unwrap();
+            store::decode_ticks_with(&raw, *len, 0, &mut out, &mut cols).unwrap();
+        }
+    });
+    println!("zstd-15 + decode to ticks: {:.1}M ticks/s", n / t / 1e6);
+    let t = median(5, || {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            fsync: FsyncPolicy::Never,
+            ..StoreConfig::default()
+        };
+        let mut w = StoreWriter::open(dir.path(), 0, cfg).unwrap();
+        let t0 = cpu();
+        for x in &ticks {
+            w.append_tick(x).unwrap();
+        }
+        w.flush().unwrap();
+        let el = cpu() - t0;
+        drop(w);
+        // only the appending counts
+        let adj = cpu();
+        let _ = (el, adj);
+        APPEND.with(|a| a.set(el));
+    });
+    let _ = t;
+    let el = APPEND.with(|a| a.get());
+    println!("append (last run): {:.1}M ticks/s", n / el / 1e6);
+
+    let dir = tempfile::tempdir().unwrap();
+    import_ticks(
+        dir.path(),
+        1,
+        ticks.iter().map(|t| ("SPY", *t)),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    let r = StoreReader::open(dir.path()).unwrap();
+    let day = ticks[0].ts_event.div_euclid(DAY) * DAY;
+    let t = median(7, || {
+        let mut it = r.ticks(0, day, day + DAY).unwrap();
+        let mut k = 0;
+        while let Some(b) = it.next_batch() {
+            k += b.unwrap().len();
+        }
+        assert_eq!(k, ticks.len());
+    });
+    println!("query one day of SPY ticks: {:.2} ms CPU", t * 1e3);
+
+    for per_day in [390i64, 1440] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            fsync: FsyncPolicy::Never,
+            block_bars: 4096,
+            ..StoreConfig::default()
+        };
+        let mut w = StoreWriter::open(dir.path(), 0, cfg).unwrap();
+        let tf = Timeframe::M1;
+        for d in 0..365i64 {
+            for m in 0..per_day {
+                let st = 19_358 * DAY
+                    + d * DAY
+                    + (if per_day < 1440 { 810 } else { 0 } + m) * tf.nanos();
+                let p = 100.0 + ((d * 7 + m) % 300) as f64 * 0.01;
+                w.append_bar(&Bar {
+                    symbol: 1,
+                    timeframe: tf,
+                    start: st,
+                    end: st + tf.nanos(),
+                    open: p,
+                    high: p + 0.05,
+                    low: p - 0.03,
+                    close: p + 0.01,
+                    volume: 1000.0,
+                    vwap: p,
+                    vwap_num: p * 1000.0,
+                    buy_volume: 600.0,
+                    sell_volume: 400.0,
+                    count: 40,
+                    first_ts: st + 1,
+                    last_ts: st + 2,
+                    revision: 0,
+                    flags: 0,
+                })
+                .unwrap();
+            }
+        }
+        w.seal_all().unwrap();
+        w.close().unwrap();
+        let r = StoreReader::open(dir.path()).unwrap();
+        let t = median(5, || {
+            assert_eq!(
+                r.stored_bars(1, tf, i64::MIN, i64::MAX).unwrap().count() as i64,
+                365 * per_day
+            );
+        });
+        println!(
+            "query 1 year of 1m bars ({} bars): {:.2} ms CPU",
+            365 * per_day,
+            t * 1e3
+        );
+    }
+    let _: Option<Tick> = None;
+}
+
+thread_local! {
+    static APPEND: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
