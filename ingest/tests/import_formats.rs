@@ -693,3 +693,33 @@ proptest! {
         prop_assert_eq!(a.counts.rows, b.counts.rows);
     }
 }
+
+#[test]
+fn sniff_reads_through_containers() {
+    use ingest::import::sniff;
+    let bytes = |name: &str, data: Vec<u8>| Input::Bytes {
+        name: name.into(),
+        data: Arc::from(data),
+    };
+    let cases = [
+        bytes("t.csv", TARDIS.as_bytes().to_vec()),
+        bytes("t.gz", gzip(TARDIS.as_bytes())),
+        bytes("t.zip", zip(&[("t.csv", TARDIS.as_bytes())], true)),
+    ];
+    for input in &cases {
+        assert!(
+            matches!(sniff(input), Ok(Some(Format::Tardis))),
+            "{input:?}"
+        );
+    }
+    let lean = bytes(
+        "equity/usa/tick/spy/20131008_trade.zip",
+        zip(&[("x.csv", b"1,2,3")], true),
+    );
+    assert!(matches!(sniff(&lean), Ok(Some(Format::Lean(_)))));
+    assert!(matches!(
+        sniff(&bytes("x", b"what is this".to_vec())),
+        Ok(None)
+    ));
+    assert!(matches!(sniff(&bytes("x.zip", zip(&[], true))), Ok(None)));
+}

@@ -173,6 +173,24 @@ impl Format {
     }
 }
 
+/// Guesses the format of `input`: [`Format::guess`] over its path and the first
+/// line of its first member, decompressed (plain, gzip or zip alike). Reads at
+/// most one line (capped at [`DEFAULT_MAX_LINE`]); `Ok(None)` when nothing fits.
+pub fn sniff(input: &Input) -> Result<Option<Format>, ImportError> {
+    let path = input.path_text();
+    let mut src = Source::open(input.clone())?;
+    let Some(mut m) = src.next_member()? else {
+        return Ok(Format::guess(&path, b""));
+    };
+    let mut lines = LineReader::new(DEFAULT_MAX_LINE);
+    let first = match lines.next_line(&mut m.reader) {
+        Ok(Line::Data(l)) => l.to_vec(),
+        Ok(_) => Vec::new(),
+        Err(e) => return Err(ImportError::io(input, e)),
+    };
+    Ok(Format::guess(&path, &first))
+}
+
 /// How each tick gets its symbol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
