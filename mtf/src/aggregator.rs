@@ -627,11 +627,14 @@ impl Aggregator {
     }
 
     /// An upper bound on the events one `update` or `advance` of one symbol
-    /// can emit: size a `Vec` sink with it (times the symbols for `advance`).
+    /// can emit: size a `Vec` sink with it (times the symbols for `advance`
+    /// and `flush`). Per timeframe: every held bar closing, two fills of a
+    /// gap (before and after the watermark's bucket), a correction, an open
+    /// update, an eviction.
     pub fn max_events_per_update(&self) -> usize {
         self.caps
             .iter()
-            .map(|&c| c + self.cfg.max_fill_per_gap as usize + 2)
+            .map(|&c| c + 2 * self.cfg.max_fill_per_gap as usize + 3)
             .sum()
     }
 
@@ -796,8 +799,9 @@ impl Aggregator {
         Some(s)
     }
 
-    /// Wall-clock timer: moves the watermark of every *live* symbol (its
-    /// latest tick not flagged [`Tick::FLAG_REPLAY`]) to
+    /// Wall-clock timer: moves the watermark of every *live* symbol (the
+    /// latest of its ticks that opened a bar, or came late, was not flagged
+    /// [`Tick::FLAG_REPLAY`]) to
     /// `now_ns - clock_grace_ns` if that is later, closing (and, with fill,
     /// filling) what that passes. Replayed symbols are left alone: a replay of
     /// 2013 data is never closed by today's clock.

@@ -429,8 +429,11 @@ proptest! {
             close: 0.0, volume: 0.0, vwap: 0.0, vwap_num: 0.0, buy_volume: 0.0, sell_volume: 0.0,
             count: 0, first_ts: 0, last_ts: 0, revision: 0, flags: 0 } });
         let mut out = Vec::new();
+        let bound = agg.max_events_per_update();
         for (i, t) in ticks.iter().enumerate() {
+            let before = out.len();
             agg.update(t, &mut out);
+            prop_assert!(out.len() - before <= bound);
             if let Some(&c) = clocks.get(i % 7) {
                 agg.advance(c, &mut out);
             }
