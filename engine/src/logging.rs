@@ -63,9 +63,11 @@ pub fn init(level: &str, file: Option<&Path>) -> std::io::Result<LogHandle> {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     match file {
         None => {
+            use std::io::IsTerminal;
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_thread_names(true)
                 .try_init();
             Ok(LogHandle { file: None })

@@ -28,6 +28,28 @@ pub const BATCH: usize = 256;
 /// How often housekeeping runs (wall-clock bar closing, stats).
 const HOUSEKEEPING: Duration = Duration::from_millis(1);
 
+/// `park`: how long an idle worker spins before it naps.
+const PARK_AFTER: Duration = Duration::from_micros(100);
+
+/// `park`: one nap.
+const NAP: Duration = Duration::from_micros(20);
+
+/// Timer slack of the calling thread (how late the kernel may wake a
+/// sleeper to batch wake-ups; 50 µs by default).
+fn set_timer_slack_ns(ns: libc::c_ulong) {
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and touches no
+    // memory of ours; failure only leaves the default slack.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            ns,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
+    }
+}
+
 /// How often the ring gets a heartbeat.
 const HEARTBEAT: Duration = Duration::from_millis(100);
 
@@ -181,8 +203,11 @@ impl Worker {
     /// then hand everything left to the store and return.
     pub fn run(mut self) -> WorkerSummary {
         crate::pin::pin_current(&format!("worker-{}", self.id), self.pin);
+        if self.idle == IdlePolicy::Park {
+            set_timer_slack_ns(1_000);
+        }
         let mut last_house = Instant::now();
-        let mut idle_rounds = 0u32;
+        let mut busy_at = last_house;
         loop {
             let mut got = 0usize;
             if self.core.pending_bars.is_empty() {
@@ -203,7 +228,7 @@ impl Worker {
                 self.core.housekeeping(now);
             }
             if got > 0 {
-                idle_rounds = 0;
+                busy_at = now;
                 continue;
             }
             if self.rxs.iter().all(|r| r.is_abandoned() && r.is_empty())
@@ -211,11 +236,14 @@ impl Worker {
             {
                 break;
             }
-            idle_rounds = idle_rounds.saturating_add(1);
             match self.idle {
                 IdlePolicy::Spin => std::hint::spin_loop(),
-                IdlePolicy::Park if idle_rounds < 2_000 => std::hint::spin_loop(),
-                IdlePolicy::Park => std::thread::sleep(Duration::from_micros(50)),
+                // Spin through short pauses between bursts, then sleep in
+                // short naps (the timer slack is 1 µs, not the default 50).
+                IdlePolicy::Park if now.duration_since(busy_at) < PARK_AFTER => {
+                    std::hint::spin_loop()
+                }
+                IdlePolicy::Park => std::thread::sleep(NAP),
             }
         }
         self.core.finish()

@@ -594,6 +594,28 @@ fn tickctl_misuse_gives_clear_errors_and_exit_codes() {
 }
 
 #[test]
+fn configured_cores_the_machine_lacks_give_a_warning_and_a_working_daemon() {
+    let d = Daemon::start(&[
+        "ingest.cores=[4000]",
+        "workers.threads=2",
+        "workers.cores=[4001,4002]",
+    ]);
+    d.ctl_ok(&[
+        "send",
+        "--synthetic",
+        "--max",
+        "5000",
+        "--via",
+        "tcp",
+        "--quiet",
+    ]);
+    d.wait_for(30, "5000 accepted", |s| s.counter("accepted") >= 5000);
+    let log = d.log();
+    assert!(log.contains("configured core is not available"), "{log}");
+    d.stop();
+}
+
+#[test]
 fn tickd_config_flags() {
     let o = Command::new(TICKD).arg("--print-config").output().unwrap();
     assert!(o.status.success());

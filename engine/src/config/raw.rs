@@ -114,7 +114,7 @@ pub struct RawWorkers {
     /// Ticks per ingest→worker queue (a power of two; one queue per pair).
     pub queue_capacity: u32,
     /// What a worker does when it has no work: `spin` (lowest latency, burns
-    /// its core) or `park` (spins briefly, then sleeps 50 µs at a time).
+    /// its core) or `park` (spins 100 µs after its last work, then naps 20 µs at a time).
     pub idle: String,
 }
 
