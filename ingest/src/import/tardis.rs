@@ -75,9 +75,6 @@ impl Default for Cols {
 #[derive(Debug, Default)]
 pub(crate) struct TardisDecoder {
     kind: Option<Kind>,
-    cols: Cols,
-    /// fields a row needs at least (highest required index + 1)
-    need: usize,
     /// role of each column, up to the last one used
     roles: [Role; MAX_FIELDS],
     used: usize,
@@ -120,9 +117,7 @@ impl TardisDecoder {
             self.kind = None;
             return Outcome::Error(RowError::Fields);
         }
-        self.need = required.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
         self.kind = Some(kind);
-        self.cols = c;
         self.roles = [Role::Skip; MAX_FIELDS];
         let set: [(u8, Role); 11] = match kind {
             Kind::Trades => [
