@@ -70,8 +70,11 @@ impl SymbolFront {
         if name.len() > MAX_SYMBOL_LEN {
             return Err(SymbolError::TooLong(name.len()));
         }
+        // A byte loop, not a variable-length copy (see `ilp::map::prefix`).
         let mut key = [0u8; MAX_SYMBOL_LEN];
-        key[..name.len()].copy_from_slice(name);
+        for (k, &c) in key.iter_mut().zip(name) {
+            *k = c;
+        }
         // A name with an interior zero byte would alias a shorter name's key.
         if memchr::memchr(0, name).is_some() {
             return Err(SymbolError::BadByte(0));

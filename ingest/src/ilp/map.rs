@@ -108,6 +108,12 @@ pub enum IlpConfigError {
         /// The name.
         name: String,
     },
+    /// More than 128 names in one table's mapping.
+    #[error("ILP table {table:?}: more than 128 names mapped")]
+    TooManyNames {
+        /// Table.
+        table: String,
+    },
     /// `max_line` below 64 bytes or above 16 MiB.
     #[error("ILP max_line {0} outside 64..=16777216")]
     MaxLine(usize),
@@ -139,16 +145,63 @@ impl Default for IlpConfig {
 #[derive(Clone, Debug)]
 pub(crate) struct Compiled {
     pub kind: KindRule,
-    pub names: Vec<(Box<[u8]>, Target)>,
+    /// `(first 8 bytes zero-padded, length, name, target)`.
+    pub names: Vec<(u64, usize, Box<[u8]>, Target)>,
+    /// Open-addressing index into `names` (entry + 1; 0 = empty), keyed by
+    /// prefix and length: one or two probes per key instead of a scan.
+    slots: [u8; SLOTS],
+}
+
+const SLOTS: usize = 256;
+
+#[inline]
+fn prefix(key: &[u8]) -> u64 {
+    // No variable-length copy: a `memcpy` call followed by an 8-byte load
+    // stalls on store forwarding, and this runs for every tag and field key.
+    if key.len() >= 8 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&key[..8]);
+        u64::from_le_bytes(b)
+    } else {
+        key.iter()
+            .enumerate()
+            .fold(0u64, |p, (i, &c)| p | (c as u64) << (8 * i))
+    }
+}
+
+#[inline]
+fn slot_of(p: u64, len: usize) -> usize {
+    ((p ^ (len as u64).rotate_left(56)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
 }
 
 impl Compiled {
+    fn new(kind: KindRule, names: Vec<(u64, usize, Box<[u8]>, Target)>) -> Compiled {
+        let mut slots = [0u8; SLOTS];
+        for (i, (p, l, _, _)) in names.iter().enumerate() {
+            let mut s = slot_of(*p, *l);
+            while slots[s] != 0 {
+                s = (s + 1) % SLOTS;
+            }
+            slots[s] = (i + 1) as u8;
+        }
+        Compiled { kind, names, slots }
+    }
+
     #[inline]
     pub fn target(&self, key: &[u8]) -> Option<Target> {
-        self.names
-            .iter()
-            .find(|(n, _)| **n == *key)
-            .map(|&(_, t)| t)
+        let p = prefix(key);
+        let mut s = slot_of(p, key.len());
+        loop {
+            let e = self.slots[s] as usize;
+            if e == 0 {
+                return None;
+            }
+            let (np, nl, n, t) = &self.names[e - 1];
+            if *nl == key.len() && *np == p && (*nl <= 8 || n[8..] == key[8..]) {
+                return Some(*t);
+            }
+            s = (s + 1) % SLOTS;
+        }
     }
 }
 
@@ -160,8 +213,11 @@ pub(crate) struct CompiledConfig {
     pub max_line: usize,
 }
 
+/// Most names one table maps (the index holds them at most half full).
+const MAX_NAMES: usize = 128;
+
 fn compile(table: &str, m: &FieldMap) -> Result<Compiled, IlpConfigError> {
-    let mut out: Vec<(Box<[u8]>, Target)> = Vec::new();
+    let mut out: Vec<(u64, usize, Box<[u8]>, Target)> = Vec::new();
     for (list, t) in [
         (&m.symbol, Target::Symbol),
         (&m.side, Target::Side),
@@ -184,7 +240,7 @@ fn compile(table: &str, m: &FieldMap) -> Result<Compiled, IlpConfigError> {
                     name: name.clone(),
                 });
             }
-            if let Some((_, other)) = out.iter().find(|(n, _)| **n == *b) {
+            if let Some((_, _, _, other)) = out.iter().find(|(_, _, n, _)| **n == *b) {
                 if *other != t {
                     return Err(IlpConfigError::NameTwice {
                         table: table.to_string(),
@@ -193,13 +249,15 @@ fn compile(table: &str, m: &FieldMap) -> Result<Compiled, IlpConfigError> {
                 }
                 continue;
             }
-            out.push((b.into(), t));
+            if out.len() >= MAX_NAMES {
+                return Err(IlpConfigError::TooManyNames {
+                    table: table.to_string(),
+                });
+            }
+            out.push((prefix(b), b.len(), b.into(), t));
         }
     }
-    Ok(Compiled {
-        kind: m.kind,
-        names: out,
-    })
+    Ok(Compiled::new(m.kind, out))
 }
 
 impl IlpConfig {
@@ -236,6 +294,35 @@ mod tests {
         let c = IlpConfig::default().compile().unwrap();
         let d = c.default.unwrap();
         assert_eq!(d.target(b"amount"), Some(Target::Size));
+        assert_eq!(d.target(b"bid_size"), Some(Target::BidSize));
+        assert_eq!(d.target(b"bid_siz"), None);
+        assert_eq!(d.target(b"bid_sizee"), None);
+        assert_eq!(d.target(b""), None);
+        let many = FieldMap {
+            id: (0..100).map(|i| format!("id_number_{i}")).collect(),
+            ..FieldMap::default()
+        };
+        let c = IlpConfig::default()
+            .with_table("t", many)
+            .compile()
+            .unwrap();
+        for i in 0..100 {
+            assert_eq!(
+                c.tables[b"t".as_slice()].target(format!("id_number_{i}").as_bytes()),
+                Some(Target::Id)
+            );
+        }
+        assert_eq!(c.tables[b"t".as_slice()].target(b"id_number_100"), None);
+        let too_many = FieldMap {
+            id: (0..200).map(|i| format!("n{i}")).collect(),
+            ..FieldMap::default()
+        };
+        assert!(
+            IlpConfig::default()
+                .with_table("t", too_many)
+                .compile()
+                .is_err()
+        );
         assert_eq!(d.target(b"bid_size"), Some(Target::BidSize));
         assert_eq!(d.target(b"nope"), None);
         let mut m = FieldMap::default();

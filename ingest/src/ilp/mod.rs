@@ -377,13 +377,19 @@ fn parse_i64(v: &[u8]) -> Option<i64> {
     if d.is_empty() || d.len() > 19 {
         return None;
     }
-    let mut x: i64 = 0;
+    // Up to 18 digits cannot overflow an i64: no checks per digit.
+    let mut x: u64 = 0;
     for &b in d {
-        if !b.is_ascii_digit() {
+        let v = b.wrapping_sub(b'0');
+        if v > 9 {
             return None;
         }
-        x = x.checked_mul(10)?.checked_add((b - b'0') as i64)?;
+        x = x.wrapping_mul(10).wrapping_add(v as u64);
     }
+    if d.len() == 19 && (d > b"9223372036854775807".as_slice()) {
+        return None;
+    }
+    let x = x as i64;
     Some(if neg { -x } else { x })
 }
 
@@ -603,7 +609,12 @@ impl IlpParser {
                     Some(_) => return Err(IlpError::BadValue),
                 }
             } else {
-                v_end = vs + memchr::memchr2(b',', b' ', &line[vs..]).unwrap_or(line.len() - vs);
+                // Values are short: a plain loop beats a vectorised search here.
+                let mut e = vs;
+                while e < line.len() && line[e] != b',' && line[e] != b' ' {
+                    e += 1;
+                }
+                v_end = e;
                 let v = parse_value(&line[vs..v_end]).ok_or(IlpError::BadValue)?;
                 if let Some(t) = target {
                     let x = match v {

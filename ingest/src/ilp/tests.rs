@@ -321,3 +321,25 @@ proptest! {
         let _ = p.parse_line(&bytes, NOW);
     }
 }
+
+#[test]
+fn integers_at_their_limits() {
+    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+    assert_eq!(parse_i64(b"-9223372036854775807"), Some(-i64::MAX));
+    assert_eq!(parse_i64(b"9223372036854775808"), None);
+    assert_eq!(parse_i64(b"9999999999999999999"), None);
+    assert_eq!(parse_i64(b"10000000000000000000"), None);
+    assert_eq!(parse_i64(b"0000000000000000001"), Some(1));
+    assert_eq!(parse_i64(b"-0"), Some(0));
+    assert_eq!(parse_i64(b"1a"), None);
+    assert_eq!(parse_i64(b"-"), None);
+    assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+    assert_eq!(parse_u64(b"18446744073709551616"), None);
+}
+
+proptest! {
+    #[test]
+    fn integers_match_std(s in "-?[0-9]{1,19}") {
+        prop_assert_eq!(parse_i64(s.as_bytes()), s.parse::<i64>().ok().filter(|&x| x != i64::MIN));
+    }
+}
