@@ -723,3 +723,17 @@ fn sniff_reads_through_containers() {
     ));
     assert!(matches!(sniff(&bytes("x.zip", zip(&[], true))), Ok(None)));
 }
+
+#[test]
+fn lean_decimal_milliseconds() {
+    let rows = b"3600000.5,1666.25,3,usa,null,0\n3600001,1666.5,1,usa,null,0\n99999999999999999999,1,1,usa,null,0\n";
+    let z = zip(&[("20131008_es_tick_trade_201312.csv", &rows[..])], true);
+    let r = run(
+        "future/cme/tick/es/20131008_trade.zip",
+        z,
+        Format::Lean(LeanOptions::default()),
+    );
+    assert_eq!(r.ticks[0].ts_event, ns(2013, 10, 8, 1, 0, 0, 0) + 500_000);
+    assert_eq!(r.ticks[1].ts_event, ns(2013, 10, 8, 1, 0, 0, 1));
+    assert_eq!(r.counts.errors(RowError::Time), 1);
+}

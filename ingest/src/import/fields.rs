@@ -185,6 +185,21 @@ impl<'a> Cursor<'a> {
         Some(self.field().and_then(super::num::parse_u64))
     }
 
+    /// The next field as an unsigned integer when it is one (`Ok`), else its
+    /// text (`Err`); `None` past the last field.
+    #[inline]
+    pub fn u64_or_text(&mut self) -> Option<Result<u64, &'a [u8]>> {
+        if self.i > self.b.len() {
+            return None;
+        }
+        if let Some((v, end)) = super::num::leading_u64(self.b, self.i) {
+            if self.finish(end) {
+                return Some(Ok(v));
+            }
+        }
+        self.field().map(Err)
+    }
+
     /// The next field as a decimal ([`super::num::parse_f64`]): `Some(None)` when
     /// it is not one, `None` past the last field.
     #[inline]

@@ -9,7 +9,6 @@ use mtf::{Side, Tick};
 
 use super::counts::{RowError, Skip};
 use super::fields::Cursor;
-use super::num::parse_u64;
 use super::time::{TimeUnit, Zone, ZoneConverter};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::symbols::SymbolName;
@@ -319,15 +318,15 @@ impl Decode for LeanDecoder {
             return Outcome::Skip(Skip::OtherEvent);
         }
         let mut cur = Cursor::new(line, b',');
-        let Some(time) = cur.field() else {
-            return Outcome::Error(RowError::Fields);
-        };
-        let ms_ns = match parse_u64(time) {
-            Some(ms) if ms < (1 << 40) => ms as i64 * 1_000_000,
-            _ => match TimeUnit::Millis.parse_ns(time) {
+        let ms_ns = match cur.u64_or_text() {
+            None => return Outcome::Error(RowError::Fields),
+            Some(Ok(ms)) if ms < (1 << 40) => ms as i64 * 1_000_000,
+            // decimal milliseconds (LEAN reads the column as a decimal)
+            Some(Err(text)) => match TimeUnit::Millis.parse_ns(text) {
                 Some(v) => v,
                 None => return Outcome::Error(RowError::Time),
             },
+            Some(Ok(_)) => return Outcome::Error(RowError::Time),
         };
         let Some(ts) = self.zone.to_utc(self.days, ms_ns) else {
             return Outcome::Error(RowError::Time);

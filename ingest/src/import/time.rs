@@ -253,10 +253,11 @@ impl Zone {
 #[derive(Clone, Debug)]
 pub struct ZoneConverter {
     zone: Zone,
-    /// local day whose offset is cached
-    day: i64,
-    /// offset (s) valid for the whole of `day`, `None` when the day has a transition
-    day_offset: Option<i32>,
+    /// local day whose offset is cached, as wall-clock ns `[day_lo, day_hi)`
+    day_lo: i64,
+    day_hi: i64,
+    /// offset (ns) valid for the whole cached day, `None` when the day has a transition
+    day_offset: Option<i64>,
 }
 
 impl ZoneConverter {
@@ -264,7 +265,8 @@ impl ZoneConverter {
     pub fn new(zone: Zone) -> ZoneConverter {
         ZoneConverter {
             zone,
-            day: i64::MIN,
+            day_lo: 0,
+            day_hi: 0,
             day_offset: None,
         }
     }
@@ -283,26 +285,34 @@ impl ZoneConverter {
             Zone::Utc => Some(wall),
             Zone::Fixed(o) => wall.checked_sub(*o as i64 * NS_PER_S),
             Zone::Named(_) => {
-                let day = wall.div_euclid(NS_PER_DAY);
-                if day != self.day {
-                    self.day = day;
-                    self.day_offset = self.constant_offset(day);
+                // a range check, not a division, on the hot path
+                if !(self.day_lo..self.day_hi).contains(&wall) {
+                    self.new_day(wall);
                 }
                 match self.day_offset {
-                    Some(o) => wall.checked_sub(o as i64 * NS_PER_S),
+                    Some(o) => wall.checked_sub(o),
                     None => self.slow(wall),
                 }
             }
         }
     }
 
+    #[cold]
+    fn new_day(&mut self, wall: i64) {
+        let day = wall.div_euclid(NS_PER_DAY);
+        self.day_lo = day.saturating_mul(NS_PER_DAY);
+        self.day_hi = self.day_lo.saturating_add(NS_PER_DAY);
+        self.day_offset = self.constant_offset(day).map(|o| o as i64 * NS_PER_S);
+    }
+
     /// The offset of local day `day` when it is the same from 00:00 to the next 00:00.
     #[cold]
     fn constant_offset(&self, day: i64) -> Option<i32> {
-        let a = self.slow_offset(day * NS_PER_DAY)?;
-        let b = self.slow_offset((day + 1) * NS_PER_DAY)?;
+        let start = day.checked_mul(NS_PER_DAY)?;
+        let a = self.slow_offset(start)?;
+        let b = self.slow_offset(start.checked_add(NS_PER_DAY)?)?;
         // also the offset at noon: two transitions within a day are not a thing, but be sure
-        let c = self.slow_offset(day * NS_PER_DAY + NS_PER_DAY / 2)?;
+        let c = self.slow_offset(start + NS_PER_DAY / 2)?;
         (a == b && b == c).then_some(a)
     }
 
@@ -405,6 +415,10 @@ mod tests {
             c.to_utc(s, 2 * h + h / 2),
             Some(s * NS_PER_DAY + 7 * h + h / 2)
         );
+        // extreme walls give None or a value, never a panic
+        for w in [i64::MIN, i64::MIN / 2, i64::MAX / 2, i64::MAX] {
+            let _ = c.to_utc(0, w);
+        }
         let fx = Zone::parse("-05:00").unwrap();
         assert_eq!(fx, Zone::Fixed(-18_000));
         assert_eq!(ZoneConverter::new(fx).to_utc(0, 0), Some(5 * h));
