@@ -130,9 +130,81 @@ fn hmin256(v: __m256d) -> f64 {
     _mm_cvtsd_f64(_mm_min_sd(m, _mm_unpackhi_pd(m, m)))
 }
 
-/// AVX2: rows `a..b` (`a` and `b - 1` valid), 2 × 4 lanes, then the tail in order.
+/// AVX2: rows `a..b` (`a` and `b - 1` valid). First without per-row masks,
+/// which is right when every row is valid; any invalid row shows in the sums
+/// (a NaN or infinite price makes `price·size` NaN or infinite, a NaN or
+/// infinite size the volume, a negative size its sign bit), and then the
+/// masked kernel redoes the run.
 #[target_feature(enable = "avx2")]
 fn reduce_avx2(cols: &SortedColumns<'_>, a: usize, b: usize) -> RunSums {
+    if let Some(s) = reduce_avx2_clean(cols, a, b) {
+        return s;
+    }
+    reduce_avx2_masked(cols, a, b)
+}
+
+/// AVX2 without masks; `None` when some row of `a..b` (before the tail) may
+/// be invalid.
+#[target_feature(enable = "avx2")]
+fn reduce_avx2_clean(cols: &SortedColumns<'_>, a: usize, b: usize) -> Option<RunSums> {
+    let (pp, qp) = (cols.price.as_ptr(), cols.size.as_ptr());
+    let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
+    let zero = _mm256_setzero_pd();
+    let (one, two) = (_mm256_set1_epi64x(1), _mm256_set1_epi64x(2));
+    let first = _mm256_set1_pd(cols.price[a]);
+    let mut hi = [first; 2];
+    let mut lo = [first; 2];
+    let mut vol = [zero; 2];
+    let mut num = [zero; 2];
+    let mut buy = [zero; 2];
+    let mut sell = [zero; 2];
+    let mut sign = zero;
+    let mut k = a;
+    while k + 8 <= b {
+        for u in 0..2 {
+            let at = k + 4 * u;
+            // SAFETY: at + 4 <= k + 8 <= b <= len of both columns (SortedColumns
+            // has equal lengths); unaligned loads.
+            let (pv, qv) = unsafe { (_mm256_loadu_pd(pp.add(at)), _mm256_loadu_pd(qp.add(at))) };
+            hi[u] = _mm256_max_pd(hi[u], pv);
+            lo[u] = _mm256_min_pd(lo[u], pv);
+            vol[u] = _mm256_add_pd(vol[u], qv);
+            num[u] = _mm256_add_pd(num[u], _mm256_mul_pd(pv, qv));
+            sign = _mm256_or_pd(sign, qv);
+            if let Some(sp) = sp {
+                // SAFETY: at + 4 <= len of the side column (equal lengths); the
+                // bytes are `Side` values (repr(u8)); unaligned read.
+                let raw = unsafe { sp.add(at).cast::<i32>().read_unaligned() };
+                let sv = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(raw));
+                let isb = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, one));
+                let iss = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, two));
+                buy[u] = _mm256_add_pd(buy[u], _mm256_and_pd(qv, isb));
+                sell[u] = _mm256_add_pd(sell[u], _mm256_and_pd(qv, iss));
+            }
+        }
+        k += 8;
+    }
+    let volume = hsum256(_mm256_add_pd(vol[0], vol[1]));
+    let vwap_num = hsum256(_mm256_add_pd(num[0], num[1]));
+    if _mm256_movemask_pd(sign) != 0 || !volume.is_finite() || !vwap_num.is_finite() {
+        return None;
+    }
+    let mut s = RunSums {
+        count: (k - a) as u64,
+        high: hmax256(_mm256_max_pd(hi[0], hi[1])),
+        low: hmin256(_mm256_min_pd(lo[0], lo[1])),
+        volume,
+        vwap_num,
+        buy: hsum256(_mm256_add_pd(buy[0], buy[1])),
+        sell: hsum256(_mm256_add_pd(sell[0], sell[1])),
+    };
+    tail(cols, k, b, &mut s);
+    Some(s)
+}
+
+/// AVX2 with a validity mask per row: 2 × 4 lanes, then the tail in order.
+#[target_feature(enable = "avx2")]
+fn reduce_avx2_masked(cols: &SortedColumns<'_>, a: usize, b: usize) -> RunSums {
     let (pp, qp) = (cols.price.as_ptr(), cols.size.as_ptr());
     let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
     let inf = _mm256_set1_pd(f64::INFINITY);
