@@ -737,3 +737,69 @@ fn lean_decimal_milliseconds() {
     assert_eq!(r.ticks[1].ts_event, ns(2013, 10, 8, 1, 0, 0, 1));
     assert_eq!(r.counts.errors(RowError::Time), 1);
 }
+
+/// A field a row might hold: numbers of every size and sign, dates of every
+/// year, texts the decoders look for.
+fn field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<u64>().prop_map(|v| v.to_string()),
+        any::<i64>().prop_map(|v| v.to_string()),
+        any::<f64>().prop_map(|v| v.to_string()),
+        (
+            0u32..10_000,
+            0u32..14,
+            0u32..33,
+            0u32..25,
+            0u32..61,
+            0u32..1_000_000_000,
+            -24i32..25
+        )
+            .prop_map(|(y, mo, d, h, mi, ns, off)| format!(
+                "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:00.{ns:09}{off:+03}:00"
+            )),
+        (0u32..10_000, 0u32..14, 0u32..33)
+            .prop_map(|(y, mo, d)| format!("{y:04}{mo:02}{d:02} 23:59:59.999")),
+        Just("buy".to_owned()),
+        Just("".to_owned()),
+        Just("BTCUSDT".to_owned()),
+        "[0-9.eE+-]{1,30}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Structured rows with extreme values: no overflow panics anywhere.
+    #[test]
+    fn extreme_values_never_panic(rows in proptest::collection::vec(proptest::collection::vec(field(), 1..10), 1..8)) {
+        let body: String = rows.iter().map(|r| r.join(",") + "\n").collect();
+        let tardis = format!("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n{body}");
+        let tardis_q = format!("exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n{body}");
+        let hft: String = rows.iter().map(|r| format!("{} {{\"e\":\"trade\",\"T\":{},\"p\":\"{}\",\"q\":\"{}\",\"m\":true,\"s\":\"X\"}}\n",
+            r[0], r.get(1).map_or("1", |s| s), r.get(2).map_or("1", |s| s), r.get(3).map_or("1", |s| s))).collect();
+        let cases: Vec<(&str, String, Format)> = vec![
+            ("t.csv", tardis, Format::Tardis),
+            ("q.csv", tardis_q, Format::Tardis),
+            ("cap", hft, Format::HftBinance),
+            ("usdjpy.csv", body.clone(), Format::TrueFx),
+            ("equity/usa/tick/spy/20131008_trade.csv", body.clone(), Format::Lean(LeanOptions::default())),
+            ("equity/usa/tick/spy/20131008_quote.csv", body.clone(), Format::Lean(LeanOptions::default())),
+            ("forex/fxcm/tick/eurusd/20140508_quote.csv", body.clone(), Format::Lean(LeanOptions::default())),
+            ("x.csv", body.clone(), Format::Csv(CsvMapping::trades(0, TimeUnit::Seconds, 1))),
+            ("x.csv", body.clone(), Format::Csv(CsvMapping {
+                time_format: TimeFormat::Datetime { zone: Zone::parse("America/New_York").unwrap() },
+                ..CsvMapping::trades(0, TimeUnit::Seconds, 1)
+            })),
+            ("x.csv", body, Format::Csv(CsvMapping {
+                time_format: TimeFormat::Strftime { format: "%Y-%m-%d %H:%M:%S%.f%:z".into(), zone: Zone::Utc },
+                ..CsvMapping::trades(0, TimeUnit::Seconds, 1)
+            })),
+        ];
+        for (name, data, format) in cases {
+            let mut opts = ImportOptions::new(format);
+            opts.log_errors = false;
+            let r = run_opts(name, data.into_bytes(), opts).unwrap();
+            prop_assert!(r.counts.balanced());
+        }
+    }
+}

@@ -122,10 +122,14 @@ pub struct Civil {
 }
 
 impl Civil {
-    /// ns since the epoch of the wall-clock time, as if it were UTC.
+    /// ns since the epoch of the wall-clock time, as if it were UTC; `None`
+    /// outside the `i64` range (years before 1678 or after 2262).
     #[inline]
-    pub const fn wall_ns(&self) -> i64 {
-        self.days * NS_PER_DAY + self.nanos
+    pub const fn wall_ns(&self) -> Option<i64> {
+        match self.days.checked_mul(NS_PER_DAY) {
+            Some(d) => d.checked_add(self.nanos),
+            None => None,
+        }
     }
 }
 
@@ -340,7 +344,7 @@ impl ZoneConverter {
     #[inline]
     pub fn civil_to_utc(&mut self, c: &Civil) -> Option<i64> {
         match c.offset_s {
-            Some(o) => c.wall_ns().checked_sub(o as i64 * NS_PER_S),
+            Some(o) => c.wall_ns()?.checked_sub(o as i64 * NS_PER_S),
             None => self.to_utc(c.days, c.nanos),
         }
     }
@@ -369,7 +373,10 @@ mod tests {
         let raw = parse_datetime(b"20130101 22:00:00.295").unwrap();
         assert_eq!((raw.wall_ns(), raw.offset_s), (c.wall_ns(), None));
         let z = parse_datetime(b"2024-08-09T00:00:00.001658384Z").unwrap();
-        assert_eq!(z.wall_ns(), 1_723_161_600_001_658_384);
+        assert_eq!(z.wall_ns(), Some(1_723_161_600_001_658_384));
+        let far = parse_datetime(b"9999-12-31T23:59:59+01:00").unwrap();
+        assert_eq!(far.wall_ns(), None);
+        assert_eq!(ZoneConverter::new(Zone::Utc).civil_to_utc(&far), None);
         let o = parse_datetime(b"2024-01-01T05:30-05:00").unwrap();
         assert_eq!(o.offset_s, Some(-5 * 3600));
         assert_eq!(parse_datetime(b"2024-01-01").unwrap().nanos, 0);
