@@ -1,4 +1,5 @@
-//! The mio receivers over loopback, with in-memory sinks.
+//! The mio receivers over loopback, with in-memory sinks (issue 3: receivers,
+//! backpressure, sequence tracking, ILP over TCP and UDP).
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -414,11 +414,19 @@ impl<S: Sink> Receiver<S> {
                 drop(stream);
                 continue;
             };
-            self.poll.registry().register(
+            if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(CONN_BASE + slot),
                 Interest::READABLE,
-            )?;
+            ) {
+                // Keep serving the others; this peer sees its connection closed.
+                self.free.push(slot);
+                self.core.counts.tcp_refused += 1;
+                if let Some(suppressed) = self.core.log.allow(self.core.now) {
+                    tracing::warn!(%peer, error = %e, suppressed, "TCP connection not registered; closed");
+                }
+                continue;
+            }
             let id = self.next_conn_id;
             self.next_conn_id += 1;
             let buf = match proto {
