@@ -400,3 +400,12 @@ fn udp_datagrams_longer_than_the_buffer_are_counted_as_truncated() {
     let st = rx.stats();
     assert_eq!((st.net.udp_truncated, st.net.ticks), (1, 2));
 }
+
+#[test]
+fn receivers_and_senders_move_to_their_threads() {
+    fn is_send<T: Send>() {}
+    is_send::<Receiver<VecSink>>();
+    is_send::<ingest::net::send::WireSender>();
+    is_send::<ingest::ilp::IlpParser>();
+    is_send::<ingest::wire::WireDecoder>();
+}
