@@ -16,7 +16,7 @@ use clap::Parser;
 )]
 struct Args {
     /// Scenario number: 1 (latency at 1 M/s), 2 (max sustained rate),
-    /// 4 (bars vs polars/DuckDB), 5 (ring fan-out).
+    /// 3 (history import and queries), 4 (bars vs polars/DuckDB), 5 (ring fan-out).
     n: u32,
     /// Seconds-long CI mode: same code paths, small counts.
     #[arg(long)]
@@ -53,10 +53,8 @@ fn main() -> ExitCode {
         2 => scenario::s2::run(&opts, &a.tickd_set),
         4 => scenario::s4::run(&opts),
         5 => scenario::s5::run(&opts),
-        3 => Err(anyhow::anyhow!(
-            "scenario 3 (history import and queries) is not implemented yet: see bench/RESULTS.md"
-        )),
-        n => Err(anyhow::anyhow!("no scenario {n}: 1, 2, 4 or 5")),
+        3 => scenario::s3::run(&opts),
+        n => Err(anyhow::anyhow!("no scenario {n}: 1 to 5")),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

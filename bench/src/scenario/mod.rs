@@ -9,6 +9,7 @@
 
 pub mod s1;
 pub mod s2;
+pub mod s3;
 pub mod s4;
 pub mod s5;
 
