@@ -94,6 +94,7 @@ mod aggregator;
 mod bar;
 mod config;
 mod event;
+mod held;
 mod tick;
 mod timeframe;
 
