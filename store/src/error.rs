@@ -45,6 +45,9 @@ pub enum StoreError {
     /// A symbol id above [`crate::MAX_SYMBOL_ID`].
     #[error("symbol id {0} above the store's limit")]
     SymbolIdTooLarge(u32),
+    /// The source of an import failed (its error, as text); nothing was recorded.
+    #[error("import source failed: {0}")]
+    Source(String),
     /// A configuration value is out of range.
     #[error("bad store configuration: {0}")]
     Config(&'static str),

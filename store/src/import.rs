@@ -125,6 +125,31 @@ where
     I: IntoIterator<Item = (S, Tick)>,
     S: AsRef<str>,
 {
+    try_import_ticks(
+        root,
+        fp,
+        ticks.into_iter().map(Ok::<_, std::convert::Infallible>),
+        opts,
+    )
+}
+
+/// [`import_ticks`] over a fallible source (an importer that can fail with an
+/// I/O error): an `Err` item abandons the import — its files are removed and
+/// nothing is recorded — and comes back as [`StoreError::Source`].
+///
+/// With `ingest`'s importers, see `store/tests/import_ingest.rs`: ids come
+/// from the importer's symbol table, names are looked up once per id.
+pub fn try_import_ticks<I, S, E>(
+    root: &Path,
+    fp: u128,
+    ticks: I,
+    opts: &ImportOptions,
+) -> Result<ImportReport>
+where
+    I: IntoIterator<Item = std::result::Result<(S, Tick), E>>,
+    S: AsRef<str>,
+    E: std::fmt::Display,
+{
     if opts.block == 0
         || opts.block > crate::format::MAX_BLOCK_COUNT as usize
         || opts.max_open_days == 0
@@ -160,7 +185,8 @@ where
         seq: &mut seq,
     };
     let res = (|| -> Result<()> {
-        for (name, mut t) in ticks {
+        for item in ticks {
+            let (name, mut t) = item.map_err(|e| StoreError::Source(e.to_string()))?;
             let name = name.as_ref();
             let id = match ids.get(name) {
                 Some(&id) => id,
@@ -202,6 +228,7 @@ where
         for (_, (w, _)) in days.drain() {
             w.abandon();
         }
+        remove_leftovers(root, fp)?;
         return Err(e);
     }
     // the import is complete only once recorded
