@@ -219,7 +219,7 @@ fn kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue() {
             "--via",
             "tcp",
             "--rate",
-            "100000",
+            "50000",
             "--quiet",
         ])
         .stdout(Stdio::null())

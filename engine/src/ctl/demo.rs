@@ -11,7 +11,7 @@ use clap::Args;
 use ring::{BarKind, ReaderOptions, Received, Record, StartAt, Subscriber};
 
 use super::send::{FileFormat, SendArgs, Via};
-use super::table::{fmt_f, ts_text};
+use super::table::ts_text;
 use super::{CtlError, daemon_state};
 
 /// The bundled sample (MIT, see `engine/samples/ATTRIBUTION.md`).
@@ -224,6 +224,13 @@ pub fn run(a: &DemoArgs) -> Result<(), CtlError> {
     Ok(())
 }
 
+/// At most 6 decimals, trailing zeros dropped (display only; queries print exact values).
+fn short(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
 fn watch(rings: &[(PathBuf, PathBuf)], all: bool, stop: &std::sync::atomic::AtomicBool) -> u64 {
     let opts = ReaderOptions {
         start: StartAt::Oldest,
@@ -235,6 +242,7 @@ fn watch(rings: &[(PathBuf, PathBuf)], all: bool, stop: &std::sync::atomic::Atom
         .collect();
     let mut n = 0u64;
     let mut names = std::collections::HashMap::new();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     println!(
         "{:<9} {:<4} {:<5} {:<24} {:>12} {:>12} {:>12} {:>12} {:>12} {:>7}",
         "symbol", "tf", "src", "start", "open", "high", "low", "close", "volume", "ticks"
@@ -254,7 +262,22 @@ fn watch(rings: &[(PathBuf, PathBuf)], all: bool, stop: &std::sync::atomic::Atom
                     }
                     n += 1;
                     if !all && bar.timeframe < mtf::Timeframe::M1 {
+                        // The latest 1 s trade bar, redrawn in place on a terminal.
+                        if tty && bar.flags & mtf::Bar::FLAG_QUOTES == 0 {
+                            use std::io::Write;
+                            print!(
+                                "\r\x1b[K  forming: 1s bar {} close {} volume {} ticks {}",
+                                ts_text(bar.start),
+                                short(bar.close),
+                                short(bar.volume),
+                                bar.count
+                            );
+                            let _ = std::io::stdout().flush();
+                        }
                         continue;
+                    }
+                    if tty {
+                        print!("\r\x1b[K");
                     }
                     let name = names
                         .entry(bar.symbol)
@@ -277,11 +300,11 @@ fn watch(rings: &[(PathBuf, PathBuf)], all: bool, stop: &std::sync::atomic::Atom
                         bar.timeframe.to_string(),
                         src,
                         ts_text(bar.start),
-                        fmt_f(bar.open),
-                        fmt_f(bar.high),
-                        fmt_f(bar.low),
-                        fmt_f(bar.close),
-                        fmt_f(bar.volume),
+                        short(bar.open),
+                        short(bar.high),
+                        short(bar.low),
+                        short(bar.close),
+                        short(bar.volume),
                         bar.count
                     );
                 }
