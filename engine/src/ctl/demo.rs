@@ -168,7 +168,7 @@ pub fn run(a: &DemoArgs) -> Result<(), CtlError> {
         rate: None,
         speed: Some(a.speed),
         max: None,
-        window: 50_000,
+        window: 32_768,
         stream_id: None,
         table: "ticks".into(),
         quiet: true,

@@ -94,9 +94,9 @@ pub struct SendArgs {
     /// Stop after this many ticks (synthetic: default 1,000,000).
     #[arg(long)]
     pub max: Option<u64>,
-    /// UDP without --rate/--speed: most ticks in flight before waiting for the
-    /// daemon to count them.
-    #[arg(long, default_value_t = 50_000)]
+    /// UDP without --rate/--speed: most ticks sent and not yet processed by
+    /// the daemon (keep it below its `workers.queue_capacity`).
+    #[arg(long, default_value_t = 32_768)]
     pub window: u64,
     /// Stream id of the binary frames (default: from the pid and clock).
     #[arg(long)]
@@ -590,10 +590,14 @@ fn endpoint_for(data_dir: &Path, via: Via) -> Result<SocketAddr, CtlError> {
     })
 }
 
-fn received_by_daemon(metrics: Option<SocketAddr>) -> Option<u64> {
+/// Ticks the daemon is done with: aggregated, refused, dropped or
+/// unparsable. A UDP sender that keeps `sent - done` under its window never
+/// overfills the daemon's queues.
+fn done_by_daemon(metrics: Option<SocketAddr>) -> Option<u64> {
     let body = http_get(metrics?, "/stats.json", Duration::from_secs(2)).ok()?;
     let r: StatsReport = serde_json::from_str(&body).ok()?;
-    Some(r.counter("received") + r.counter("malformed"))
+    let rejected: u64 = r.rejected.iter().map(|(_, n)| n).sum();
+    Some(r.counter("processed") + rejected + r.counter("queue_full_drops") + r.counter("malformed"))
 }
 
 /// Run a send.
@@ -693,7 +697,7 @@ pub fn run(data_dir: &Path, a: &SendArgs) -> Result<SendSummary, CtlError> {
     let udp_window =
         matches!(a.via, Via::Udp | Via::IlpUdp) && a.rate.is_none() && a.speed.is_none();
     let base = if udp_window {
-        received_by_daemon(metrics)
+        done_by_daemon(metrics)
     } else {
         None
     };
@@ -769,7 +773,7 @@ fn wait_for_daemon(metrics: Option<SocketAddr>, base: u64, sent: u64, slack: u64
     let mut last = 0u64;
     let mut since = Instant::now();
     loop {
-        let Some(now) = received_by_daemon(metrics) else {
+        let Some(now) = done_by_daemon(metrics) else {
             return sent;
         };
         let got = now.saturating_sub(base);

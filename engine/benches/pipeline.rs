@@ -1,0 +1,115 @@
+//! How many ticks/s does the pipeline take, in-process (no sockets)?
+//!
+//! One injector thread offers 1M synthetic ticks (8 symbols, a quarter of
+//! them quotes) to one worker that aggregates 6 timeframes and publishes bars
+//! to a ring in a temporary directory; the time runs until the worker has
+//! processed the last tick. Variants: without the store, and with the store
+//! (the tick is then counted accepted only once the store thread holds it).
+//! Each run first checks that every tick was processed.
+//!
+//! `cargo bench -p engine --bench pipeline`
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use engine::config::Config;
+use engine::pipeline::{Engine, EngineOptions};
+use engine::stats::Counter;
+use engine::synth::{Synth, SynthOptions};
+use mtf::Tick;
+
+const N: u64 = 1_000_000;
+
+fn ticks() -> Vec<Tick> {
+    let mut g = Synth::new(SynthOptions {
+        symbols: 8,
+        ..SynthOptions::default()
+    });
+    (0..N).map(|_| g.next_tick().0).collect()
+}
+
+fn run(ticks: &[Tick], store: bool) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load(
+        None,
+        &[
+            format!("daemon.data_dir={}", dir.path().join("data").display()),
+            format!("ring.path={}", dir.path().join("r").display()),
+            format!("ring.snapshot_path={}", dir.path().join("s").display()),
+            "ring.capacity=65536".into(),
+            format!("store.enabled={store}"),
+            "metrics.listen=".into(),
+            "report.interval=0s".into(),
+            "ingest.cores=[0]".into(),
+            "workers.cores=[1]".into(),
+            "workers.idle=\"spin\"".into(),
+        ],
+    )
+    .unwrap();
+    let mut engine = Engine::start(
+        cfg,
+        EngineOptions {
+            injectors: 1,
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    for i in 0..8 {
+        engine
+            .symbols()
+            .intern(format!("SYN{i:04}").parse().unwrap())
+            .unwrap();
+    }
+    let stats = engine.stats().clone();
+    let mut inj = engine.take_injectors().pop().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let t0 = Instant::now();
+    let feeder = {
+        let ticks = ticks.to_vec();
+        std::thread::spawn(move || {
+            if let Some(id) = core_affinity::get_core_ids().and_then(|c| c.into_iter().next()) {
+                core_affinity::set_for_current(id);
+            }
+            let mut now = inj.begin_batch();
+            for (i, t) in ticks.iter().enumerate() {
+                if i % 256 == 0 {
+                    inj.end_batch();
+                    now = inj.begin_batch();
+                }
+                inj.offer_wait(&t.with_recv(now), &stop);
+            }
+            inj.end_batch();
+        })
+    };
+    let want = if store {
+        Counter::Accepted
+    } else {
+        Counter::Processed
+    };
+    while stats.snapshot().counter(want) < N {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let el = t0.elapsed();
+    feeder.join().unwrap();
+    let done = engine.shutdown(Duration::from_secs(30)).unwrap();
+    assert_eq!(done.processed, N);
+    el
+}
+
+fn pipeline(c: &mut Criterion) {
+    let ticks = ticks();
+    let mut g = c.benchmark_group("pipeline_in_process_1_worker");
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    g.bench_function("aggregate_and_ring", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, false)).sum())
+    });
+    g.bench_function("aggregate_ring_and_store", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, true)).sum())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);
