@@ -127,6 +127,26 @@ fn status_kib(s: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The kernel's UDP counters (`/proc/net/snmp`, this network namespace):
+/// `(InErrors, RcvbufErrors)`. A datagram dropped because a socket's receive
+/// buffer was full counts in both; the delta over a run attributes drops the
+/// receiver itself cannot see.
+pub fn udp_errors() -> Option<(u64, u64)> {
+    parse_snmp_udp(&fs::read_to_string("/proc/net/snmp").ok()?)
+}
+
+/// [`udp_errors`] from the text of `/proc/net/snmp`.
+pub fn parse_snmp_udp(text: &str) -> Option<(u64, u64)> {
+    let mut lines = text.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = lines.next()?.split_ascii_whitespace().collect();
+    let vals: Vec<&str> = lines.next()?.split_ascii_whitespace().collect();
+    let get = |k: &str| -> Option<u64> {
+        let i = names.iter().position(|n| *n == k)?;
+        vals.get(i)?.parse().ok()
+    };
+    Some((get("InErrors")?, get("RcvbufErrors")?))
+}
+
 fn run(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
@@ -208,6 +228,15 @@ mod tests {
         assert_eq!(u[0].user, 50.0 / 70.0 * 100.0);
         assert_eq!(u[1].user, 0.0);
         assert!(cpu_line(&u).starts_with("cpu0 100%"));
+    }
+
+    #[test]
+    fn parses_snmp_udp() {
+        let t = "Ip: Forwarding\nIp: 1\n\
+                 Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n\
+                 Udp: 100 0 7 90 5 0\n";
+        assert_eq!(parse_snmp_udp(t), Some((7, 5)));
+        assert_eq!(parse_snmp_udp("Udp: x\n"), None);
     }
 
     #[test]

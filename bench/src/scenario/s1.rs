@@ -196,6 +196,7 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             cfg.rate = Rate::Fixed(rate);
             cfg.duration = dur;
             let cpu0 = crate::sys::cpu_sample();
+            let snmp0 = crate::sys::udp_errors();
             let rep = load::run(&cfg, &mut synth_100(), &AtomicBool::new(false))?;
             let cpu1 = crate::sys::cpu_sample();
             let sent = rep.ticks;
@@ -205,6 +206,10 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
                     + s.counter("udp_kernel_drops")
                     >= sent
             })?;
+            let rcvbuf = match (snmp0, crate::sys::udp_errors()) {
+                (Some(a), Some(b)) => Some(b.1.saturating_sub(a.1)),
+                _ => None,
+            };
             let prom = d.prometheus().unwrap_or_default();
             let buckets = daemon::prometheus_buckets(&prom, "end_to_end");
             csv.push_str(&bucket_rows("tickd receive → published", &buckets));
@@ -232,8 +237,9 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             let _ = writeln!(
                 md,
                 "\nSent {} ticks in {:.1} s ({:.0}/s offered {}/s); daemon received {}, processed {}, \
-                 stored {}; drops: queue full {}, UDP kernel {}, sender {}; rejected {:?}; \
-                 drained: {drained}. Daemon RSS {:.1} MiB.\n\nCPU during the load: {}\n",
+                 stored {}; drops: queue full {}, UDP kernel (daemon's count) {}, UDP receive-buffer \
+                 datagrams (kernel /proc/net/snmp RcvbufErrors, whole machine) {}, sender {}; \
+                 rejected {:?}; drained: {drained}. Daemon RSS {:.1} MiB.\n\nCPU during the load: {}\n",
                 sent,
                 rep.elapsed_s,
                 rep.achieved_rate,
@@ -243,6 +249,7 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
                 st.counter("ticks_stored"),
                 st.counter("queue_full_drops"),
                 st.counter("udp_kernel_drops"),
+                rcvbuf.map_or("n/a".into(), |n| n.to_string()),
                 rep.send_drops,
                 st.rejected(),
                 rss as f64 / 1048576.0,
@@ -251,6 +258,7 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             js["daemon"] = json!({
                 "sent": sent, "elapsed_s": rep.elapsed_s, "lag_ns": rep.lag,
                 "stats": st.0, "rss_bytes": rss, "drained": drained,
+                "udp_rcvbuf_errors_datagrams": rcvbuf,
                 "end_to_end_buckets": buckets,
             });
         }
