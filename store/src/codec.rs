@@ -182,19 +182,17 @@ fn put_int_col(out: &mut Vec<u8>, vals: impl Iterator<Item = u64> + Clone) {
     out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Reads an integer column of `n` values, calling `f(i, v)` for each.
-#[inline(always)]
-fn get_int_col(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, u64)) -> Res<()> {
+/// Reads an integer column of `n` values into `out` (resized to `n`).
+fn read_int_col(c: &mut Cursor<'_>, n: usize, out: &mut Vec<u64>) -> Res<()> {
     let mode = c.u8()?;
     let first = c.varint()?;
+    out.clear();
     match mode {
         MODE_CONST => {
             let rest = c.varint()?;
             if n > 0 {
-                f(0, first);
-            }
-            for i in 1..n {
-                f(i, rest);
+                out.resize(n, rest);
+                out[0] = first;
             }
             Ok(())
         }
@@ -204,18 +202,19 @@ fn get_int_col(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, u64)) -> R
             if n == 0 {
                 return Err(Corrupt("values in an empty column"));
             }
-            f(0, first);
+            out.resize(n, 0);
+            out[0] = first;
             let mut p = 0usize;
-            for i in 1..n {
+            for slot in &mut out[1..] {
                 // Fast path: one-byte varints, the common case after delta coding.
                 match s.get(p) {
                     Some(&b) if b < 0x80 => {
-                        f(i, b as u64);
+                        *slot = b as u64;
                         p += 1;
                     }
                     _ => {
                         let (v, used) = read_varint(s.get(p..).unwrap_or(&[]))?;
-                        f(i, v);
+                        *slot = v;
                         p += used;
                     }
                 }
@@ -278,9 +277,9 @@ pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>) {
     }
 }
 
-/// Reads a time column of `n` values, calling `f(i, t)`.
-#[inline(always)]
-pub(crate) fn get_times(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, i64)) -> Res<()> {
+/// Reads a time column of `out.len()` values.
+pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64], tmp: &mut Vec<u64>) -> Res<()> {
+    let n = out.len();
     let first = c.u64()? as i64;
     let g = c.varint()?;
     if g == 0 || g > i64::MAX as u64 {
@@ -288,27 +287,30 @@ pub(crate) fn get_times(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, i
     }
     let g = g as i64;
     let mode = c.u8()?;
-    if n == 0 {
-        // an empty block still carries an (empty) column
-        return get_int_col(c, 0, |_, _| {});
-    }
-    f(0, first);
+    read_int_col(c, n.saturating_sub(1), tmp)?;
+    let Some((o0, rest)) = out.split_first_mut() else {
+        return Ok(());
+    };
+    *o0 = first;
     let mut t = first;
     match mode {
-        TIME_DELTA => get_int_col(c, n - 1, |i, v| {
-            t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
-            f(i + 1, t);
-        }),
+        TIME_DELTA => {
+            for (o, &v) in rest.iter_mut().zip(tmp.iter()) {
+                t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
+                *o = t;
+            }
+        }
         TIME_DOD => {
             let mut d = 0i64;
-            get_int_col(c, n - 1, |i, v| {
+            for (o, &v) in rest.iter_mut().zip(tmp.iter()) {
                 d = d.wrapping_add(unzigzag(v));
                 t = t.wrapping_add(d.wrapping_mul(g));
-                f(i + 1, t);
-            })
+                *o = t;
+            }
         }
-        _ => Err(Corrupt("unknown time mode")),
+        _ => return Err(Corrupt("unknown time mode")),
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- float columns
@@ -395,55 +397,51 @@ pub(crate) fn put_floats(
     }
 }
 
-/// Reads a float column of `n` values, calling `f(i, v)`.
-#[inline(always)]
-pub(crate) fn get_floats(c: &mut Cursor<'_>, n: usize, mut f: impl FnMut(usize, f64)) -> Res<()> {
-    match c.u8()? {
-        FLOAT_DECIMAL => {
-            let e = c.u8()?;
-            let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
-            let mut m = 0i64;
-            // repeated values skip the division
-            let mut last = (0i64, 0.0f64);
-            get_int_col(c, n, |i, v| {
-                m = m.wrapping_add(unzigzag(v));
-                if m != last.0 || i == 0 {
-                    last = (m, m as f64 / p);
-                }
-                f(i, last.1);
-            })
+/// Reads a float column of `out.len()` values.
+pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64], tmp: &mut Vec<u64>) -> Res<()> {
+    let n = out.len();
+    let mode = c.u8()?;
+    if mode == FLOAT_XOR {
+        read_int_col(c, n, tmp)?;
+        let mut b = 0u64;
+        for (o, &v) in out.iter_mut().zip(tmp.iter()) {
+            b ^= v;
+            *o = f64::from_bits(b);
         }
-        FLOAT_DECIMAL_UNSIGNED => {
-            let e = c.u8()?;
-            let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
-            let mut last = (0u64, 0.0f64);
-            get_int_col(c, n, |i, v| {
-                if v != last.0 || i == 0 {
-                    last = (v, v as f64 / p);
-                }
-                f(i, last.1);
-            })
+        return Ok(());
+    }
+    let e = c.u8()?;
+    let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
+    read_int_col(c, n, tmp)?;
+    // repeated values skip the division
+    let (mut last_m, mut last_f) = (0i64, 0.0f64);
+    let mut put = |o: &mut f64, m: i64| {
+        if m != last_m {
+            (last_m, last_f) = (m, m as f64 / p);
+        }
+        *o = last_f;
+    };
+    match mode {
+        FLOAT_DECIMAL => {
+            let mut m = 0i64;
+            for (o, &v) in out.iter_mut().zip(tmp.iter()) {
+                m = m.wrapping_add(unzigzag(v));
+                put(o, m);
+            }
         }
         FLOAT_DECIMAL_RAW => {
-            let e = c.u8()?;
-            let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
-            let mut last = (0u64, 0.0f64);
-            get_int_col(c, n, |i, v| {
-                if v != last.0 || i == 0 {
-                    last = (v, unzigzag(v) as f64 / p);
-                }
-                f(i, last.1);
-            })
+            for (o, &v) in out.iter_mut().zip(tmp.iter()) {
+                put(o, unzigzag(v));
+            }
         }
-        FLOAT_XOR => {
-            let mut b = 0u64;
-            get_int_col(c, n, |i, v| {
-                b ^= v;
-                f(i, f64::from_bits(b));
-            })
+        FLOAT_DECIMAL_UNSIGNED => {
+            for (o, &v) in out.iter_mut().zip(tmp.iter()) {
+                put(o, v as i64);
+            }
         }
-        _ => Err(Corrupt("unknown float mode")),
+        _ => return Err(Corrupt("unknown float mode")),
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- run-length column
@@ -535,18 +533,20 @@ fn put_recv(out: &mut Vec<u8>, ticks: &[Tick], s: &mut EncodeScratch) {
     }
 }
 
-fn get_recv(c: &mut Cursor<'_>, n: usize, ev: &[i64], o: &mut [i64]) -> Res<()> {
+fn read_recv(c: &mut Cursor<'_>, ev: &[i64], o: &mut [i64], tmp: &mut Vec<u64>) -> Res<()> {
     match c.u8()? {
         RECV_DIFF => {
             let g = c.varint()?;
             if g == 0 || g > i64::MAX as u64 {
                 return Err(Corrupt("bad receive time divisor"));
             }
-            get_int_col(c, n, |i, v| {
-                o[i] = ev[i].wrapping_add(unzigzag(v).wrapping_mul(g as i64))
-            })
+            read_int_col(c, o.len(), tmp)?;
+            for ((o, &e), &v) in o.iter_mut().zip(ev).zip(tmp.iter()) {
+                *o = e.wrapping_add(unzigzag(v).wrapping_mul(g as i64));
+            }
+            Ok(())
         }
-        RECV_TIMES => get_times(c, n, |i, t| o[i] = t),
+        RECV_TIMES => read_times(c, o, tmp),
         _ => Err(Corrupt("unknown receive time mode")),
     }
 }
@@ -605,6 +605,7 @@ pub struct TickColumns {
     pub ask_size: Vec<f64>,
     /// Ids.
     pub id: Vec<u64>,
+    tmp: Vec<u64>,
 }
 
 fn fill<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
@@ -616,26 +617,22 @@ fn fill<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
 /// Decodes the columns of `n` ticks from `payload`.
 pub fn decode_tick_columns(payload: &[u8], n: usize, cols: &mut TickColumns) -> Res<()> {
     let mut c = Cursor::new(payload);
-    let ts = fill(&mut cols.ts_event, n);
-    get_times(&mut c, n, |i, t| ts[i] = t)?;
-    let recv = fill(&mut cols.ts_recv, n);
-    get_recv(&mut c, n, &cols.ts_event, recv)?;
+    let tmp = &mut cols.tmp;
+    read_times(&mut c, fill(&mut cols.ts_event, n), tmp)?;
+    read_recv(&mut c, &cols.ts_event, fill(&mut cols.ts_recv, n), tmp)?;
     cols.meta.clear();
     get_run_list(&mut c, n, &mut cols.meta)?;
-    let p = fill(&mut cols.price, n);
-    get_floats(&mut c, n, |i, v| p[i] = v)?;
-    let p = fill(&mut cols.size, n);
-    get_floats(&mut c, n, |i, v| p[i] = v)?;
-    let p = fill(&mut cols.ask, n);
-    get_floats(&mut c, n, |i, v| p[i] = v)?;
-    let p = fill(&mut cols.ask_size, n);
-    get_floats(&mut c, n, |i, v| p[i] = v)?;
-    let ids = fill(&mut cols.id, n);
+    read_floats(&mut c, fill(&mut cols.price, n), tmp)?;
+    read_floats(&mut c, fill(&mut cols.size, n), tmp)?;
+    read_floats(&mut c, fill(&mut cols.ask, n), tmp)?;
+    read_floats(&mut c, fill(&mut cols.ask_size, n), tmp)?;
+    read_int_col(&mut c, n, tmp)?;
     let mut id = 0u64;
-    get_int_col(&mut c, n, |i, v| {
+    cols.id.clear();
+    cols.id.extend(tmp.iter().map(|&v| {
         id = id.wrapping_add(unzigzag(v) as u64);
-        ids[i] = id;
-    })?;
+        id
+    }));
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
     }
@@ -742,32 +739,50 @@ pub fn decode_bars(
         flags: 0,
     };
     out.resize(n, blank);
-    let o = &mut out[..];
     let mut c = Cursor::new(payload);
-    get_times(&mut c, n, |i, t| o[i].start = t)?;
-    get_int_col(&mut c, n, |i, v| {
-        o[i].end = o[i].start.wrapping_add(unzigzag(v))
-    })?;
-    get_int_col(&mut c, n, |i, v| {
-        o[i].first_ts = o[i].start.wrapping_add(unzigzag(v))
-    })?;
-    get_int_col(&mut c, n, |i, v| {
-        o[i].last_ts = o[i].start.wrapping_add(unzigzag(v))
-    })?;
-    get_floats(&mut c, n, |i, v| o[i].open = v)?;
-    get_floats(&mut c, n, |i, v| o[i].high = v)?;
-    get_floats(&mut c, n, |i, v| o[i].low = v)?;
-    get_floats(&mut c, n, |i, v| o[i].close = v)?;
-    get_floats(&mut c, n, |i, v| o[i].volume = v)?;
-    get_floats(&mut c, n, |i, v| o[i].vwap = v)?;
-    get_floats(&mut c, n, |i, v| o[i].vwap_num = v)?;
-    get_floats(&mut c, n, |i, v| o[i].buy_volume = v)?;
-    get_floats(&mut c, n, |i, v| o[i].sell_volume = v)?;
-    get_int_col(&mut c, n, |i, v| o[i].count = v)?;
-    get_int_col(&mut c, n, |i, v| {
-        o[i].revision = v as u32;
-        o[i].flags = (v >> 32) as u32;
-    })?;
+    let (mut tmp, mut ts, mut fl) = (Vec::new(), vec![0i64; n], vec![0f64; n]);
+    read_times(&mut c, &mut ts, &mut tmp)?;
+    for (b, &t) in out.iter_mut().zip(&ts) {
+        b.start = t;
+    }
+    let rel: [fn(&mut Bar, i64); 3] = [
+        |b, v| b.end = v,
+        |b, v| b.first_ts = v,
+        |b, v| b.last_ts = v,
+    ];
+    for set in rel {
+        read_int_col(&mut c, n, &mut tmp)?;
+        for (b, &v) in out.iter_mut().zip(&tmp) {
+            let t = b.start.wrapping_add(unzigzag(v));
+            set(b, t);
+        }
+    }
+    let floats: [fn(&mut Bar, f64); 9] = [
+        |b, v| b.open = v,
+        |b, v| b.high = v,
+        |b, v| b.low = v,
+        |b, v| b.close = v,
+        |b, v| b.volume = v,
+        |b, v| b.vwap = v,
+        |b, v| b.vwap_num = v,
+        |b, v| b.buy_volume = v,
+        |b, v| b.sell_volume = v,
+    ];
+    for set in floats {
+        read_floats(&mut c, &mut fl, &mut tmp)?;
+        for (b, &v) in out.iter_mut().zip(&fl) {
+            set(b, v);
+        }
+    }
+    read_int_col(&mut c, n, &mut tmp)?;
+    for (b, &v) in out.iter_mut().zip(&tmp) {
+        b.count = v;
+    }
+    read_int_col(&mut c, n, &mut tmp)?;
+    for (b, &v) in out.iter_mut().zip(&tmp) {
+        b.revision = v as u32;
+        b.flags = (v >> 32) as u32;
+    }
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
     }
@@ -885,8 +900,9 @@ mod tests {
         fn float_columns_bit_exact(vals in prop::collection::vec(any_f64(), 0..300)) {
             let mut buf = Vec::new();
             put_floats(&mut buf, vals.iter().copied(), &mut Vec::new());
-            let mut got = vec![0u64; vals.len()];
-            get_floats(&mut Cursor::new(&buf), vals.len(), |i, v| got[i] = v.to_bits()).unwrap();
+            let mut got = vec![0f64; vals.len()];
+            read_floats(&mut Cursor::new(&buf), &mut got, &mut Vec::new()).unwrap();
+            let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
             let want: Vec<u64> = vals.iter().map(|v| v.to_bits()).collect();
             prop_assert_eq!(got, want);
         }
@@ -896,7 +912,7 @@ mod tests {
             let mut buf = Vec::new();
             put_times(&mut buf, &ts, &mut Vec::new());
             let mut got = vec![0i64; ts.len()];
-            get_times(&mut Cursor::new(&buf), ts.len(), |i, v| got[i] = v).unwrap();
+            read_times(&mut Cursor::new(&buf), &mut got, &mut Vec::new()).unwrap();
             prop_assert_eq!(got, ts);
         }
 
