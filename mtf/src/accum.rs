@@ -93,6 +93,23 @@ pub(crate) fn apply(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
     add_sums(b, price, size, side);
 }
 
+/// [`apply`] to a bar known to hold a tick already (hot path, direct mode).
+#[inline(always)]
+pub(crate) fn apply_held(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side) {
+    debug_assert!(b.count > 0);
+    b.high = if price > b.high { price } else { b.high };
+    b.low = if price < b.low { price } else { b.low };
+    if ts < b.first_ts {
+        b.first_ts = ts;
+        b.open = price;
+    }
+    if ts >= b.last_ts {
+        b.last_ts = ts;
+        b.close = price;
+    }
+    add_sums(b, price, size, side);
+}
+
 /// The newest finest bar of a symbol in fold mode, as the hot path updates
 /// it: prices and times in place, the sums as deltas since it was loaded, the
 /// side volumes in one slot per [`Side`] (one add per tick instead of three).

@@ -296,7 +296,7 @@ impl Aggregator {
             } else {
                 for t in sym.tfs.iter_mut() {
                     let i = t.back_idx;
-                    accum::apply(&mut t.ring[i].bar, ts, price, size, side);
+                    accum::apply_held(&mut t.ring[i].bar, ts, price, size, side);
                 }
             }
             self.stats.applied += 1;
