@@ -138,17 +138,34 @@ impl Daemon {
         http_get(m, "/metrics")
     }
 
-    /// Polls the stats until `done` holds or `timeout` passes; the last stats.
+    /// Polls the stats until `done` holds (`true`), or the daemon has been
+    /// idle — `received`, `processed` and `ticks_stored` unchanged — for
+    /// `idle` (`false`: what was not done by then never will be, e.g. lost
+    /// datagrams), or `timeout` passes (`false`). Returns the last stats.
     pub fn wait_until(
         &self,
         timeout: Duration,
+        idle: Duration,
         done: impl Fn(&Stats) -> bool,
     ) -> anyhow::Result<(Stats, bool)> {
         let t0 = Instant::now();
+        let mut last = (u64::MAX, 0, 0);
+        let mut since = Instant::now();
         loop {
             let s = self.stats()?;
             if done(&s) {
                 return Ok((s, true));
+            }
+            let now = (
+                s.counter("received"),
+                s.counter("processed"),
+                s.counter("ticks_stored"),
+            );
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= idle {
+                return Ok((s, false));
             }
             if t0.elapsed() > timeout {
                 return Ok((s, false));

@@ -200,12 +200,13 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             let rep = load::run(&cfg, &mut synth_100(), &AtomicBool::new(false))?;
             let cpu1 = crate::sys::cpu_sample();
             let sent = rep.ticks;
-            let (st, drained) = d.wait_until(Duration::from_secs(30), |s| {
-                s.counter("processed")
-                    + s.counter("queue_full_drops")
-                    + s.counter("udp_kernel_drops")
-                    >= sent
-            })?;
+            let (st, drained) =
+                d.wait_until(Duration::from_secs(30), Duration::from_secs(2), |s| {
+                    s.counter("processed")
+                        + s.counter("queue_full_drops")
+                        + s.counter("udp_kernel_drops")
+                        >= sent
+                })?;
             let rcvbuf = match (snmp0, crate::sys::udp_errors()) {
                 (Some(a), Some(b)) => Some(b.1.saturating_sub(a.1)),
                 _ => None,
