@@ -31,8 +31,9 @@ use crate::format::rd_u32;
 pub const SYMBOLS_FILE: &str = "symbols.tbl";
 const REC: usize = 24;
 
-/// Ids of at most this value are accepted (the table is dense).
-pub const MAX_SYMBOL_ID: u32 = (1 << 24) - 1;
+/// Ids of at most this value are accepted (the table is dense; a writer keeps
+/// a 24-byte route per id, so at most 24 MiB).
+pub const MAX_SYMBOL_ID: u32 = (1 << 20) - 1;
 
 /// id ↔ name, as stored.
 #[derive(Clone, Debug, Default)]
