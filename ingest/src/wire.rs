@@ -708,12 +708,10 @@ impl WireDecoder {
                         && t.ask_size <= f64::MAX))
                 && t.ts_event >= lo
                 && t.ts_event <= hi;
-            if !ok {
-                if let Err(r) = self.validator.check(&t, now_ns) {
-                    self.counts.rejects.bump(r);
-                    skipped += 1;
-                    continue;
-                }
+            if !ok && let Err(r) = self.validator.check(&t, now_ns) {
+                self.counts.rejects.bump(r);
+                skipped += 1;
+                continue;
             }
             // `n < want <= out.len()`: the layout pass counted the messages.
             if let Some(slot) = out.get_mut(n) {

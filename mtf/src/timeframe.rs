@@ -67,11 +67,11 @@ impl Timeframe {
     pub const D1: Timeframe = Timeframe { ms: MS_PER_DAY };
 
     /// A timeframe of `ms` milliseconds (1 ..= 86,400,000).
-    pub const fn from_millis(ms: u32) -> Result<Timeframe, TimeframeError> {
+    pub fn from_millis(ms: u32) -> Result<Timeframe, TimeframeError> {
         if ms == 0 {
             Err(TimeframeError::Zero)
         } else if ms > MS_PER_DAY {
-            Err(TimeframeError::TooLong(String::new()))
+            Err(TimeframeError::TooLong(format!("{ms}ms")))
         } else {
             Ok(Timeframe { ms })
         }

@@ -184,7 +184,7 @@ impl OrphanGuard {
     fn idle(&mut self) {
         self.polls = self.polls.wrapping_add(1);
         // SAFETY: getppid has no preconditions.
-        if self.polls % (1 << 16) == 0 && unsafe { libc::getppid() } != self.parent {
+        if self.polls.is_multiple_of(1 << 16) && unsafe { libc::getppid() } != self.parent {
             std::process::exit(3);
         }
         std::hint::spin_loop();

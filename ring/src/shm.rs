@@ -80,7 +80,7 @@ impl Region {
         populate: bool,
         path: &Path,
     ) -> Result<Region, Error> {
-        debug_assert!(len > 0 && len % 8 == 0);
+        debug_assert!(len > 0 && len.is_multiple_of(8));
         let prot = if writable {
             libc::PROT_READ | libc::PROT_WRITE
         } else {
@@ -117,14 +117,14 @@ impl Region {
     /// Loads the `u64` at byte `off` (8-aligned).
     #[inline]
     pub(crate) fn u64_at(&self, off: usize) -> u64 {
-        debug_assert!(off % 8 == 0);
+        debug_assert!(off.is_multiple_of(8));
         self.words()[off / 8].load(crate::sync::Ordering::Relaxed)
     }
 
     /// Loads the `u32` at byte `off` (4-aligned), little-endian.
     #[inline]
     pub(crate) fn u32_at(&self, off: usize) -> u32 {
-        debug_assert!(off % 4 == 0);
+        debug_assert!(off.is_multiple_of(4));
         (self.u64_at(off & !7) >> ((off & 4) * 8)) as u32
     }
 

@@ -177,10 +177,10 @@ impl<'a> Cursor<'a> {
         if self.i > self.b.len() {
             return None;
         }
-        if let Some((v, end)) = super::num::leading_u64(self.b, self.i) {
-            if self.finish(end) {
-                return Some(Some(v));
-            }
+        if let Some((v, end)) = super::num::leading_u64(self.b, self.i)
+            && self.finish(end)
+        {
+            return Some(Some(v));
         }
         Some(self.field().and_then(super::num::parse_u64))
     }
@@ -192,10 +192,10 @@ impl<'a> Cursor<'a> {
         if self.i > self.b.len() {
             return None;
         }
-        if let Some((v, end)) = super::num::leading_u64(self.b, self.i) {
-            if self.finish(end) {
-                return Some(Ok(v));
-            }
+        if let Some((v, end)) = super::num::leading_u64(self.b, self.i)
+            && self.finish(end)
+        {
+            return Some(Ok(v));
         }
         self.field().map(Err)
     }
@@ -207,10 +207,10 @@ impl<'a> Cursor<'a> {
         if self.i > self.b.len() {
             return None;
         }
-        if let Some((v, end)) = super::num::fast_decimal(self.b, self.i) {
-            if self.finish(end) {
-                return Some(Some(v));
-            }
+        if let Some((v, end)) = super::num::fast_decimal(self.b, self.i)
+            && self.finish(end)
+        {
+            return Some(Some(v));
         }
         Some(self.field().and_then(super::num::parse_f64))
     }

@@ -299,10 +299,11 @@ impl Syms<'_> {
         if self.st.force {
             return self.fixed();
         }
-        if let Some(id) = self.st.last_id {
-            if name.len() == self.st.last_len as usize && name == &self.st.last[..name.len()] {
-                return Ok(id);
-            }
+        if let Some(id) = self.st.last_id
+            && name.len() == self.st.last_len as usize
+            && name == &self.st.last[..name.len()]
+        {
+            return Ok(id);
         }
         self.named_slow(name)
     }

@@ -355,11 +355,11 @@ impl<S: Sink> Receiver<S> {
                 ILP_TCP => accept_ilp = true,
                 Token(t) if t >= CONN_BASE => {
                     let i = t - CONN_BASE;
-                    if let Some(Some(c)) = self.conns.get_mut(i) {
-                        if !c.queued {
-                            c.queued = true;
-                            self.work.push(i);
-                        }
+                    if let Some(Some(c)) = self.conns.get_mut(i)
+                        && !c.queued
+                    {
+                        c.queued = true;
+                        self.work.push(i);
                     }
                 }
                 Token(_) => {}
@@ -495,11 +495,11 @@ impl<S: Sink> Receiver<S> {
                 let core = &mut self.core;
                 core.counts.udp_datagrams += 1;
                 core.counts.udp_bytes += d.data.len() as u64;
-                if let Some(k) = d.kernel_drops {
-                    if k != u.kernel_drops {
-                        core.counts.udp_kernel_drops += k.wrapping_sub(u.kernel_drops) as u64;
-                        u.kernel_drops = k;
-                    }
+                if let Some(k) = d.kernel_drops
+                    && k != u.kernel_drops
+                {
+                    core.counts.udp_kernel_drops += k.wrapping_sub(u.kernel_drops) as u64;
+                    u.kernel_drops = k;
                 }
                 if d.truncated {
                     core.counts.udp_truncated += 1;

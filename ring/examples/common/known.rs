@@ -16,7 +16,7 @@ pub fn known(k: u64) -> Known {
     match k % 4 {
         0 | 1 => {
             let price = x * 0.25;
-            let mut t = if k % 4 == 0 {
+            let mut t = if k.is_multiple_of(4) {
                 Tick::trade(symbol, k as i64, price, (k % 1000) as f64, Side::Buy, 0)
             } else {
                 Tick::quote(symbol, k as i64, price, (k % 1000) as f64, price + 0.5, 3.0)
