@@ -245,7 +245,7 @@ where
         .open(&path)
         .map_err(|e| StoreError::io(&path, e))?;
     let len = f.metadata().map_err(|e| StoreError::io(&path, e))?.len() as usize;
-    if len % MANIFEST_REC != 0 {
+    if !len.is_multiple_of(MANIFEST_REC) {
         f.write_all(&vec![0u8; MANIFEST_REC - len % MANIFEST_REC])
             .map_err(|e| StoreError::io(&path, e))?;
     }

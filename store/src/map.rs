@@ -107,7 +107,7 @@ impl MappedFile {
     /// The u32 at `offset` (4-aligned, inside the mapping) as an atomic.
     #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
-        if offset % 4 != 0 || offset.checked_add(4)? > self.map.len() {
+        if !offset.is_multiple_of(4) || offset.checked_add(4)? > self.map.len() {
             return None;
         }
         // SAFETY: in bounds and 4-aligned (the mapping is page-aligned); the

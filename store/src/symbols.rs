@@ -152,7 +152,7 @@ impl SymbolMap {
         r[20..].copy_from_slice(&crc.to_le_bytes());
         // Keep records aligned even after a torn append: pad to a whole record.
         let len = f.metadata().map_err(io)?.len() as usize;
-        if len % REC != 0 {
+        if !len.is_multiple_of(REC) {
             (&f).write_all(&vec![0u8; REC - len % REC]).map_err(io)?;
         }
         (&f).write_all(&r).map_err(io)?;
