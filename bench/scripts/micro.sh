@@ -33,7 +33,8 @@ for manifest in */Cargo.toml; do
   [[ -d "$crate/benches" ]] || continue
   log="$out/$crate.log"
   echo "== $crate" >&2
-  if ! cargo bench -p "$crate" "${extra[@]}" > "$log" 2>&1; then
+  # --bench "*": the [[bench]] targets only (lib and bins would get criterion flags).
+  if ! cargo bench -p "$crate" --bench "*" "${extra[@]}" > "$log" 2>&1; then
     echo "cargo bench -p $crate failed; see $log" >&2
     status=1
     continue

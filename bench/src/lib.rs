@@ -11,6 +11,9 @@
 //!   every rival shares: same seed, same ticks, bit for bit.
 //! - [`sink::Sink`] receives with tickd's own parsers: the generator's
 //!   self-test and the network floor of a scenario.
+//! - [`daemon::Daemon`] starts a real `tickd` on free loopback ports and reads
+//!   its state file, `/stats.json` and Prometheus histograms; [`scenario`]
+//!   holds the five scenarios of `bench/RESULTS.md`, one command each.
 //! - Figures belong to the `scenario` and `tickload` binaries and the criterion
 //!   benches, never to unit tests; unit tests check behaviour only.
 //!

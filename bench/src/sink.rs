@@ -136,7 +136,21 @@ impl Sink {
                 let addr = l.local_addr()?;
                 let ilp = protocol == Protocol::IlpTcp;
                 let join = std::thread::spawn(move || {
-                    let (mut s, _) = l.accept()?;
+                    // Non-blocking accept, so a sink nobody connects to still stops.
+                    l.set_nonblocking(true)?;
+                    let mut s = loop {
+                        match l.accept() {
+                            Ok((s, _)) => break s,
+                            Err(e) if is_timeout(&e) => {
+                                if st.load(Ordering::Acquire) {
+                                    return Ok(acc.report());
+                                }
+                                std::thread::sleep(Duration::from_millis(2));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    };
+                    s.set_nonblocking(false)?;
                     s.set_read_timeout(Some(Duration::from_millis(20)))?;
                     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
                     let mut chunk = vec![0u8; 256 << 10];

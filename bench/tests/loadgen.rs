@@ -88,3 +88,12 @@ fn bad_options_are_typed_errors() {
     assert!(load::run(&cfg, &mut src, &stop).is_err());
     assert!("carrier-pigeon".parse::<Protocol>().is_err());
 }
+
+#[test]
+fn a_sink_nobody_connects_to_still_stops() {
+    for p in [Protocol::TcpBinary, Protocol::IlpTcp, Protocol::UdpBinary] {
+        let sink = Sink::start(p, Arc::new(parking_lot::Mutex::new(None))).unwrap();
+        let got = sink.finish(Duration::from_millis(10)).unwrap();
+        assert_eq!((got.ticks, got.malformed), (0, 0));
+    }
+}
