@@ -4,11 +4,16 @@
 //! them quotes) to one worker that aggregates 6 timeframes and publishes bars
 //! to a ring in a temporary directory; the time runs until the worker has
 //! processed the last tick. Variants: without the store, and with the store
-//! (the tick is then counted accepted only once the store thread holds it).
-//! Each run first checks that every tick was processed.
+//! (the tick is then counted accepted only once the store thread holds it),
+//! the latter with a parking and with a spinning worker (the store thread is
+//! unpinned and wakes once per store block, so it fits beside a spinning
+//! worker on two cores). Each run checks that every tick was processed.
 //!
-//! `cargo bench -p engine --bench pipeline`
+//! `cargo bench -p engine --bench pipeline` (one variant: append its name,
+//! e.g. `-- store_worker_spin`)
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -20,6 +25,55 @@ use mtf::Tick;
 
 const N: u64 = 1_000_000;
 
+/// CPU time of the engine's threads (name → ns on a CPU, runs), summed over
+/// the runs of one variant. Wall time on a shared machine is noise; the CPU
+/// time a thread spent per million ticks is not (much).
+static CPU: Mutex<BTreeMap<String, (u64, u64)>> = Mutex::new(BTreeMap::new());
+
+/// Add the CPU time of every live `tickd-*` thread of this process
+/// (`/proc/self/task/*/schedstat`, first field: ns on a CPU).
+fn sample_engine_threads() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let mut cpu = CPU.lock().unwrap();
+    for e in dir.flatten() {
+        let p = e.path();
+        let Ok(name) = std::fs::read_to_string(p.join("comm")) else {
+            continue;
+        };
+        let name = name.trim();
+        if !name.starts_with("tickd-") {
+            continue;
+        }
+        let ns = std::fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+        if let Some(ns) = ns {
+            let slot = cpu.entry(name.to_string()).or_default();
+            slot.0 += ns;
+            slot.1 += 1;
+        }
+    }
+}
+
+/// Print and reset the CPU times gathered for one variant.
+fn report_cpu(variant: &str) {
+    let mut cpu = CPU.lock().unwrap();
+    if cpu.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = cpu
+        .iter()
+        .map(|(name, (ns, runs))| format!("{name} {:.1} ms", *ns as f64 / *runs as f64 / 1e6))
+        .collect();
+    println!(
+        "{variant}: CPU time per run of 1M ticks: {}",
+        parts.join(", ")
+    );
+    cpu.clear();
+}
+
 fn ticks() -> Vec<Tick> {
     let mut g = Synth::new(SynthOptions {
         symbols: 8,
@@ -28,7 +82,7 @@ fn ticks() -> Vec<Tick> {
     (0..N).map(|_| g.next_tick().0).collect()
 }
 
-fn run(ticks: &[Tick], store: bool) -> Duration {
+fn run(ticks: &[Tick], store: bool, idle: &str) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config::load(
         None,
@@ -42,9 +96,7 @@ fn run(ticks: &[Tick], store: bool) -> Duration {
             "report.interval=0s".into(),
             "ingest.cores=[0]".into(),
             "workers.cores=[1]".into(),
-            // With the store on, the store thread needs a core too: on a
-            // 2-core machine a spinning worker would starve it.
-            format!("workers.idle=\"{}\"", if store { "park" } else { "spin" }),
+            format!("workers.idle=\"{idle}\""),
         ],
     )
     .unwrap();
@@ -93,6 +145,7 @@ fn run(ticks: &[Tick], store: bool) -> Duration {
     }
     let el = t0.elapsed();
     feeder.join().unwrap();
+    sample_engine_threads();
     let done = engine.shutdown(Duration::from_secs(30)).unwrap();
     assert_eq!(done.processed, N);
     el
@@ -104,12 +157,18 @@ fn pipeline(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));
-    g.bench_function("aggregate_and_ring", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, false)).sum())
-    });
-    g.bench_function("aggregate_ring_and_store", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, true)).sum())
-    });
+    let variants = [
+        ("aggregate_and_ring", false, "spin"),
+        ("aggregate_ring_and_store", true, "park"),
+        ("aggregate_ring_and_store_worker_spin", true, "spin"),
+    ];
+    for (name, store, idle) in variants {
+        CPU.lock().unwrap().clear();
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, store, idle)).sum())
+        });
+        report_cpu(name);
+    }
     g.finish();
 }
 

@@ -21,10 +21,10 @@ const N: u64 = 2_000_000;
 const CAP: usize = 65_536;
 
 fn pin(core: usize) {
-    if let Some(ids) = core_affinity::get_core_ids() {
-        if let Some(id) = ids.into_iter().find(|c| c.id == core) {
-            core_affinity::set_for_current(id);
-        }
+    if let Some(ids) = core_affinity::get_core_ids()
+        && let Some(id) = ids.into_iter().find(|c| c.id == core)
+    {
+        core_affinity::set_for_current(id);
     }
 }
 

@@ -130,11 +130,11 @@ pub fn run(cfg: Config, log: LogHandle) -> Result<(), DaemonError> {
                 Err(e) => tracing::error!(error = %e, "SIGHUP: cannot reopen the log file"),
             }
         }
-        if let Some(every) = watchdog {
-            if last_ping.elapsed() >= every {
-                let _ = notifier.notify("WATCHDOG=1");
-                last_ping = Instant::now();
-            }
+        if let Some(every) = watchdog
+            && last_ping.elapsed() >= every
+        {
+            let _ = notifier.notify("WATCHDOG=1");
+            last_ping = Instant::now();
         }
         if engine.thread_died() {
             died = true;

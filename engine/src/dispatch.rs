@@ -135,7 +135,7 @@ impl Dispatcher {
                         return Offer::Dropped;
                     }
                     spins += 1;
-                    if spins % 1024 == 0 {
+                    if spins.is_multiple_of(1024) {
                         // The worker is far behind; publish so the stall is visible.
                         self.stats.publish(Instant::now());
                         std::thread::yield_now();

@@ -90,11 +90,11 @@ impl Synth {
         self.px[k] = ((self.px[k] + step).max(0.01) * 100.0).round() / 100.0;
         let p = self.px[k];
         self.n += 1;
-        let quote = self.o.quote_every > 0 && self.rnd() % self.o.quote_every as u64 == 0;
+        let quote = self.o.quote_every > 0 && self.rnd().is_multiple_of(self.o.quote_every as u64);
         let t = if quote {
             Tick::quote(k as u32, self.ts, p - 0.01, 5.0, p + 0.01, 7.0)
         } else {
-            let side = if self.rnd() % 2 == 0 {
+            let side = if self.rnd().is_multiple_of(2) {
                 Side::Buy
             } else {
                 Side::Sell

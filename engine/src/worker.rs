@@ -28,12 +28,6 @@ pub const BATCH: usize = 256;
 /// How often housekeeping runs (wall-clock bar closing, stats).
 const HOUSEKEEPING: Duration = Duration::from_millis(1);
 
-/// `park`: how long an idle worker spins before it naps.
-const PARK_AFTER: Duration = Duration::from_micros(100);
-
-/// `park`: one nap.
-const NAP: Duration = Duration::from_micros(20);
-
 /// Timer slack of the calling thread (how late the kernel may wake a
 /// sleeper to batch wake-ups; 50 µs by default).
 fn set_timer_slack_ns(ns: libc::c_ulong) {
@@ -122,6 +116,8 @@ pub struct Worker {
     rxs: Vec<TickRx>,
     core: WorkerCore,
     idle: IdlePolicy,
+    park_after: Duration,
+    nap: Duration,
     pin: Option<usize>,
 }
 
@@ -189,6 +185,8 @@ impl Worker {
                 late_base: 0,
             },
             idle: cfg.workers.idle,
+            park_after: cfg.workers.park_after,
+            nap: cfg.workers.nap,
             pin: cfg.workers.cores.get(id).copied(),
         }
         .with_late_base(late_base)
@@ -240,10 +238,10 @@ impl Worker {
                 IdlePolicy::Spin => std::hint::spin_loop(),
                 // Spin through short pauses between bursts, then sleep in
                 // short naps (the timer slack is 1 µs, not the default 50).
-                IdlePolicy::Park if now.duration_since(busy_at) < PARK_AFTER => {
+                IdlePolicy::Park if now.duration_since(busy_at) < self.park_after => {
                     std::hint::spin_loop()
                 }
-                IdlePolicy::Park => std::thread::sleep(NAP),
+                IdlePolicy::Park => std::thread::sleep(self.nap),
             }
         }
         self.core.finish()
@@ -391,10 +389,10 @@ impl WorkerCore {
             self.quote_ids.resize(i + 1, NO_ID);
         }
         self.quote_ids[i] = cid;
-        if cid != symbol {
-            if let Some(p) = &mut self.publish {
-                p.symbol(cid, &name);
-            }
+        if cid != symbol
+            && let Some(p) = &mut self.publish
+        {
+            p.symbol(cid, &name);
         }
         cid
     }
@@ -411,10 +409,10 @@ impl WorkerCore {
             self.seen.resize(i + 1, false);
         }
         self.seen[i] = true;
-        if let Some(p) = &mut self.publish {
-            if let Some(name) = (self.names)(symbol) {
-                p.symbol(symbol, &name);
-            }
+        if let Some(p) = &mut self.publish
+            && let Some(name) = (self.names)(symbol)
+        {
+            p.symbol(symbol, &name);
         }
     }
 

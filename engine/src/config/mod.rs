@@ -178,6 +178,10 @@ pub struct WorkerConfig {
     pub queue_capacity: usize,
     /// Idle behaviour.
     pub idle: IdlePolicy,
+    /// `park`: how long an idle worker spins after its last work before napping.
+    pub park_after: Duration,
+    /// `park`: one nap (the thread's timer slack is set to 1 µs).
+    pub nap: Duration,
 }
 
 /// Which price a quote bar is built on.
@@ -428,7 +432,16 @@ impl Config {
                     ));
                 }
             },
+            park_after: duration_at_most(
+                "workers.park_after",
+                &w.park_after,
+                Duration::from_secs(1),
+            )?,
+            nap: duration_at_most("workers.nap", &w.nap, Duration::from_millis(10))?,
         };
+        if workers.nap.is_zero() {
+            return Err(invalid("workers.nap", &quoted(&w.nap), "1ns to 10ms"));
+        }
 
         let a = &raw.aggregation;
         let mut timeframes = Vec::with_capacity(a.timeframes.len());
@@ -654,6 +667,19 @@ fn invalid(key: &str, value: &str, allowed: &str) -> ConfigError {
         value: value.to_string(),
         allowed: allowed.to_string(),
     }
+}
+
+/// A duration no longer than `max`.
+fn duration_at_most(key: &str, s: &str, max: Duration) -> Result<Duration, ConfigError> {
+    let d = duration(key, s)?;
+    if d > max {
+        return Err(invalid(
+            key,
+            &quoted(s),
+            &format!("at most {}", format_duration(max)),
+        ));
+    }
+    Ok(d)
 }
 
 fn duration(key: &str, s: &str) -> Result<Duration, ConfigError> {

@@ -114,8 +114,13 @@ pub struct RawWorkers {
     /// Ticks per ingest→worker queue (a power of two; one queue per pair).
     pub queue_capacity: u32,
     /// What a worker does when it has no work: `spin` (lowest latency, burns
-    /// its core) or `park` (spins 100 µs after its last work, then naps 20 µs at a time).
+    /// its core) or `park` (spins `park_after` after its last work, then
+    /// naps `nap` at a time).
     pub idle: String,
+    /// `park`: spin this long after the last work before napping (up to 1s).
+    pub park_after: String,
+    /// `park`: one nap (1ns to 10ms).
+    pub nap: String,
 }
 
 impl Default for RawWorkers {
@@ -125,6 +130,8 @@ impl Default for RawWorkers {
             cores: vec![1],
             queue_capacity: 65_536,
             idle: "park".into(),
+            park_after: "100us".into(),
+            nap: "20us".into(),
         }
     }
 }

@@ -114,6 +114,18 @@ fn bad_values_say_what_is_allowed() {
             "config key `workers.idle` = \"sleep\": allowed: \"spin\" or \"park\"",
         ),
         (
+            "[workers]\nnap = \"0s\"",
+            "config key `workers.nap` = \"0s\": allowed: 1ns to 10ms",
+        ),
+        (
+            "[workers]\nnap = \"1s\"",
+            "config key `workers.nap` = \"1s\": allowed: at most 10ms",
+        ),
+        (
+            "[workers]\npark_after = \"2s\"",
+            "config key `workers.park_after` = \"2s\": allowed: at most 1s",
+        ),
+        (
             "[aggregation]\ntimeframes = [\"1s\", \"2d\"]",
             "config key `aggregation.timeframes[1]` = \"2d\": allowed: timeframe \"2d\" is longer than one day",
         ),

@@ -405,15 +405,15 @@ pub fn info(data_dir: &Path, format: OutFormat) -> Result<(), CtlError> {
 
 /// `tickctl import`.
 pub fn import(data_dir: &Path, a: &ImportArgs) -> Result<(), CtlError> {
-    if let Ok(st) = DaemonState::read(data_dir) {
-        if Path::new(&format!("/proc/{}", st.pid)).exists() {
-            return Err(CtlError::Usage(format!(
-                "tickd (pid {}) is running on {}: stop it first, or replay with `tickctl send` \
+    if let Ok(st) = DaemonState::read(data_dir)
+        && Path::new(&format!("/proc/{}", st.pid)).exists()
+    {
+        return Err(CtlError::Usage(format!(
+            "tickd (pid {}) is running on {}: stop it first, or replay with `tickctl send` \
                  (the daemon and an import would both assign symbol ids)",
-                st.pid,
-                data_dir.display()
-            )));
-        }
+            st.pid,
+            data_dir.display()
+        )));
     }
     let dir = store_dir(data_dir);
     std::fs::create_dir_all(&dir)

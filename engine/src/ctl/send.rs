@@ -607,15 +607,15 @@ pub fn run(data_dir: &Path, a: &SendArgs) -> Result<SendSummary, CtlError> {
             "give history files to send, or --synthetic".into(),
         ));
     }
-    if let Some(r) = a.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(CtlError::Usage(format!("--rate {r}: must be > 0")));
-        }
+    if let Some(r) = a.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(CtlError::Usage(format!("--rate {r}: must be > 0")));
     }
-    if let Some(s) = a.speed {
-        if !(s.is_finite() && s > 0.0) {
-            return Err(CtlError::Usage(format!("--speed {s}: must be > 0")));
-        }
+    if let Some(s) = a.speed
+        && !(s.is_finite() && s > 0.0)
+    {
+        return Err(CtlError::Usage(format!("--speed {s}: must be > 0")));
     }
     let to = match a.to {
         Some(t) => t,
@@ -734,14 +734,14 @@ pub fn run(data_dir: &Path, a: &SendArgs) -> Result<SendSummary, CtlError> {
             TickKind::Trade => s.trades += 1,
             TickKind::Quote => s.quotes += 1,
         }
-        if s.ticks % 4096 == 0 {
+        if s.ticks.is_multiple_of(4096) {
             pb.set_position(s.ticks);
         }
-        if let Some(b) = base {
-            if s.ticks - acked >= a.window {
-                wire.flush().map_err(io)?;
-                acked = wait_for_daemon(metrics, b, s.ticks, a.window / 2);
-            }
+        if let Some(b) = base
+            && s.ticks - acked >= a.window
+        {
+            wire.flush().map_err(io)?;
+            acked = wait_for_daemon(metrics, b, s.ticks, a.window / 2);
         }
     }
     wire.flush().map_err(io)?;

@@ -216,16 +216,16 @@ pub fn snapshot(data_dir: &Path, a: &SnapshotArgs) -> Result<(), CtlError> {
         let mut sub = Subscriber::open(r, s, &opts)
             .map_err(|e| CtlError::NoDaemon(format!("cannot open {}: {e}", s.display())))?;
         let tfs: Vec<Timeframe> = sub.snapshot_reader().timeframes().to_vec();
-        if let Some(t) = want {
-            if !tfs.contains(&t) {
-                return Err(CtlError::Usage(format!(
-                    "timeframe {t} is not built by the daemon (it builds {})",
-                    tfs.iter()
-                        .map(|t| t.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
+        if let Some(t) = want
+            && !tfs.contains(&t)
+        {
+            return Err(CtlError::Usage(format!(
+                "timeframe {t} is not built by the daemon (it builds {})",
+                tfs.iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
         for tf in tfs {
             if want.is_some_and(|w| w != tf) {

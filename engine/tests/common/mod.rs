@@ -95,10 +95,10 @@ impl Daemon {
     fn wait_ready(&mut self) {
         let t0 = Instant::now();
         loop {
-            if let Ok(st) = DaemonState::read(&self.data) {
-                if st.pid == self.child.id() {
-                    return;
-                }
+            if let Ok(st) = DaemonState::read(&self.data)
+                && st.pid == self.child.id()
+            {
+                return;
             }
             if let Ok(Some(s)) = self.child.try_wait() {
                 panic!("tickd exited at start: {s}\n{}", self.log());
