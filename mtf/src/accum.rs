@@ -15,12 +15,20 @@ pub const TS_MAX: i64 = 1 << 62;
 /// and batch stay equal on any input.
 #[inline(always)]
 pub fn tick_is_valid(ts: i64, price: f64, size: f64) -> bool {
+    (TS_MIN..=TS_MAX).contains(&ts) & price_size_ok(price, size)
+}
+
+/// The price and size half of [`tick_is_valid`]: finite price, finite size
+/// `>= 0`. One comparison chain, no branches (the streaming hot path gets
+/// the time half from its window, which lies within `TS_MIN ..= TS_MAX`).
+#[inline(always)]
+pub(crate) fn price_size_ok(price: f64, size: f64) -> bool {
     // On the bits: a finite price has an exponent below all-ones; a finite
     // size >= 0 is +0.0 ..< +inf as an unsigned integer, or -0.0.
     const INF: u64 = 0x7FF0_0000_0000_0000;
     const NEG_ZERO: u64 = 0x8000_0000_0000_0000;
     let (p, q) = (price.to_bits(), size.to_bits());
-    (TS_MIN..=TS_MAX).contains(&ts) && (p & !NEG_ZERO) < INF && (q < INF || q == NEG_ZERO)
+    ((p & !NEG_ZERO) < INF) & ((q < INF) | (q == NEG_ZERO))
 }
 
 /// An empty bar (count 0) for `[start, start + tf)`.
@@ -153,6 +161,18 @@ impl HotBar {
         self.side_vol[side as usize] += size;
         self.vwap_num += price * size;
         self.count += 1;
+    }
+
+    /// Ticks applied since loading.
+    #[inline]
+    pub(crate) fn applied(&self) -> u64 {
+        self.count
+    }
+
+    /// The largest event time in the bar.
+    #[inline]
+    pub(crate) fn last_ts(&self) -> i64 {
+        self.bar.last_ts
     }
 
     /// The bar with the deltas folded in.

@@ -70,7 +70,14 @@ pub enum SeedError {
 #[derive(Debug)]
 struct SymState {
     /// Highest event time seen (or advanced to); `i64::MIN` before any.
+    /// While `hot_cached`, hot-path ticks are not folded in yet: the
+    /// watermark is [`SymState::watermark`] (the cached bar's last time is
+    /// the largest hot-path time), `sync_out` folds them in.
     wm: i64,
+    /// Ticks applied on the hot path and already written back (`sync_out`);
+    /// those of the cached bar are its `count`. Summed by
+    /// [`Aggregator::stats`], so the hot path bumps no shared counter.
+    applied: u64,
     /// `settle` is needed once `wm >= due`.
     due: i64,
     /// The latest tick that took the slow path (the one that opened the
@@ -93,6 +100,7 @@ impl SymState {
     fn absent() -> SymState {
         SymState {
             wm: i64::MIN,
+            applied: 0,
             due: i64::MAX,
             live: true,
             hot_start: i64::MAX,
@@ -108,10 +116,33 @@ impl SymState {
         !self.tfs.is_empty()
     }
 
-    /// Writes the inline hot bar back to its ring slot; the hot window is
-    /// closed until `set_due` reopens it.
+    /// The watermark including hot-path ticks not written back yet.
+    #[inline]
+    fn watermark(&self) -> i64 {
+        if self.hot_cached && self.hot.applied() > 0 {
+            self.wm.max(self.hot.last_ts())
+        } else {
+            self.wm
+        }
+    }
+
+    /// Ticks applied on the hot path (written back or not).
+    fn hot_applied(&self) -> u64 {
+        self.applied
+            + if self.hot_cached {
+                self.hot.applied()
+            } else {
+                0
+            }
+    }
+
+    /// Writes the inline hot bar back to its ring slot (and its ticks into
+    /// the watermark and the applied count); the hot window is closed until
+    /// `set_due` reopens it.
     fn sync_out(&mut self) {
         if self.hot_cached {
+            self.wm = self.watermark();
+            self.applied += self.hot.applied();
             let t = &mut self.tfs[0];
             let i = t.back_idx;
             t.ring[i].bar = self.hot.bar();
@@ -216,8 +247,13 @@ impl Aggregator {
     }
 
     /// Counters.
+    ///
+    /// Hot-path ticks are counted per symbol and summed here (cost linear in
+    /// the symbol slots; call it from a cold thread).
     pub fn stats(&self) -> AggStats {
-        self.stats
+        let mut s = self.stats;
+        s.applied += self.syms.iter().map(SymState::hot_applied).sum::<u64>();
+        s
     }
 
     /// The watermark of a symbol: the highest event time seen (or advanced
@@ -226,7 +262,7 @@ impl Aggregator {
         self.syms
             .get(symbol as usize)
             .filter(|s| s.present())
-            .map(|s| s.wm)
+            .map(SymState::watermark)
             .filter(|&w| w != i64::MIN)
     }
 
@@ -281,28 +317,33 @@ impl Aggregator {
             return;
         };
         let ts = tick.ts_event;
-        if !tick_is_valid(ts, price, size) {
-            self.stats.invalid += 1;
-            return;
-        }
         // Hot path: the tick lands in the newest bar(s) and closes nothing.
+        // The window lies within `TS_MIN ..= TS_MAX` (`set_due` clamps it),
+        // so inside it only price and size are left to check.
         if let Some(sym) = self.syms.get_mut(tick.symbol as usize)
             && ts >= sym.hot_start
             && ts < sym.hot_limit
+            && accum::price_size_ok(price, size)
         {
-            sym.wm = sym.wm.max(ts);
             if sym.hot_cached {
+                // Watermark and applied count are derived from the cached
+                // bar (its last time and count) until `sync_out`.
                 sym.hot.apply(ts, price, size, side);
             } else {
+                sym.wm = sym.wm.max(ts);
                 for t in sym.tfs.iter_mut() {
                     let i = t.back_idx;
                     accum::apply_held(&mut t.ring[i].bar, ts, price, size, side);
                 }
+                sym.applied += 1;
             }
-            self.stats.applied += 1;
             if !self.hot_ok {
                 self.emit_hot_open(tick.symbol as usize, ts, out);
             }
+            return;
+        }
+        if !tick_is_valid(ts, price, size) {
+            self.stats.invalid += 1;
             return;
         }
         self.update_slow(tick, ts, price, size, side, out);
@@ -356,7 +397,8 @@ impl Aggregator {
         if ts > sym.wm {
             sym.wm = ts;
             if ts >= sym.due {
-                settle_symbol(sym, params, &c, fold, out, stats);
+                // No `set_due` here: it runs once at the end of this call.
+                settle_tfs(sym, params, &c, fold, out, stats);
             }
         }
         let wm = sym.wm;
@@ -420,9 +462,12 @@ impl Aggregator {
             if !sym.present() {
                 continue;
             }
-            if !sym.live || sym.wm == i64::MIN || to <= sym.wm {
+            let wm = sym.watermark();
+            if !sym.live || wm == i64::MIN || to <= wm {
                 continue;
             }
+            // `to` is above the hot-path ticks too, so it is the watermark
+            // whether or not they were written back.
             sym.wm = to;
             if to >= sym.due {
                 sym.sync_out();
@@ -724,6 +769,21 @@ fn settle_symbol<S: BarSink>(
     out: &mut S,
     stats: &mut AggStats,
 ) {
+    settle_tfs(sym, params, c, fold, out, stats);
+    set_due(sym, params, c, fold);
+}
+
+/// [`settle_symbol`] without recomputing the hot window: the caller runs
+/// `set_due` afterwards (until then the hot window is closed, as `sync_out`
+/// left it).
+fn settle_tfs<S: BarSink>(
+    sym: &mut SymState,
+    params: &[TfParams],
+    c: &Common,
+    fold: bool,
+    out: &mut S,
+    stats: &mut AggStats,
+) {
     let wm = sym.wm;
     if fold {
         let fine = &sym.tfs[0];
@@ -734,7 +794,6 @@ fn settle_symbol<S: BarSink>(
     for (t, p) in sym.tfs.iter_mut().zip(params.iter()) {
         t.settle(p, c, wm, out, stats);
     }
-    set_due(sym, params, c, fold);
 }
 
 /// Recomputes when the symbol next needs `settle`, and its hot window.
@@ -746,8 +805,9 @@ fn set_due(sym: &mut SymState, params: &[TfParams], c: &Common, fold: bool) {
         lo = lo.max(t.back_start);
         hi = hi.min(t.back_end);
     }
-    sym.hot_start = lo;
-    sym.hot_limit = hi;
+    // Within the valid times, so the hot path needs no time check.
+    sym.hot_start = lo.max(TS_MIN);
+    sym.hot_limit = hi.min(TS_MAX + 1);
     // Inside slow paths the ring is authoritative (`sync_out` ran first), so
     // the cached copy is simply reloaded, or dropped.
     sym.hot_cached = fold && lo <= sym.tfs[0].back_end;

@@ -456,3 +456,51 @@ proptest! {
         }
     }
 }
+
+/// Issue 2 (mtf speed): the hot path keeps its tick count and watermark in
+/// the symbol's newest bar; `stats`, `watermark` and `advance` still see
+/// them before anything is written back.
+#[test]
+fn hot_path_ticks_show_in_stats_watermark_and_advance() {
+    let mut agg = Aggregator::new(cfg(&["1s", "1m"])).unwrap();
+    assert!(agg.folds());
+    let t0 = 1_700_000_100 * S;
+    let mut ticks: Vec<Tick> = (0..5)
+        .map(|k| {
+            Tick::trade(
+                3,
+                t0 + k * 1_000,
+                100.0 + k as f64,
+                1.0,
+                Side::Buy,
+                k as u64,
+            )
+        })
+        .collect();
+    // The bar's newest tick, then one out of order inside it (neither a new
+    // open nor a new watermark).
+    ticks.push(Tick::trade(3, t0 - 10 + S, 99.0, 2.0, Side::Sell, 9));
+    ticks.push(Tick::trade(3, t0 + 1, 98.0, 1.0, Side::Sell, 10));
+    let out = feed(&mut agg, &ticks);
+    assert!(out.is_empty());
+    assert_eq!(agg.stats().applied, 7);
+    assert_eq!(agg.watermark(3), Some(t0 - 10 + S));
+    // A clock behind the watermark moves nothing.
+    let mut out = Vec::new();
+    agg.advance(t0 + 2_000, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(agg.watermark(3), Some(t0 - 10 + S));
+    // A clock past the bar closes it with every hot-path tick in it.
+    agg.advance(t0 + S + S / 2, &mut out);
+    assert_eq!(agg.watermark(3), Some(t0 + S + S / 2));
+    assert_eq!(out.len(), 1);
+    let b = out[0].bar;
+    assert_eq!(out[0].kind, BarEventKind::Closed);
+    assert_eq!(
+        (b.start, b.open, b.high, b.low, b.close, b.count),
+        (t0, 100.0, 104.0, 98.0, 99.0, 7)
+    );
+    assert_eq!((b.volume, b.buy_volume, b.sell_volume), (8.0, 5.0, 3.0));
+    assert_eq!((b.first_ts, b.last_ts), (t0, t0 - 10 + S));
+    assert_eq!(agg.stats().applied, 7);
+}
