@@ -7,6 +7,13 @@
 //! skipped with a note). Environment: `IMPORT_BENCH_REPEATS` (default 7),
 //! `PYTHON` (default `python3`).
 //!
+//! Profiling: `IMPORT_BENCH_PROFILE=lean_spy_trades` (or `tardis_trades`) runs
+//! only that in-memory import, `IMPORT_BENCH_REPEATS` times (default 1), and
+//! exits — for instruction counts that do not depend on the machine's load:
+//! `valgrind --tool=callgrind --toggle-collect='*Importer*next_batch*' <bench binary> --bench`
+//! then `callgrind_annotate` (the bench binary is the `import_csv-*` file in
+//! `target/release/deps`), or `perf record -g` on the same command.
+//!
 //! Also timed, without a rival: the LEAN zip and the hftbacktest gzip capture
 //! end to end (decompression included).
 //!
@@ -160,6 +167,22 @@ fn main() {
             999_900,
         ),
     ];
+    if let Ok(only) = std::env::var("IMPORT_BENCH_PROFILE") {
+        let repeats = std::env::var("IMPORT_BENCH_REPEATS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        let Some((label, name, data, format, rows)) = cases.iter().find(|c| c.0 == only) else {
+            eprintln!("IMPORT_BENCH_PROFILE: no case {only:?} (lean_spy_trades, tardis_trades)");
+            std::process::exit(2);
+        };
+        let (_, cpu) = time_import(name, data, format, *rows, repeats);
+        println!(
+            "{label}: {repeats} imports of {rows} rows after one warm-up, median cpu {:.2} ms",
+            median(cpu) * 1e3
+        );
+        return;
+    }
     let mut ours = Vec::new();
     for (label, name, data, format, rows) in &cases {
         let (times, cpu) = time_import(name, data, format, *rows, repeats);
@@ -176,9 +199,11 @@ fn main() {
         ours.push((t, c));
     }
     // the same files read from disk (page cache) through the 256 KiB line buffer, as polars reads them
+    let mut ours_file = Vec::new();
     for ((label, _, _, format, rows), path) in cases.iter().zip([&lean_path, &tardis_path]) {
         let (times, cpu) = time_input(&Input::Path(path.to_path_buf()), format, *rows, repeats);
         let (t, c) = (median(times), median(cpu));
+        ours_file.push(c);
         println!(
             "{label:<16} tickd from the file: median wall {:>7.2} ms, cpu {:>7.2} ms ({:>5.1} M rows/s)",
             t * 1e3,
@@ -220,6 +245,12 @@ fn main() {
         return;
     }
 
+    println!(
+        "fairness: polars reads the same files (every column, types inferred) in the same run; \
+         'threads 1' is POLARS_MAX_THREADS=1 against our one thread; polars cpu is its process \
+         CPU time (all threads), ours the importing thread's; x cpu (mem) compares our in-memory \
+         import, x cpu (file) our import from the same file"
+    );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/import_polars.py");
     for threads in ["1", "default"] {
@@ -246,7 +277,7 @@ fn main() {
             }
         };
         let json = String::from_utf8_lossy(&out.stdout).to_string();
-        for ((label, _, _, _, rows), ours) in cases.iter().zip(&ours) {
+        for (((label, _, _, _, rows), ours), file_cpu) in cases.iter().zip(&ours).zip(&ours_file) {
             let Some(times) = field_list(&json, label) else {
                 eprintln!("SKIP: no polars timing for {label}: {json}");
                 continue;
@@ -256,12 +287,13 @@ fn main() {
                 .map(median)
                 .unwrap_or(f64::NAN);
             println!(
-                "{label:<16} polars read_csv (threads {threads:>7}): median wall {:>7.2} ms, cpu {:>7.2} ms ({:>5.1} M rows/s) | tickd faster: {:.1}x wall, {:.1}x cpu",
+                "{label:<16} polars read_csv (threads {threads:>7}): median wall {:>7.2} ms, cpu {:>7.2} ms ({:>5.1} M rows/s) | tickd faster: {:.1}x wall, {:.1}x cpu (mem), {:.1}x cpu (file)",
                 t * 1e3,
                 c * 1e3,
                 *rows as f64 / c / 1e6,
                 t / ours.0,
                 c / ours.1,
+                c / file_cpu,
             );
         }
     }

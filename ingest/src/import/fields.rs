@@ -172,7 +172,7 @@ impl<'a> Cursor<'a> {
 
     /// The next field as an unsigned integer: `Some(None)` when it is not one,
     /// `None` past the last field.
-    #[inline]
+    #[inline(always)]
     pub fn u64(&mut self) -> Option<Option<u64>> {
         if self.i > self.b.len() {
             return None;

@@ -4,20 +4,12 @@
 
 use std::io::{self, Read};
 
-/// The first `\n` of `b`: an inline 8-bytes-per-step scan of the first 128
-/// bytes (most tick lines are shorter, and a library call costs more than the
-/// scan), then `memchr` for long lines.
+/// The first `\n` of `b`: `memchr` (SIMD, 16-32 bytes per step). Measured
+/// with callgrind on the import bench: fewer instructions per line than an
+/// inline 8-byte scan on Tardis' ~80-byte lines, about even on LEAN's ~28.
 #[inline(always)]
 fn find_newline(b: &[u8]) -> Option<usize> {
-    let head = b.len().min(128);
-    if let Some(p) = super::fields::find_byte(&b[..head], b'\n') {
-        return Some(p);
-    }
-    if b.len() > head {
-        memchr::memchr(b'\n', &b[head..]).map(|p| p + head)
-    } else {
-        None
-    }
+    memchr::memchr(b'\n', b)
 }
 
 /// One step of [`LineReader::next_line`].

@@ -29,11 +29,79 @@ const POW10_U64: [u64; 20] = {
 /// empty or longer than 19 digits.
 #[inline]
 pub fn leading_u64(b: &[u8], start: usize) -> Option<(u64, usize)> {
-    let end = digit_run(b, start);
-    if end == start || end - start > 19 {
+    let (v, end) = digits(b, start)?;
+    if end == start {
         return None;
     }
-    Some((run_value(b, start, end)?, end))
+    Some((v, end))
+}
+
+/// Bytes of `w` (little-endian load) that are not ASCII digits: their top bit set.
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let low = w & LO7;
+    // per byte, no carry across bytes: (low + 0x50) has its top bit set iff low ≥ 0x30
+    let ge30 = low.wrapping_add(0x5050_5050_5050_5050) & HI;
+    let ge3a = low.wrapping_add(0x4646_4646_4646_4646) & HI;
+    let digit = ge30 & !ge3a & !(w & HI);
+    !digit & HI
+}
+
+/// The digit run starting at `b[start]` and its value in one pass, eight bytes
+/// per step (finding the run's end and computing its value from the same
+/// word): `(value, end)`, `(0, start)` for an empty run; `None` when the run is
+/// longer than 19 digits (its value might not fit a `u64`).
+#[inline(always)]
+pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
+    let mut i = start;
+    let mut v: u64 = 0;
+    while i + 8 <= b.len() {
+        let w = load8(&b[i..]);
+        let n = (non_digits(w).trailing_zeros() / 8) as usize;
+        if n == 8 {
+            // runs read so far are whole words: 0 or 8 digits may take 8 more (≤ 16 < 20)
+            if i - start >= 16 {
+                return None;
+            }
+            v = v * 100_000_000 + digits8(w);
+            i += 8;
+            continue;
+        }
+        if n == 0 {
+            return Some((v, i));
+        }
+        if i - start + n > 19 {
+            return None;
+        }
+        // the n digits become the last n of eight, the bytes before them '0'
+        let s = (8 - n as u32) * 8;
+        let w = (w << s) | (0x3030_3030_3030_3030 >> (64 - s));
+        return Some((v * POW10_U64[n] + digits8(w), i + n));
+    }
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i - start >= 19 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+        i += 1;
+    }
+    Some((v, i))
+}
+
+/// Eight ASCII digits (little-endian load, first byte most significant) → their value.
+#[inline(always)]
+fn digits8(chunk: u64) -> u64 {
+    debug_assert_eq!(non_digits(chunk), 0);
+    let v = chunk - 0x3030_3030_3030_3030;
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
 }
 
 /// The index after the run of ASCII digits starting at `b[i]` (8 bytes per step).
@@ -244,49 +312,26 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     slow_f64(b)
 }
 
-/// The value of the digit run `b[start..end]` (1 to 19 digits, all ASCII
-/// digits); runs of up to 8 digits are read as one 8-byte word when `b` has
-/// 8 bytes before `end`.
-#[inline(always)]
-fn run_value(b: &[u8], start: usize, end: usize) -> Option<u64> {
-    let len = end - start;
-    if len <= 8 && end >= 8 {
-        // the 8 bytes ending at `end`; those before `start` become '0'
-        let w = load8(&b[end - 8..end]);
-        let pad_bits = (8 - len) * 8;
-        let keep = if pad_bits == 64 { 0 } else { !0u64 << pad_bits };
-        return parse8((w & keep) | (0x3030_3030_3030_3030 & !keep));
-    }
-    parse_u64(&b[start..end])
-}
-
 /// An unsigned plain decimal (`digits[.digits]`, no sign or exponent) starting
 /// at `b[start]`, scanning the whole of `b` eight bytes at a time: `(value,
 /// end)`, or `None` when the text is not that simple (then use [`parse_f64`]
 /// on the field). Same exact result as [`parse_f64`].
 #[inline]
 pub fn fast_decimal(b: &[u8], start: usize) -> Option<(f64, usize)> {
-    let int_end = digit_run(b, start);
-    let (frac_start, end) = if b.get(int_end) == Some(&b'.') {
-        (int_end + 1, digit_run(b, int_end + 1))
+    let (int, int_end) = digits(b, start)?;
+    let (frac, frac_start, end) = if b.get(int_end) == Some(&b'.') {
+        let (f, end) = digits(b, int_end + 1)?;
+        (f, int_end + 1, end)
     } else {
-        (int_end, int_end)
+        (0, int_end, int_end)
     };
     let int_digits = int_end - start;
     let frac_digits = end - frac_start;
-    if int_digits + frac_digits == 0 || int_digits + frac_digits > 19 || frac_digits > 22 {
+    if int_digits + frac_digits == 0 || int_digits + frac_digits > 19 {
         return None;
     }
-    let int = if int_digits == 0 {
-        0
-    } else {
-        run_value(b, start, int_end)?
-    };
-    let mant = if frac_digits == 0 {
-        int
-    } else {
-        int * POW10_U64[frac_digits] + run_value(b, frac_start, end)?
-    };
+    // ≤ 19 digits in all: no overflow
+    let mant = int * POW10_U64[frac_digits] + frac;
     if mant >= MAX_EXACT {
         return None;
     }
@@ -458,6 +503,17 @@ mod tests {
             } else {
                 prop_assert_eq!(got, None);
             }
+        }
+
+        #[test]
+        fn digits_match_naive(b in proptest::collection::vec(prop_oneof![6 => b'0'..=b'9', 1 => any::<u8>()], 0..48), at in 0usize..48) {
+            let at = at.min(b.len());
+            let run = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let want = (run <= 19).then(|| {
+                let v = b[at..at + run].iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+                (v, at + run)
+            });
+            prop_assert_eq!(digits(&b, at), want);
         }
 
         #[test]
