@@ -1,16 +1,13 @@
 //! Fuzz target: the importer for the generic CSV mapping (quoted fields, header names, datetimes in a zone).
 //!
-//! Any bytes (plain, or gzip/zip when the fuzzer finds the magic) go through
-//! the whole import path; it must not panic, every row must be accounted for,
-//! and every tick handed out must pass the validator.
+//! The contract checked is in `import_common.rs`.
 #![no_main]
 
-use std::sync::Arc;
+#[path = "import_common.rs"]
+mod import_common;
 
 use ingest::import::*;
-use ingest::{SymbolCache, SymbolTable, Validator};
 use libfuzzer_sys::fuzz_target;
-use mtf::Tick;
 
 fn mapping() -> CsvMapping {
     CsvMapping {
@@ -31,27 +28,7 @@ fn mapping() -> CsvMapping {
         },
     }
 }
+
 fuzz_target!(|data: &[u8]| {
-    let input = Input::Bytes {
-        name: "eurusd.csv".into(),
-        data: Arc::from(data),
-    };
-    let mut opts = ImportOptions::new(Format::Csv(mapping()));
-    opts.log_errors = false;
-    opts.max_line = 512;
-    let now = 1_900_000_000_000_000_000;
-    opts.now_ns = Some(now);
-    let Ok(mut imp) = Importer::open(input, opts) else {
-        return;
-    };
-    let mut cache = SymbolCache::new(Arc::new(SymbolTable::new(8)));
-    let mut buf = [Tick::default(); 5];
-    let v = Validator::history();
-    while let Ok(n @ 1..) = imp.next_batch(&mut cache, &mut buf) {
-        for t in &buf[..n] {
-            assert!(v.check(t, now).is_ok(), "{t:?}");
-            assert!(t.flags & Tick::FLAG_REPLAY != 0);
-        }
-    }
-    assert!(imp.counts().balanced(), "{}", imp.counts());
+    import_common::check_import("eurusd.csv", Format::Csv(mapping()), data);
 });
