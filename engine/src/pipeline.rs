@@ -29,6 +29,9 @@ use crate::report::Report;
 use crate::stats::{Snapshot, Stats};
 use crate::worker::{NameOf, Publish, StoreRx, Worker, WorkerSummary, store_queue};
 
+/// Feed-gap events in flight from the ingest threads to the publishing worker.
+const GAP_EVENTS: usize = 4096;
+
 /// Most symbols the engine tracks.
 pub const MAX_SYMBOLS: usize = 1 << 20;
 
@@ -254,6 +257,8 @@ impl Engine {
             })
         };
         let mut workers = Vec::with_capacity(m);
+        // Feed gaps seen by the ingest threads, on their way to worker 0's ring.
+        let gap_events = Arc::new(crossbeam_queue::ArrayQueue::new(GAP_EVENTS));
         let mut recovered_bars = Vec::new();
         let router = crate::queue::Router::new(m);
         for (w, (rx, store_tx)) in rxs.into_iter().zip(store_txs).enumerate() {
@@ -296,6 +301,7 @@ impl Engine {
                 stats.register(&format!("worker-{w}")),
                 names.clone(),
                 companion.clone(),
+                (w == 0).then(|| gap_events.clone()),
             );
             workers.push(spawn(format!("tickd-worker-{w}"), move || worker.run())?);
         }
@@ -337,9 +343,10 @@ impl Engine {
                 let stop = stop_ingest.clone();
                 let core = cfg.ingest.cores.get(i).copied();
                 let net = stats.register(&format!("ingest-{i}-net"));
+                let gaps = gap_events.clone();
                 ingest.push(spawn(format!("tickd-ingest-{i}"), move || {
                     crate::pin::pin_current(&format!("ingest-{i}"), core);
-                    crate::sources::run_receiver(r, net, &stop);
+                    crate::sources::run_receiver(r, net, &stop, &gaps);
                 })?);
             }
         }

@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use ingest::seq::GapEvent;
 use mtf::{BarEvent, BarEventKind, SymbolId, Tick};
-use ring::{BarKind, Group, Publisher, RingConfig, SnapshotConfig};
+use ring::{BarKind, Group, Publisher, Record, RingConfig, SnapshotConfig};
 
 use crate::config::Config;
 use crate::pipeline::EngineError;
@@ -112,6 +113,19 @@ impl Publish for RingPublish {
 
     fn heartbeat(&mut self) {
         self.p.heartbeat();
+    }
+
+    fn gap(&mut self, g: &GapEvent) {
+        let r = Record::FeedGap {
+            ts: crate::clock::now_ns(),
+            feed: g.stream,
+            symbol: None,
+            expected: g.first_missing,
+            received: g.last_missing.saturating_add(1),
+        };
+        if self.p.event(&r).is_err() {
+            self.errors += 1;
+        }
     }
 
     fn shutdown(self: Box<Self>) {

@@ -8,9 +8,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+
+use crossbeam_queue::ArrayQueue;
 use std::time::{Duration, Instant};
 
 use ingest::net::{Listener, Receiver, ReceiverConfig, ReceiverStats};
+use ingest::seq::GapEvent;
 use ingest::sink::{Sink, SinkFull};
 use ingest::{RejectCounts, SymbolTable, Validator};
 use mtf::Tick;
@@ -135,10 +138,33 @@ pub fn report_receiver(s: &ReceiverStats, out: &mut ThreadStats) {
 }
 
 /// An ingest thread's loop: run the receiver until `stop`, reporting its
-/// counters every [`REPORT_EVERY`]. Errors end the thread (logged; the daemon
-/// notices the dead thread and exits non-zero).
-pub fn run_receiver(mut r: Receiver<Dispatcher>, mut net: ThreadStats, stop: &AtomicBool) {
-    let res = r.run_reporting(stop, REPORT_EVERY, |s| report_receiver(s, &mut net));
+/// counters every [`REPORT_EVERY`] and handing the sequence gaps it saw to
+/// `gaps` (for the worker that publishes them to subscribers). Errors end the
+/// thread (logged; the daemon notices the dead thread and exits non-zero).
+pub fn run_receiver(
+    mut r: Receiver<Dispatcher>,
+    mut net: ThreadStats,
+    stop: &AtomicBool,
+    gaps: &ArrayQueue<GapEvent>,
+) {
+    // Gap events that found the queue full since the last report (a slow or
+    // absent publisher): counted and logged here, at most every REPORT_EVERY.
+    let mut unsent = 0u64;
+    let res = r.run_with(stop, REPORT_EVERY, |r| {
+        report_receiver(&r.stats(), &mut net);
+        r.take_gaps(|g| {
+            if gaps.push(g).is_err() {
+                unsent += 1;
+            }
+        });
+        if unsent > 0 {
+            tracing::warn!(
+                events = unsent,
+                "feed gap events not published to the ring (queue full); the gaps counter has them"
+            );
+            unsent = 0;
+        }
+    });
     report_receiver(&r.stats(), &mut net);
     net.publish_now();
     if let Err(e) = res {

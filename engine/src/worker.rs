@@ -15,6 +15,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_queue::ArrayQueue;
+use ingest::seq::GapEvent;
 use mtf::{Aggregator, BarEvent, BarEventKind, SymbolId, Tick, TickKind};
 
 use crate::clock::{elapsed_ns, now_ns};
@@ -57,6 +59,8 @@ pub trait Publish: Send {
     fn ticks(&mut self, ticks: &[Tick]) -> u64;
     /// Liveness for readers; called every millisecond or so.
     fn heartbeat(&mut self);
+    /// A sequence gap an ingest thread saw in a feed.
+    fn gap(&mut self, _gap: &GapEvent) {}
     /// Clean shutdown (readers learn the writer stopped on purpose).
     fn shutdown(self: Box<Self>);
 }
@@ -141,6 +145,9 @@ struct WorkerCore {
     quote_ids: Vec<u32>,
     wall_clock_close: bool,
     last_heartbeat: Instant,
+    /// Feed gaps seen by the ingest threads, published by this worker
+    /// (worker 0 only; taken at housekeeping).
+    gaps: Option<Arc<ArrayQueue<GapEvent>>>,
     /// Late ticks counted by the aggregators during restart recovery.
     late_base: u64,
 }
@@ -159,6 +166,7 @@ impl Worker {
         stats: ThreadStats,
         names: NameOf,
         companion: CompanionOf,
+        gaps: Option<Arc<ArrayQueue<GapEvent>>>,
     ) -> Worker {
         let late_base = trades.stats().late + quotes.stats().late;
         let per = trades
@@ -182,6 +190,7 @@ impl Worker {
                 quote_ids: Vec::new(),
                 wall_clock_close: cfg.aggregation.wall_clock_close,
                 last_heartbeat: Instant::now(),
+                gaps,
                 late_base: 0,
             },
             idle: cfg.workers.idle,
@@ -432,6 +441,13 @@ impl WorkerCore {
             Counter::Late,
             (a.late + b.late).saturating_sub(self.late_base),
         );
+        if let Some(q) = &self.gaps {
+            while let Some(g) = q.pop() {
+                if let Some(p) = &mut self.publish {
+                    p.gap(&g);
+                }
+            }
+        }
         if now.duration_since(self.last_heartbeat) >= HEARTBEAT {
             self.last_heartbeat = now;
             if let Some(p) = &mut self.publish {

@@ -437,6 +437,59 @@ fn malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept() {
 }
 
 #[test]
+fn a_feed_gap_is_counted_and_published_to_subscribers() {
+    let d = Daemon::start(&[]);
+    let st = d.state();
+    let (ring_path, snap_path) = st.rings[0].clone();
+    let opts = ring::ReaderOptions {
+        start: ring::StartAt::Oldest,
+        ..ring::ReaderOptions::default()
+    };
+    let mut sub = ring::Subscriber::open(&ring_path, &snap_path, &opts).unwrap();
+    let now = engine::clock::now_ns();
+    let sym: ingest::SymbolName = "GAPPY".parse().unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.connect(st.endpoints.udp_binary.unwrap()).unwrap();
+    // Stream 42: messages 1..=3, then 10..=11 (4..=9 lost upstream).
+    let mut sent = 0u64;
+    for (first_seq, n) in [(1u64, 3u64), (10, 2)] {
+        let mut enc = ingest::wire::FrameEncoder::new(42, first_seq, 1472).unwrap();
+        for k in 0..n {
+            let t = Tick::trade(0, now - 1_000_000 + k as i64, 10.0, 1.0, Side::Sell, 0);
+            enc.push(&ingest::wire::WireMsg::from_tick(&t, sym))
+                .unwrap();
+        }
+        udp.send(enc.finish(now)).unwrap();
+        sent += n;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = d.wait_for(30, "every tick", |s| s.counter("accepted") >= sent);
+    assert_eq!(s.counter("gaps"), 6, "{:?}", s.counters);
+    let t0 = Instant::now();
+    let gap = loop {
+        match sub.next() {
+            Some(ring::Received::Record {
+                record:
+                    ring::Record::FeedGap {
+                        feed,
+                        expected,
+                        received,
+                        ..
+                    },
+                ..
+            }) => break (feed, expected, received),
+            Some(_) => {}
+            None => {
+                assert!(t0.elapsed() < Duration::from_secs(10), "no gap record");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    };
+    assert_eq!(gap, (42, 4, 10), "feed, first missing, next received");
+    d.stop();
+}
+
+#[test]
 fn a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped() {
     let d = Daemon::start(&["ring.capacity=1024", "ring.publish_ticks=true"]);
     let (ring_path, snap_path) = d.state().rings[0].clone();

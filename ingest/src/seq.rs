@@ -107,6 +107,9 @@ pub struct SeqCounts {
     pub resets: u64,
     /// Frames of streams beyond the bound, accepted untracked.
     pub untracked_frames: u64,
+    /// Gaps counted but not queued as [`GapEvent`]s because
+    /// [`MAX_PENDING_GAPS`] were already waiting to be taken.
+    pub gaps_unreported: u64,
 }
 
 impl SeqCounts {
@@ -118,7 +121,26 @@ impl SeqCounts {
         self.duplicates += o.duplicates;
         self.resets += o.resets;
         self.untracked_frames += o.untracked_frames;
+        self.gaps_unreported += o.gaps_unreported;
     }
+}
+
+/// How many gap events wait for [`SeqTracker::take_gaps`] at most; more are
+/// counted in [`SeqCounts::gaps_unreported`], never queued without bound.
+pub const MAX_PENDING_GAPS: usize = 64;
+
+/// A gap just opened in one stream: messages `first_missing ..= last_missing`
+/// never arrived (yet). For telling subscribers, e.g. as a ring record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GapEvent {
+    /// The frame header's stream id.
+    pub stream: u32,
+    /// First missing message number.
+    pub first_missing: u64,
+    /// Last missing message number.
+    pub last_missing: u64,
+    /// Receive time of the frame that revealed the gap, ns.
+    pub at_ns: i64,
 }
 
 /// Sequence state of every (source, stream) one ingest thread has seen.
@@ -131,6 +153,8 @@ pub struct SeqTracker {
     /// Counters (plain; read by the owner).
     pub counts: SeqCounts,
     log: LogLimiter,
+    /// Gaps not yet taken by [`SeqTracker::take_gaps`] (at most [`MAX_PENDING_GAPS`]).
+    pending: Vec<GapEvent>,
 }
 
 impl SeqTracker {
@@ -143,6 +167,14 @@ impl SeqTracker {
             max_streams,
             counts: SeqCounts::default(),
             log: LogLimiter::default(),
+            pending: Vec::with_capacity(MAX_PENDING_GAPS),
+        }
+    }
+
+    /// Hands every gap opened since the last call to `f`, oldest first.
+    pub fn take_gaps(&mut self, mut f: impl FnMut(GapEvent)) {
+        for g in self.pending.drain(..) {
+            f(g);
         }
     }
 
@@ -189,6 +221,16 @@ impl SeqTracker {
                 st.add_gap(lo, hi);
                 self.counts.gaps += 1;
                 self.counts.missing += hi - lo + 1;
+                if self.pending.len() < MAX_PENDING_GAPS {
+                    self.pending.push(GapEvent {
+                        stream: h.stream_id,
+                        first_missing: lo,
+                        last_missing: hi,
+                        at_ns: now_ns,
+                    });
+                } else {
+                    self.counts.gaps_unreported += 1;
+                }
                 if let Some(suppressed) = self.log.allow(now_ns) {
                     tracing::warn!(
                         source = %std::net::Ipv6Addr::from(source),
@@ -251,6 +293,38 @@ mod tests {
             seq,
             send_time: 0,
         }
+    }
+
+    #[test]
+    fn gaps_are_queued_for_subscribers_with_a_bound() {
+        let mut t = SeqTracker::new(10);
+        let s = source_of(&"127.0.0.1:1".parse().unwrap());
+        t.check(s, &h(7, 1, 10), 5);
+        t.check(s, &h(7, 20, 1), 6); // 11..=19 missing
+        t.check(s, &h(7, 21, 1), 7); // in order: no gap
+        let mut got = Vec::new();
+        t.take_gaps(|g| got.push(g));
+        assert_eq!(
+            got,
+            [GapEvent {
+                stream: 7,
+                first_missing: 11,
+                last_missing: 19,
+                at_ns: 6
+            }]
+        );
+        t.take_gaps(|_| panic!("taken once"));
+        // More gaps than the bound: the rest are counted, not queued.
+        let mut seq = 22;
+        for _ in 0..MAX_PENDING_GAPS + 5 {
+            seq += 2;
+            t.check(s, &h(7, seq, 1), 0);
+        }
+        let mut n = 0;
+        t.take_gaps(|_| n += 1);
+        assert_eq!(n, MAX_PENDING_GAPS);
+        assert_eq!(t.counts.gaps_unreported, 5);
+        assert_eq!(t.counts.gaps, 1 + MAX_PENDING_GAPS as u64 + 5);
     }
 
     #[test]

@@ -296,6 +296,12 @@ impl<S: Sink> Receiver<S> {
         self.run_reporting(stop, Duration::MAX, |_| {})
     }
 
+    /// Hands every sequence gap opened since the last call to `f`, oldest first
+    /// (bounded: see [`crate::seq::MAX_PENDING_GAPS`]).
+    pub fn take_gaps(&mut self, f: impl FnMut(crate::seq::GapEvent)) {
+        self.core.seq.take_gaps(f);
+    }
+
     /// Like [`Receiver::run`], and calls `report` with the counters at most every
     /// `every` (on this thread: copy them out, do not block).
     pub fn run_reporting(
@@ -303,6 +309,17 @@ impl<S: Sink> Receiver<S> {
         stop: &AtomicBool,
         every: Duration,
         mut report: impl FnMut(&ReceiverStats),
+    ) -> io::Result<()> {
+        self.run_with(stop, every, |r| report(&r.stats()))
+    }
+
+    /// Like [`Receiver::run_reporting`], but `every` calls `each` with the
+    /// receiver itself (for [`Receiver::stats`] and [`Receiver::take_gaps`]).
+    pub fn run_with(
+        &mut self,
+        stop: &AtomicBool,
+        every: Duration,
+        mut each: impl FnMut(&mut Self),
     ) -> io::Result<()> {
         let mut last = Instant::now();
         // Relaxed: a flag with no data attached; seeing it one round late is fine.
@@ -315,7 +332,7 @@ impl<S: Sink> Receiver<S> {
             self.poll_once(timeout)?;
             if every != Duration::MAX && last.elapsed() >= every {
                 last = Instant::now();
-                report(&self.stats());
+                each(self);
             }
         }
         // Drain what is already queued (bounded: a sink that stays full must not hang shutdown).
@@ -325,7 +342,7 @@ impl<S: Sink> Receiver<S> {
             }
             self.poll_once(Some(Duration::ZERO))?;
         }
-        report(&self.stats());
+        each(self);
         Ok(())
     }
 
