@@ -541,37 +541,17 @@ impl Feed {
     }
 }
 
-/// Guess a file's format from its name and first line (decompressed).
+/// Guess a file's format from its name and first line (decompressed: plain,
+/// gzip or the first member of a zip), through `ingest::import::sniff`.
 pub fn guess(path: &Path) -> Result<Format, CtlError> {
-    let first =
-        first_line(path).map_err(|e| CtlError::Input(format!("{}: {e}", path.display())))?;
-    Format::guess(&path.to_string_lossy(), &first).ok_or_else(|| {
-        CtlError::Input(format!(
-            "{}: cannot tell the format; pass --format tardis|lean|hft-binance|truefx",
-            path.display()
-        ))
-    })
-}
-
-/// The first line of a plain or gzip file (zips are told apart by name).
-fn first_line(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::{BufRead, BufReader, Read};
-    let mut f = std::fs::File::open(path)?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic)?;
-    drop(f);
-    let f = std::fs::File::open(path)?;
-    let mut r: Box<dyn BufRead> = if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-    } else {
-        Box::new(BufReader::new(f))
-    };
-    let mut line = Vec::new();
-    r.by_ref().take(1 << 20).read_until(b'\n', &mut line)?;
-    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        line.pop();
-    }
-    Ok(line)
+    ingest::import::sniff(&Input::Path(path.to_path_buf()))
+        .map_err(|e| CtlError::Input(format!("{}: {e}", path.display())))?
+        .ok_or_else(|| {
+            CtlError::Input(format!(
+                "{}: cannot tell the format; pass --format tardis|lean|hft-binance|truefx",
+                path.display()
+            ))
+        })
 }
 
 fn endpoint_for(data_dir: &Path, via: Via) -> Result<SocketAddr, CtlError> {
