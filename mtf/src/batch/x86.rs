@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::{BatchSpec, BatchStats, RunSums, SortedColumns, drive, row_ok};
 use crate::{Bar, Side};
 
+/// Rows ahead of the loads that the SIMD loops prefetch (4 KiB of `f64`).
+const PREFETCH: usize = 512;
+
 /// Proof that this CPU runs AVX2. Get one from [`Avx2::detect`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Avx2 {
@@ -161,6 +164,16 @@ fn reduce_avx2_clean(cols: &SortedColumns<'_>, a: usize, b: usize) -> Option<Run
     let mut sign = zero;
     let mut k = a;
     while k + 8 <= b {
+        // Software prefetch a few KiB ahead: the hardware prefetcher alone
+        // leaves this single-core stream ~10 % below the bandwidth it can
+        // reach. A prefetch never faults, so the address may run past the end.
+        _mm_prefetch::<_MM_HINT_T0>(pp.wrapping_add(k + PREFETCH).cast());
+        _mm_prefetch::<_MM_HINT_T0>(qp.wrapping_add(k + PREFETCH).cast());
+        if let Some(sp) = sp
+            && k.is_multiple_of(64)
+        {
+            _mm_prefetch::<_MM_HINT_T0>(sp.wrapping_add(k + PREFETCH).cast());
+        }
         for u in 0..2 {
             let at = k + 4 * u;
             // SAFETY: at + 4 <= k + 8 <= b <= len of both columns (SortedColumns
