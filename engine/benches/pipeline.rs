@@ -7,10 +7,12 @@
 //! (the tick is then counted accepted only once the store thread holds it),
 //! the latter with a parking and with a spinning worker (the store thread is
 //! unpinned and wakes once per store block, so it fits beside a spinning
-//! worker on two cores). Each run checks that every tick was processed.
+//! worker on two cores). The `inline_` variants run `workers.mode =
+//! "inline"`: the injector thread aggregates and publishes itself (no worker
+//! thread). Each run checks that every tick was processed.
 //!
 //! `cargo bench -p engine --bench pipeline` (one variant: append its name,
-//! e.g. `-- store_worker_spin`)
+//! e.g. `-- store_worker_spin`; old against new: `-- ring_and_store`)
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -82,7 +84,17 @@ fn ticks() -> Vec<Tick> {
     (0..N).map(|_| g.next_tick().0).collect()
 }
 
-fn run(ticks: &[Tick], store: bool, idle: &str) -> Duration {
+/// CPU time of the calling thread so far, ns (`/proc/thread-self/schedstat`).
+fn own_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn run(ticks: &[Tick], store: bool, idle: &str, mode: &str) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config::load(
         None,
@@ -97,6 +109,7 @@ fn run(ticks: &[Tick], store: bool, idle: &str) -> Duration {
             "ingest.cores=[0]".into(),
             "workers.cores=[1]".into(),
             format!("workers.idle=\"{idle}\""),
+            format!("workers.mode=\"{mode}\""),
         ],
     )
     .unwrap();
@@ -133,6 +146,9 @@ fn run(ticks: &[Tick], store: bool, idle: &str) -> Duration {
                 inj.offer_wait(&t.with_recv(now), &stop);
             }
             inj.end_batch();
+            // Inline: the processing happens here, so count this thread too.
+            drop(inj);
+            own_cpu_ns()
         })
     };
     let want = if store {
@@ -144,8 +160,14 @@ fn run(ticks: &[Tick], store: bool, idle: &str) -> Duration {
         std::thread::sleep(Duration::from_micros(200));
     }
     let el = t0.elapsed();
-    feeder.join().unwrap();
+    let feeder_ns = feeder.join().unwrap();
     sample_engine_threads();
+    if let Some(ns) = feeder_ns {
+        let mut cpu = CPU.lock().unwrap();
+        let slot = cpu.entry("injector".to_string()).or_default();
+        slot.0 += ns;
+        slot.1 += 1;
+    }
     let done = engine.shutdown(Duration::from_secs(30)).unwrap();
     assert_eq!(done.processed, N);
     el
@@ -158,14 +180,21 @@ fn pipeline(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));
     let variants = [
-        ("aggregate_and_ring", false, "spin"),
-        ("aggregate_ring_and_store", true, "park"),
-        ("aggregate_ring_and_store_worker_spin", true, "spin"),
+        ("aggregate_and_ring", false, "spin", "threads"),
+        ("inline_aggregate_and_ring", false, "spin", "inline"),
+        ("aggregate_ring_and_store", true, "park", "threads"),
+        ("inline_aggregate_ring_and_store", true, "park", "inline"),
+        (
+            "aggregate_ring_and_store_worker_spin",
+            true,
+            "spin",
+            "threads",
+        ),
     ];
-    for (name, store, idle) in variants {
+    for (name, store, idle, mode) in variants {
         CPU.lock().unwrap().clear();
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, store, idle)).sum())
+            b.iter_custom(|iters| (0..iters).map(|_| run(&ticks, store, idle, mode)).sum())
         });
         report_cpu(name);
     }

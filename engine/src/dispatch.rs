@@ -2,6 +2,10 @@
 //! per in-process injector): validates each tick, routes it by symbol to its
 //! worker's SPSC queue, counts, and records receive → enqueue latency.
 //!
+//! In inline mode (`workers.mode = "inline"`) there are no worker queues: the
+//! dispatcher buffers the validated ticks of a burst and processes them on its
+//! own thread ([`Inline`]) when the burst ends ([`Dispatcher::end_batch`]).
+//!
 //! Nothing here allocates, locks, logs or makes a syscall per tick: the clock
 //! is read once per batch ([`Dispatcher::begin_batch`]), counters are plain
 //! integers published per batch ([`Dispatcher::end_batch`]).
@@ -15,11 +19,13 @@ use mtf::Tick;
 use crate::clock::{elapsed_ns, now_ns};
 use crate::queue::{Full, Router, TickTx};
 use crate::stats::{Counter, Stage, ThreadStats};
+use crate::worker::Inline;
 
 /// What happened to an offered tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Offer {
-    /// Queued for its worker.
+    /// Queued for its worker (inline: buffered for processing at the end
+    /// of the burst).
     Queued,
     /// Refused by validation (counted by reason).
     Rejected,
@@ -37,6 +43,9 @@ pub struct Dispatcher {
     now: i64,
     /// `now` is from an earlier batch: read the clock at the next offer.
     stale: bool,
+    /// Inline mode: the worker's processing, run on this thread (`txs` is
+    /// then empty).
+    inline: Option<Box<Inline>>,
 }
 
 impl Dispatcher {
@@ -50,7 +59,15 @@ impl Dispatcher {
             stats,
             now: now_ns(),
             stale: false,
+            inline: None,
         }
+    }
+
+    /// A dispatcher that processes its ticks itself (inline mode).
+    pub(crate) fn inline(inline: Inline, validator: Validator, stats: ThreadStats) -> Dispatcher {
+        let mut d = Dispatcher::new(Vec::new(), validator, stats);
+        d.inline = Some(Box::new(inline));
+        d
     }
 
     /// Read the clock for the ticks that follow (once per datagram, read or batch).
@@ -70,7 +87,11 @@ impl Dispatcher {
     /// Publish counters (and, now and then, histograms). Once per batch.
     #[inline]
     pub fn end_batch(&mut self) {
-        self.stats.publish(Instant::now());
+        let now = Instant::now();
+        if let Some(inl) = &mut self.inline {
+            inl.end_burst(now);
+        }
+        self.stats.publish(now);
         self.stale = true;
     }
 
@@ -78,6 +99,10 @@ impl Dispatcher {
     /// checks this before reading, so a TCP tick is never dropped.
     #[inline]
     pub fn has_room(&self, n: usize) -> bool {
+        if self.inline.is_some() {
+            // Checked per tick by `try_offer` (the store queue's room).
+            return true;
+        }
         self.txs.iter().all(|t| t.free() >= n)
     }
 
@@ -107,10 +132,16 @@ impl Dispatcher {
             self.stats.reject(r);
             return Ok(Offer::Rejected);
         }
-        let w = self.router.worker_of(tick.symbol);
-        // `txs` has one entry per worker and the router maps into 0..workers.
-        let tx = &mut self.txs[w];
-        tx.push(*tick)?;
+        if let Some(inl) = &mut self.inline {
+            if !inl.push(tick) {
+                return Err(Full(*tick));
+            }
+        } else {
+            let w = self.router.worker_of(tick.symbol);
+            // `txs` has one entry per worker and the router maps into 0..workers.
+            let tx = &mut self.txs[w];
+            tx.push(*tick)?;
+        }
         self.stats.bump(Counter::Received, 1);
         self.stats.bump(Counter::Queued, 1);
         // The batch's clock reading stands in for this tick's enqueue time.
@@ -168,12 +199,16 @@ impl Dispatcher {
 
     /// Whether every worker stopped (the engine is shutting down).
     pub fn workers_gone(&self) -> bool {
-        self.txs.iter().all(|t| t.is_abandoned())
+        self.inline.is_none() && self.txs.iter().all(|t| t.is_abandoned())
     }
 }
 
 impl Drop for Dispatcher {
     fn drop(&mut self) {
+        if let Some(inl) = self.inline.take() {
+            // Process what is buffered and hand everything to the store.
+            inl.finish();
+        }
         self.stats.publish_now();
     }
 }

@@ -21,13 +21,15 @@ use std::time::{Duration, Instant};
 use ingest::{SymbolTable, Validator};
 use mtf::{AggConfig, Aggregator, BarSource, CloseAt, OpenUpdates};
 
-use crate::config::{Config, QuotePrice, UpdatePolicy};
+use crate::config::{Config, QuotePrice, UpdatePolicy, WorkerMode};
 use crate::dispatch::Dispatcher;
 use crate::metrics::MetricsServer;
 use crate::queue::{TickRx, TickTx, tick_queue};
 use crate::report::Report;
 use crate::stats::{Snapshot, Stats};
-use crate::worker::{NameOf, Publish, StoreRx, Worker, WorkerSummary, store_queue};
+use crate::worker::{
+    Inline, NameOf, Publish, StoreRx, Worker, WorkerCore, WorkerSummary, store_queue,
+};
 
 /// Feed-gap events in flight from the ingest threads to the publishing worker.
 const GAP_EVENTS: usize = 4096;
@@ -82,6 +84,12 @@ pub enum EngineError {
         /// Why.
         source: std::io::Error,
     },
+    /// Inline mode with other than one producing thread.
+    #[error(
+        "workers.mode = \"inline\" needs exactly one ingest thread or injector (got {0}): \
+         one thread must see every tick of a symbol"
+    )]
+    InlineProducers(usize),
     /// Draining did not finish within the shutdown timeout.
     #[error("shutdown did not finish within {0:?}")]
     ShutdownTimeout(Duration),
@@ -142,6 +150,8 @@ pub struct Engine {
     stop_cold: Arc<AtomicBool>,
     ingest: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<WorkerSummary>>,
+    /// Inline mode: the producers do the workers' processing.
+    inline: bool,
     store: Option<JoinHandle<()>>,
     reporter: Option<JoinHandle<()>>,
     metrics: Option<MetricsServer>,
@@ -212,16 +222,28 @@ impl Engine {
             0
         };
         let producers = n_ingest + opts.injectors;
-        let m = cfg.workers.threads;
+        let inline = cfg.workers.mode == WorkerMode::Inline;
+        if inline && producers != 1 {
+            return Err(EngineError::InlineProducers(producers));
+        }
+        // Inline: one "worker" (the producer's processing), no queues.
+        let m = if inline { 1 } else { cfg.workers.threads };
+        let queued = if inline { 0 } else { producers };
         let mut txs: Vec<Vec<TickTx>> = (0..producers).map(|_| Vec::with_capacity(m)).collect();
-        let mut rxs: Vec<Vec<TickRx>> = (0..m).map(|_| Vec::with_capacity(producers)).collect();
-        for p in txs.iter_mut() {
+        let mut rxs: Vec<Vec<TickRx>> = (0..m).map(|_| Vec::with_capacity(queued)).collect();
+        for p in txs.iter_mut().take(queued) {
             for r in rxs.iter_mut() {
                 let (tx, rx) = tick_queue(cfg.workers.queue_capacity);
                 p.push(tx);
                 r.push(rx);
             }
         }
+
+        let validator = Validator {
+            earliest_ns: cfg.ingest.min_event_ns,
+            max_ahead_ns: i64::try_from(cfg.ingest.max_future.as_nanos()).unwrap_or(i64::MAX),
+            max_behind_ns: None,
+        };
 
         // Store thread.
         let mut store_rxs: Vec<StoreRx> = Vec::new();
@@ -257,6 +279,7 @@ impl Engine {
             })
         };
         let mut workers = Vec::with_capacity(m);
+        let mut inline_core = None;
         // Feed gaps seen by the ingest threads, on their way to worker 0's ring.
         let gap_events = Arc::new(crossbeam_queue::ArrayQueue::new(GAP_EVENTS));
         let mut recovered_bars = Vec::new();
@@ -290,10 +313,8 @@ impl Engine {
                 None if cfg.ring.enabled => crate::publish::open(&cfg, w, m)?,
                 None => None,
             };
-            let worker = Worker::new(
-                w,
+            let core = WorkerCore::new(
                 &cfg,
-                rx,
                 trades,
                 quotes,
                 publish,
@@ -303,8 +324,19 @@ impl Engine {
                 companion.clone(),
                 (w == 0).then(|| gap_events.clone()),
             );
+            if inline {
+                inline_core = Some(core);
+                continue;
+            }
+            let worker = Worker::with_core(w, &cfg, rx, core);
             workers.push(spawn(format!("tickd-worker-{w}"), move || worker.run())?);
         }
+        // Inline: the one producer gets the processing (it is built first).
+        let mut inline_core = inline_core.map(Inline::new);
+        let mut dispatcher = |tx: Vec<TickTx>, name: String| match inline_core.take() {
+            Some(core) => Dispatcher::inline(core, validator, stats.register(&name)),
+            None => Dispatcher::new(tx, validator, stats.register(&name)),
+        };
 
         let store = match persist {
             Some(p) => {
@@ -317,11 +349,6 @@ impl Engine {
         };
 
         // Ingest threads and injectors.
-        let validator = Validator {
-            earliest_ns: cfg.ingest.min_event_ns,
-            max_ahead_ns: i64::try_from(cfg.ingest.max_future.as_nanos()).unwrap_or(i64::MAX),
-            max_behind_ns: None,
-        };
         let stop_ingest = Arc::new(AtomicBool::new(false));
         let mut txs = txs.into_iter();
         let mut ingest = Vec::new();
@@ -330,11 +357,7 @@ impl Engine {
             let dispatchers: Vec<Dispatcher> = (0..n_ingest)
                 .map_while(|i| {
                     let tx = txs.next()?;
-                    Some(Dispatcher::new(
-                        tx,
-                        validator,
-                        stats.register(&format!("ingest-{i}")),
-                    ))
+                    Some(dispatcher(tx, format!("ingest-{i}")))
                 })
                 .collect();
             let (receivers, eps) = crate::sources::bind(&cfg, validator, &symbols, dispatchers)?;
@@ -352,7 +375,7 @@ impl Engine {
         }
         let injectors = txs
             .enumerate()
-            .map(|(i, tx)| Dispatcher::new(tx, validator, stats.register(&format!("injector-{i}"))))
+            .map(|(i, tx)| dispatcher(tx, format!("injector-{i}")))
             .collect();
 
         let stop_cold = Arc::new(AtomicBool::new(false));
@@ -397,6 +420,7 @@ impl Engine {
             stop_cold,
             ingest,
             workers,
+            inline,
             store,
             reporter,
             metrics,
@@ -451,10 +475,15 @@ impl Engine {
             return false;
         }
         let producers_alive = !self.ingest.is_empty() || !self.injectors.is_empty();
+        // Whoever feeds the store: the workers, or (inline) the producers.
+        let feeders_alive = if self.inline {
+            producers_alive
+        } else {
+            !self.workers.iter().all(|h| h.is_finished())
+        };
         self.ingest.iter().any(|h| h.is_finished())
             || (producers_alive && self.workers.iter().any(|h| h.is_finished()))
-            || (!self.workers.iter().all(|h| h.is_finished())
-                && self.store.as_ref().is_some_and(|h| h.is_finished()))
+            || (feeders_alive && self.store.as_ref().is_some_and(|h| h.is_finished()))
     }
 
     /// Stop accepting, drain, flush and close, within `timeout`.
@@ -488,6 +517,13 @@ impl Engine {
                 return Err(EngineError::ShutdownTimeout(timeout));
             }
             let _ = h.join();
+        }
+        if self.inline {
+            // The producers did the processing; they published their counts
+            // when they were dropped.
+            let s = self.stats.snapshot();
+            summary.processed = s.counter(crate::stats::Counter::Processed);
+            summary.bars = s.counter(crate::stats::Counter::BarsEmitted);
         }
         self.stop_cold.store(true, Ordering::Release);
         if let Some(h) = self.reporter.take() {

@@ -18,7 +18,7 @@ use ingest::sink::{Sink, SinkFull};
 use ingest::{RejectCounts, SymbolTable, Validator};
 use mtf::Tick;
 
-use crate::config::Config;
+use crate::config::{Config, WorkerMode};
 use crate::dispatch::Dispatcher;
 use crate::pipeline::{Endpoints, EngineError};
 use crate::stats::{Counter, ThreadStats};
@@ -59,6 +59,13 @@ pub fn receiver_config(cfg: &Config, validator: Validator) -> ReceiverConfig {
         max_frame: i.max_frame,
         max_connections: i.max_connections,
         validator,
+        // Inline mode: the ingest thread also runs the workers' housekeeping
+        // (wall-clock close, ring heartbeat, gap events) at the end of every
+        // poll round, so an idle poll must not wait longer than it is due.
+        poll_timeout: match cfg.workers.mode {
+            WorkerMode::Inline => Duration::from_millis(1),
+            WorkerMode::Threads => ReceiverConfig::default().poll_timeout,
+        },
         ..ReceiverConfig::default()
     }
 }

@@ -126,8 +126,9 @@ pub struct Worker {
 }
 
 /// The part of the worker that processes a batch (separate from the queues
-/// so a batch can be processed while its queue is borrowed).
-struct WorkerCore {
+/// so a batch can be processed while its queue is borrowed, and so the
+/// ingest thread can run it inline: [`Inline`]).
+pub(crate) struct WorkerCore {
     trades: Aggregator,
     quotes: Aggregator,
     events: Vec<BarEvent>,
@@ -168,42 +169,23 @@ impl Worker {
         companion: CompanionOf,
         gaps: Option<Arc<ArrayQueue<GapEvent>>>,
     ) -> Worker {
-        let late_base = trades.stats().late + quotes.stats().late;
-        let per = trades
-            .max_events_per_update()
-            .max(quotes.max_events_per_update());
+        let core = WorkerCore::new(
+            cfg, trades, quotes, publish, store, stats, names, companion, gaps,
+        );
+        Worker::with_core(id, cfg, rxs, core)
+    }
+
+    /// A worker over its input queues, around its processing state.
+    pub(crate) fn with_core(id: usize, cfg: &Config, rxs: Vec<TickRx>, core: WorkerCore) -> Worker {
         Worker {
             id,
             rxs,
-            core: WorkerCore {
-                events: Vec::with_capacity(per.saturating_mul(BATCH).min(1 << 20)),
-                pending_bars: Vec::with_capacity(4096),
-                trades,
-                quotes,
-                publish,
-                publish_ticks: cfg.ring.publish_ticks,
-                store,
-                stats,
-                seen: Vec::new(),
-                names,
-                companion,
-                quote_ids: Vec::new(),
-                wall_clock_close: cfg.aggregation.wall_clock_close,
-                last_heartbeat: Instant::now(),
-                gaps,
-                late_base: 0,
-            },
+            core,
             idle: cfg.workers.idle,
             park_after: cfg.workers.park_after,
             nap: cfg.workers.nap,
             pin: cfg.workers.cores.get(id).copied(),
         }
-        .with_late_base(late_base)
-    }
-
-    fn with_late_base(mut self, base: u64) -> Worker {
-        self.core.late_base = base;
-        self
     }
 
     /// Run until every input queue is abandoned by its producer and empty,
@@ -267,6 +249,43 @@ pub struct WorkerSummary {
 }
 
 impl WorkerCore {
+    /// The processing state of one worker (or of the inline ingest thread).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: &Config,
+        trades: Aggregator,
+        quotes: Aggregator,
+        publish: Option<Box<dyn Publish>>,
+        store: Option<StoreTx>,
+        stats: ThreadStats,
+        names: NameOf,
+        companion: CompanionOf,
+        gaps: Option<Arc<ArrayQueue<GapEvent>>>,
+    ) -> WorkerCore {
+        let late_base = trades.stats().late + quotes.stats().late;
+        let per = trades
+            .max_events_per_update()
+            .max(quotes.max_events_per_update());
+        WorkerCore {
+            events: Vec::with_capacity(per.saturating_mul(BATCH).min(1 << 20)),
+            pending_bars: Vec::with_capacity(4096),
+            trades,
+            quotes,
+            publish,
+            publish_ticks: cfg.ring.publish_ticks,
+            store,
+            stats,
+            seen: Vec::new(),
+            names,
+            companion,
+            quote_ids: Vec::new(),
+            wall_clock_close: cfg.aggregation.wall_clock_close,
+            last_heartbeat: Instant::now(),
+            gaps,
+            late_base,
+        }
+    }
+
     /// How many more ticks may be taken: bounded by the room in the store queue.
     #[inline]
     fn store_room(&self) -> usize {
@@ -483,5 +502,104 @@ impl WorkerCore {
             processed: self.stats.get(Counter::Processed),
             bars: self.stats.get(Counter::BarsEmitted),
         }
+    }
+}
+
+/// Most ticks an [`Inline`] holds before it processes them (a burst that
+/// ends earlier is processed when it ends).
+pub const INLINE_BATCH: usize = BATCH;
+
+/// Run-to-completion processing (`workers.mode = "inline"`): the thread that
+/// received a burst of ticks (the one ingest thread, or an injector)
+/// aggregates and publishes it itself when the burst ends, and hands ticks
+/// and bars to the store thread. No queue to a worker, no wake-up, no
+/// cross-core transfer of a tick before it is published.
+///
+/// Backpressure is the worker's: while the store queue has no room (or bars
+/// wait for it), [`Inline::push`] refuses ticks, which stops a TCP reader and
+/// makes UDP drop (counted) exactly where a full worker queue would.
+pub struct Inline {
+    core: WorkerCore,
+    buf: Vec<Tick>,
+    /// Ticks that may still be buffered before the store queue's free slots
+    /// are read again (once per batch, not per tick: the read touches the
+    /// store thread's cache line).
+    credit: usize,
+    last_house: Instant,
+}
+
+impl Inline {
+    pub(crate) fn new(core: WorkerCore) -> Inline {
+        Inline {
+            core,
+            buf: Vec::with_capacity(INLINE_BATCH),
+            credit: 0,
+            last_house: Instant::now(),
+        }
+    }
+
+    /// Take one validated tick, or refuse it (`false`) while the store is
+    /// behind by a whole queue.
+    #[inline]
+    pub(crate) fn push(&mut self, tick: &Tick) -> bool {
+        if self.credit == 0 && !self.refill() {
+            return false;
+        }
+        self.buf.push(*tick);
+        self.credit -= 1;
+        true
+    }
+
+    /// Process a full buffer, then grant credit for as many ticks as both the
+    /// buffer and the store queue have room for.
+    #[inline(never)]
+    fn refill(&mut self) -> bool {
+        if self.buf.len() >= INLINE_BATCH {
+            self.run();
+        }
+        if !self.core.pending_bars.is_empty() {
+            self.core.retry_pending();
+            if !self.core.pending_bars.is_empty() {
+                return false;
+            }
+        }
+        self.credit = self
+            .core
+            .store_room()
+            .saturating_sub(self.buf.len())
+            .min(INLINE_BATCH - self.buf.len());
+        self.credit > 0
+    }
+
+    /// Aggregate, publish and store the buffered ticks.
+    #[inline]
+    pub(crate) fn run(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        self.core.process(&self.buf);
+        self.buf.clear();
+        // `credit` never exceeded the store room left after the buffer, so it
+        // still holds; it is only capped by the (now empty) buffer's size.
+    }
+
+    /// End of a burst (and of every idle poll round): process what is
+    /// buffered, and run the housekeeping when it is due.
+    #[inline]
+    pub(crate) fn end_burst(&mut self, now: Instant) {
+        self.run();
+        if !self.core.pending_bars.is_empty() {
+            self.core.retry_pending();
+        }
+        if now.duration_since(self.last_house) >= HOUSEKEEPING {
+            self.last_house = now;
+            self.core.housekeeping(now);
+        }
+    }
+
+    /// Process the rest, hand every bar to the store, close the publisher.
+    pub(crate) fn finish(mut self) -> WorkerSummary {
+        self.run();
+        self.core.finish()
     }
 }

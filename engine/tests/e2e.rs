@@ -19,16 +19,32 @@ use mtf::{Side, Tick, Timeframe};
 
 const TFS: [&str; 3] = ["1s", "1m", "5m"];
 
+/// `workers.mode`: the key tests run in both.
+const THREADS: &str = "threads";
+const INLINE: &str = "inline";
+
+fn mode_set(mode: &str) -> String {
+    format!("workers.mode=\"{mode}\"")
+}
+
+/// A daemon in `mode` with `extra` settings.
+fn start(mode: &str, extra: &[&str]) -> Daemon {
+    let m = mode_set(mode);
+    let mut sets = vec![m.as_str()];
+    sets.extend_from_slice(extra);
+    Daemon::start(&sets)
+}
+
 /// Replay one file through one transport; compare the bars of `tickctl
 /// subscribe` (live, from the ring) and of `tickctl query` (from the store,
 /// after a clean stop) with the batch reference.
-fn replay_and_compare(file: &Path, via: &str) {
+fn replay_and_compare(file: &Path, via: &str, mode: &str) {
     let (ticks, names) = import_file(file);
     let tfs: Vec<Timeframe> = TFS.iter().map(|s| s.parse().unwrap()).collect();
     let want = batch_reference(&ticks, &names, &tfs);
     assert!(!want.is_empty(), "{}: no closed bar", file.display());
 
-    let d = Daemon::start(&["aggregation.timeframes=[\"1s\",\"1m\",\"5m\"]"]);
+    let d = start(mode, &["aggregation.timeframes=[\"1s\",\"1m\",\"5m\"]"]);
     // Live subscriber first: it exits when the daemon shuts its ring down.
     let sub = Command::new(TICKCTL)
         .arg("--data-dir")
@@ -70,7 +86,7 @@ fn replay_and_compare(file: &Path, via: &str) {
     let live = bars_by_key(&String::from_utf8(live.stdout).unwrap());
 
     // Every closed reference bar came live, equal; nothing else closed.
-    let ctx = format!("{} via {via}", file.display());
+    let ctx = format!("{} via {via} ({mode})", file.display());
     assert_eq!(live.len(), want.len(), "{ctx}: live bar count");
     for (k, b) in &want {
         let got = live
@@ -153,14 +169,35 @@ fn all_files(root: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-#[test]
-fn real_small_files_over_udp_tcp_and_ilp_give_the_batch_reference_bars() {
+fn real_small_files(mode: &str) {
     let Some(root) = shared_data("real_small_files_over_udp_tcp_and_ilp") else {
         return;
     };
     for f in small_files(&root) {
         for via in ["udp", "tcp", "ilp"] {
-            replay_and_compare(&f, via);
+            replay_and_compare(&f, via, mode);
+        }
+    }
+}
+
+#[test]
+fn real_small_files_over_udp_tcp_and_ilp_give_the_batch_reference_bars() {
+    real_small_files(THREADS);
+}
+
+#[test]
+fn real_small_files_over_udp_tcp_and_ilp_give_the_batch_reference_bars_inline() {
+    real_small_files(INLINE);
+}
+
+fn every_real_file(mode: &str) {
+    let Some(root) = shared_data("every_real_file_over_udp_tcp_and_ilp") else {
+        return;
+    };
+    for f in all_files(&root) {
+        for via in ["udp", "tcp", "ilp"] {
+            eprintln!("{} via {via} ({mode})", f.display());
+            replay_and_compare(&f, via, mode);
         }
     }
 }
@@ -168,15 +205,13 @@ fn real_small_files_over_udp_tcp_and_ilp_give_the_batch_reference_bars() {
 #[test]
 #[ignore = "3.5M ticks x 3 transports: run in release by CI (see the module docs)"]
 fn every_real_file_over_udp_tcp_and_ilp_gives_the_batch_reference_bars() {
-    let Some(root) = shared_data("every_real_file_over_udp_tcp_and_ilp") else {
-        return;
-    };
-    for f in all_files(&root) {
-        for via in ["udp", "tcp", "ilp"] {
-            eprintln!("{} via {via}", f.display());
-            replay_and_compare(&f, via);
-        }
-    }
+    every_real_file(THREADS);
+}
+
+#[test]
+#[ignore = "3.5M ticks x 3 transports: run in release by CI (see the module docs)"]
+fn every_real_file_over_udp_tcp_and_ilp_gives_the_batch_reference_bars_inline() {
+    every_real_file(INLINE);
 }
 
 const START: i64 = 1_700_000_000_000_000_000;
@@ -191,13 +226,15 @@ fn synth_ticks(n: usize) -> Vec<Tick> {
     (0..n).map(|_| g.next_tick().0).collect()
 }
 
-#[test]
-fn kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue() {
+fn kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue_in(mode: &str) {
     const N: usize = 200_000;
-    let d = Daemon::start(&[
-        "aggregation.timeframes=[\"1s\",\"1m\"]",
-        "store.flush_interval=50ms",
-    ]);
+    let d = start(
+        mode,
+        &[
+            "aggregation.timeframes=[\"1s\",\"1m\"]",
+            "store.flush_interval=50ms",
+        ],
+    );
     let data = d.data.clone();
     let start = START.to_string();
     let n_text = N.to_string();
@@ -326,8 +363,17 @@ fn kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue() {
 }
 
 #[test]
-fn malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept() {
-    let d = Daemon::start(&[]);
+fn kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue() {
+    kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue_in(THREADS);
+}
+
+#[test]
+fn kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue_inline() {
+    kill_9_mid_replay_loses_no_accepted_tick_and_bars_continue_in(INLINE);
+}
+
+fn malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept_in(mode: &str) {
+    let d = start(mode, &[]);
     let st = d.state();
     let e = st.endpoints.clone();
     let now = engine::clock::now_ns();
@@ -437,8 +483,17 @@ fn malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept() {
 }
 
 #[test]
-fn a_feed_gap_is_counted_and_published_to_subscribers() {
-    let d = Daemon::start(&[]);
+fn malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept() {
+    malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept_in(THREADS);
+}
+
+#[test]
+fn malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept_inline() {
+    malformed_input_of_every_kind_is_counted_exactly_and_valid_input_is_kept_in(INLINE);
+}
+
+fn a_feed_gap_is_counted_and_published_to_subscribers_in(mode: &str) {
+    let d = start(mode, &[]);
     let st = d.state();
     let (ring_path, snap_path) = st.rings[0].clone();
     let opts = ring::ReaderOptions {
@@ -490,8 +545,17 @@ fn a_feed_gap_is_counted_and_published_to_subscribers() {
 }
 
 #[test]
-fn a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped() {
-    let d = Daemon::start(&["ring.capacity=1024", "ring.publish_ticks=true"]);
+fn a_feed_gap_is_counted_and_published_to_subscribers() {
+    a_feed_gap_is_counted_and_published_to_subscribers_in(THREADS);
+}
+
+#[test]
+fn a_feed_gap_is_counted_and_published_to_subscribers_inline() {
+    a_feed_gap_is_counted_and_published_to_subscribers_in(INLINE);
+}
+
+fn a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped_in(mode: &str) {
+    let d = start(mode, &["ring.capacity=1024", "ring.publish_ticks=true"]);
     let (ring_path, snap_path) = d.state().rings[0].clone();
     let opts = ring::ReaderOptions {
         start: ring::StartAt::Oldest,
@@ -523,13 +587,23 @@ fn a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped() {
 }
 
 #[test]
-fn sigterm_drains_and_exits_0_and_systemd_is_notified() {
+fn a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped() {
+    a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped_in(THREADS);
+}
+
+#[test]
+fn a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped_inline() {
+    a_stalled_subscriber_never_slows_the_engine_and_is_told_it_was_lapped_in(INLINE);
+}
+
+fn sigterm_drains_and_exits_0_and_systemd_is_notified_in(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let sets = base_sets(dir.path());
+    let mut sets = base_sets(dir.path());
+    sets.push(mode_set(mode));
     let d = Daemon::spawn(
         dir,
         sets,
@@ -577,6 +651,16 @@ fn sigterm_drains_and_exits_0_and_systemd_is_notified() {
             break;
         }
     }
+}
+
+#[test]
+fn sigterm_drains_and_exits_0_and_systemd_is_notified() {
+    sigterm_drains_and_exits_0_and_systemd_is_notified_in(THREADS);
+}
+
+#[test]
+fn sigterm_drains_and_exits_0_and_systemd_is_notified_inline() {
+    sigterm_drains_and_exits_0_and_systemd_is_notified_in(INLINE);
 }
 
 #[test]

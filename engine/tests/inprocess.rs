@@ -138,8 +138,17 @@ fn read_ring(dir: &Path, workers: usize) -> BTreeMap<(u32, Timeframe, i64, bool)
 
 #[test]
 fn injected_ticks_become_the_reference_bars_in_the_ring() {
+    injected_ticks_become_the_reference_bars(&["workers.mode=\"threads\"", "workers.threads=2"], 2);
+}
+
+#[test]
+fn injected_ticks_become_the_reference_bars_in_the_ring_inline() {
+    injected_ticks_become_the_reference_bars(&["workers.mode=\"inline\""], 1);
+}
+
+fn injected_ticks_become_the_reference_bars(sets: &[&str], rings: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &["workers.threads=2"]);
+    let cfg = config(dir.path(), sets);
     let mut engine = Engine::start(
         cfg.clone(),
         EngineOptions {
@@ -178,7 +187,7 @@ fn injected_ticks_become_the_reference_bars_in_the_ring() {
         }
         want.insert((b.symbol, tf, start, q), b);
     }
-    let got = read_ring(dir.path(), 2);
+    let got = read_ring(dir.path(), rings);
     assert!(want.len() > 1000, "{}", want.len());
     assert_eq!(got.len(), want.len());
     for (k, b) in &want {
@@ -187,13 +196,42 @@ fn injected_ticks_become_the_reference_bars_in_the_ring() {
 }
 
 #[test]
-fn stats_count_every_tick_and_latency_stage() {
+fn inline_mode_refuses_more_than_one_producer() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &["ring.enabled=false"]);
+    let cfg = config(dir.path(), &["workers.mode=\"inline\""]);
+    let opts = EngineOptions {
+        injectors: 2,
+        ..EngineOptions::default()
+    };
+    let err = Engine::start(cfg, opts)
+        .err()
+        .expect("two producers refused");
+    assert!(
+        err.to_string().starts_with(
+            "workers.mode = \"inline\" needs exactly one ingest thread or injector (got 2)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn stats_count_every_tick_and_latency_stage() {
+    stats_count_every_tick("threads", 2);
+}
+
+#[test]
+fn stats_count_every_tick_and_latency_stage_inline() {
+    stats_count_every_tick("inline", 1);
+}
+
+fn stats_count_every_tick(mode: &str, injectors: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mode = format!("workers.mode=\"{mode}\"");
+    let cfg = config(dir.path(), &["ring.enabled=false", &mode]);
     let mut engine = Engine::start(
         cfg,
         EngineOptions {
-            injectors: 2,
+            injectors: injectors as usize,
             ..EngineOptions::default()
         },
     )
@@ -225,12 +263,13 @@ fn stats_count_every_tick_and_latency_stage() {
     }
     engine.shutdown(Duration::from_secs(10)).unwrap();
     let s = stats.snapshot();
-    assert_eq!(s.counter(Counter::Received), 20_000);
-    assert_eq!(s.rejected(ingest::Reject::Price), 200);
-    assert_eq!(s.counter(Counter::Accepted), 19_800);
-    assert_eq!(s.counter(Counter::Processed), 19_800);
-    assert_eq!(s.latency(Stage::EndToEnd).len(), 19_800);
-    assert_eq!(s.latency(Stage::QueueWait).len(), 19_800);
-    assert_eq!(s.latency(Stage::RecvToEnqueue).len(), 19_800);
-    assert_eq!(s.latency(Stage::Aggregate).len(), 19_800);
+    let (all, kept) = (10_000 * injectors, 9_900 * injectors);
+    assert_eq!(s.counter(Counter::Received), all);
+    assert_eq!(s.rejected(ingest::Reject::Price), 100 * injectors);
+    assert_eq!(s.counter(Counter::Accepted), kept);
+    assert_eq!(s.counter(Counter::Processed), kept);
+    assert_eq!(s.latency(Stage::EndToEnd).len(), kept);
+    assert_eq!(s.latency(Stage::QueueWait).len(), kept);
+    assert_eq!(s.latency(Stage::RecvToEnqueue).len(), kept);
+    assert_eq!(s.latency(Stage::Aggregate).len(), kept);
 }

@@ -167,9 +167,22 @@ pub enum IdlePolicy {
     Park,
 }
 
+/// Where ticks are aggregated and published (`workers.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerMode {
+    /// Worker threads, fed by one SPSC queue per (ingest thread, worker).
+    Threads,
+    /// Run to completion on the (single) ingest thread: it validates,
+    /// aggregates and publishes each batch it receives and hands only ticks
+    /// and bars to the store thread.
+    Inline,
+}
+
 /// `[workers]`, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkerConfig {
+    /// Threads or inline.
+    pub mode: WorkerMode,
     /// Worker threads (1..=64).
     pub threads: usize,
     /// Core per thread; empty: unpinned.
@@ -417,7 +430,19 @@ impl Config {
         }
 
         let w = &raw.workers;
+        let mode = match w.mode.as_str() {
+            "threads" => WorkerMode::Threads,
+            "inline" => WorkerMode::Inline,
+            other => {
+                return Err(invalid(
+                    "workers.mode",
+                    &quoted(other),
+                    "\"threads\" or \"inline\"",
+                ));
+            }
+        };
         let workers = WorkerConfig {
+            mode,
             threads: threads("workers.threads", w.threads)?,
             cores: cores("workers.cores", &w.cores, w.threads)?,
             queue_capacity: power_of_two("workers.queue_capacity", w.queue_capacity, 64, 1 << 24)?,
@@ -441,6 +466,20 @@ impl Config {
         };
         if workers.nap.is_zero() {
             return Err(invalid("workers.nap", &quoted(&w.nap), "1ns to 10ms"));
+        }
+        if mode == WorkerMode::Inline && (i.threads != 1 || w.threads != 1) {
+            // One thread must see every tick of a symbol to aggregate it inline.
+            let (key, n) = if i.threads != 1 {
+                ("ingest.threads", i.threads)
+            } else {
+                ("workers.threads", w.threads)
+            };
+            return Err(invalid(
+                key,
+                &n.to_string(),
+                "1 with workers.mode = \"inline\" (the one ingest thread aggregates \
+                 every tick; set workers.mode = \"threads\" for more threads)",
+            ));
         }
 
         let a = &raw.aggregation;

@@ -107,6 +107,10 @@ impl Default for RawIngest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawWorkers {
+    /// Where ticks are aggregated and published: `threads` (worker threads
+    /// fed by queues from the ingest threads) or `inline` (on the one ingest
+    /// thread that received them, no queue and no wake-up).
+    pub mode: String,
     /// Number of worker threads; a symbol always goes to the same worker.
     pub threads: u32,
     /// CPU core of each worker thread (one per thread), or empty: not pinned.
@@ -126,6 +130,7 @@ pub struct RawWorkers {
 impl Default for RawWorkers {
     fn default() -> Self {
         RawWorkers {
+            mode: "threads".into(),
             threads: 1,
             cores: vec![1],
             queue_capacity: 65_536,

@@ -114,6 +114,18 @@ fn bad_values_say_what_is_allowed() {
             "config key `workers.idle` = \"sleep\": allowed: \"spin\" or \"park\"",
         ),
         (
+            "[workers]\nmode = \"fast\"",
+            "config key `workers.mode` = \"fast\": allowed: \"threads\" or \"inline\"",
+        ),
+        (
+            "[workers]\nmode = \"inline\"\n[ingest]\nthreads = 2\ncores = []",
+            "config key `ingest.threads` = 2: allowed: 1 with workers.mode = \"inline\" (the one ingest thread aggregates every tick; set workers.mode = \"threads\" for more threads)",
+        ),
+        (
+            "[workers]\nmode = \"inline\"\nthreads = 2\ncores = []",
+            "config key `workers.threads` = 2: allowed: 1 with workers.mode = \"inline\" (the one ingest thread aggregates every tick; set workers.mode = \"threads\" for more threads)",
+        ),
+        (
             "[workers]\nnap = \"0s\"",
             "config key `workers.nap` = \"0s\": allowed: 1ns to 10ms",
         ),
