@@ -173,31 +173,38 @@ impl Validator {
     /// Checks one tick; `now_ns` is the caller's clock (read once per batch, not per tick).
     #[inline]
     pub fn check(&self, t: &Tick, now_ns: i64) -> Result<(), Reject> {
+        Validator::check_in(t, self.window(now_ns))
+    }
+
+    /// Checks one tick against a window computed once per batch by
+    /// [`Validator::window`] (the same result as [`Validator::check`] at that
+    /// `now`, without recomputing the window per tick).
+    #[inline]
+    pub fn check_in(t: &Tick, (lo, hi): (i64, i64)) -> Result<(), Reject> {
         match t.kind {
             TickKind::Trade => {
-                if !(t.price.is_finite() && t.price > 0.0) {
+                if !positive(t.price) {
                     return Err(Reject::Price);
                 }
-                if !(t.size.is_finite() && t.size >= 0.0) {
+                if !non_negative(t.size) {
                     return Err(Reject::Size);
                 }
             }
             TickKind::Quote => {
-                if !(t.price.is_finite() && t.price > 0.0) {
+                if !positive(t.price) {
                     return Err(Reject::Bid);
                 }
-                if !(t.ask.is_finite() && t.ask > 0.0) {
+                if !positive(t.ask) {
                     return Err(Reject::Ask);
                 }
-                if !(t.size.is_finite() && t.size >= 0.0) {
+                if !non_negative(t.size) {
                     return Err(Reject::BidSize);
                 }
-                if !(t.ask_size.is_finite() && t.ask_size >= 0.0) {
+                if !non_negative(t.ask_size) {
                     return Err(Reject::AskSize);
                 }
             }
         }
-        let (lo, hi) = self.window(now_ns);
         if t.ts_event < lo {
             return Err(Reject::TimeTooEarly);
         }
@@ -206,6 +213,22 @@ impl Validator {
         }
         Ok(())
     }
+}
+
+/// `x` finite and > 0, on its bits: 1 (the least subnormal) to the largest
+/// finite value; zeros, negatives, infinities and NaNs fall outside. Integer
+/// compares on the bits, as the tick is in memory anyway: fewer instructions
+/// than the float tests LLVM otherwise rewrites into integer code.
+#[inline(always)]
+fn positive(x: f64) -> bool {
+    x.to_bits().wrapping_sub(1) < f64::INFINITY.to_bits() - 1
+}
+
+/// `x` finite and ≥ 0 (−0.0 included), on its bits.
+#[inline(always)]
+fn non_negative(x: f64) -> bool {
+    let b = x.to_bits();
+    b < f64::INFINITY.to_bits() || b == (-0.0f64).to_bits()
 }
 
 #[cfg(test)]
@@ -299,7 +322,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn bit_tests_match_float_tests() {
+        let special = [
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            1.0,
+            -1.0,
+        ];
+        for x in special {
+            assert_eq!(positive(x), x.is_finite() && x > 0.0, "{x:?}");
+            assert_eq!(non_negative(x), x.is_finite() && x >= 0.0, "{x:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn bit_tests_match_float_tests_anywhere(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(positive(x), x.is_finite() && x > 0.0);
+            prop_assert_eq!(non_negative(x), x.is_finite() && x >= 0.0);
+        }
+
         #[test]
         fn accepted_ticks_are_sane(
             price in any::<f64>(), size in any::<f64>(), ask in any::<f64>(),
@@ -310,6 +363,8 @@ mod tests {
             } else {
                 Tick::trade(1, ts, price, size, Side::Sell, 0)
             };
+            let v = Validator::history();
+            prop_assert_eq!(v.check(&t, NOW), Validator::check_in(&t, v.window(NOW)));
             if Validator::history().check(&t, NOW).is_ok() {
                 prop_assert!(t.price.is_finite() && t.price > 0.0);
                 prop_assert!(t.size.is_finite() && t.size >= 0.0);

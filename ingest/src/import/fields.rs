@@ -202,7 +202,7 @@ impl<'a> Cursor<'a> {
 
     /// The next field as a decimal ([`super::num::parse_f64`]): `Some(None)` when
     /// it is not one, `None` past the last field.
-    #[inline]
+    #[inline(always)]
     pub fn f64(&mut self) -> Option<Option<f64>> {
         if self.i > self.b.len() {
             return None;
@@ -212,6 +212,13 @@ impl<'a> Cursor<'a> {
         {
             return Some(Some(v));
         }
+        self.f64_slow()
+    }
+
+    /// [`Cursor::f64`] for fields that are not short plain decimals.
+    #[cold]
+    #[inline(never)]
+    fn f64_slow(&mut self) -> Option<Option<f64>> {
         Some(self.field().and_then(super::num::parse_f64))
     }
 }

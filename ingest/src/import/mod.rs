@@ -301,7 +301,7 @@ impl Syms<'_> {
         }
         if let Some(id) = self.st.last_id
             && name.len() == self.st.last_len as usize
-            && name == &self.st.last[..name.len()]
+            && same_prefix(name, &self.st.last)
         {
             return Ok(id);
         }
@@ -315,6 +315,26 @@ impl Syms<'_> {
         self.st.last_len = name.len() as u8;
         self.st.last_id = Some(id);
         Ok(id)
+    }
+}
+
+/// Whether `name` equals the first `name.len()` bytes of `last`: two
+/// overlapping loads per side instead of a `memcmp` call (names are short).
+#[inline(always)]
+fn same_prefix(name: &[u8], last: &[u8; 16]) -> bool {
+    let n = name.len();
+    let w8 = |b: &[u8], i: usize| {
+        b.get(i..i + 8)
+            .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+    };
+    let w4 = |b: &[u8], i: usize| {
+        b.get(i..i + 4)
+            .map(|s| u32::from_le_bytes(s.try_into().unwrap_or([0; 4])))
+    };
+    match n {
+        8..=16 => w8(name, 0) == w8(last, 0) && w8(name, n - 8) == w8(last, n - 8),
+        4..=7 => w4(name, 0) == w4(last, 0) && w4(name, n - 4) == w4(last, n - 4),
+        _ => last.get(..n) == Some(name),
     }
 }
 
@@ -482,6 +502,8 @@ impl Core {
         cache: &mut SymbolCache,
         out: &mut [Tick],
     ) -> Result<(usize, bool), ImportError> {
+        // the time window once per batch: each tick then compares two integers
+        let window = self.validator.window(now);
         let mut n = 0;
         while n < out.len() {
             let Some(r) = self.reader.as_mut() else {
@@ -531,7 +553,7 @@ impl Core {
                 Outcome::Tick => {
                     self.counts.rows += 1;
                     slot.flags |= Tick::FLAG_REPLAY;
-                    match self.validator.check(slot, now) {
+                    match Validator::check_in(slot, window) {
                         Ok(()) => {
                             self.counts.ticks += 1;
                             n += 1;
@@ -654,5 +676,22 @@ fn log_error(input: &str, at: &ErrorAt, max_line: usize) {
             reason = at.error.as_str(),
             "import: row does not parse"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_prefix;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn same_prefix_is_slice_equality(name in proptest::collection::vec(b'A'..=b'D', 0..=16), last in proptest::collection::vec(b'A'..=b'D', 16)) {
+            let last: [u8; 16] = last.try_into().unwrap();
+            prop_assert_eq!(same_prefix(&name, &last), name[..] == last[..name.len()]);
+            let mut copy = [0u8; 16];
+            copy[..name.len()].copy_from_slice(&name);
+            prop_assert!(same_prefix(&name, &copy));
+        }
     }
 }

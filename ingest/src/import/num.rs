@@ -41,57 +41,137 @@ pub fn leading_u64(b: &[u8], start: usize) -> Option<(u64, usize)> {
 fn non_digits(w: u64) -> u64 {
     const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let low = w & LO7;
-    // per byte, no carry across bytes: (low + 0x50) has its top bit set iff low ≥ 0x30
-    let ge30 = low.wrapping_add(0x5050_5050_5050_5050) & HI;
-    let ge3a = low.wrapping_add(0x4646_4646_4646_4646) & HI;
-    let digit = ge30 & !ge3a & !(w & HI);
-    !digit & HI
+    // digits become 0..=9 (and only digits: xor is a bijection); per byte, no
+    // carry across bytes: (t & 0x7F) + 0x76 has its top bit set iff t & 0x7F ≥ 10
+    let t = w ^ ZEROS;
+    ((t & LO7).wrapping_add(0x7676_7676_7676_7676) | t) & HI
+}
+
+/// Eight `'0'` bytes.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The first `n` (1 to 7) digits of `w` (little-endian load) → their value:
+/// they become the last `n` of eight, the bytes before them `'0'`.
+#[inline(always)]
+fn digits_lead(w: u64, n: u32) -> u64 {
+    debug_assert!((1..8).contains(&n));
+    let s = (8 - n) * 8;
+    digits8((w << s) | (ZEROS >> (64 - s)))
 }
 
 /// The digit run starting at `b[start]` and its value in one pass, eight bytes
 /// per step (finding the run's end and computing its value from the same
-/// word): `(value, end)`, `(0, start)` for an empty run; `None` when the run is
-/// longer than 19 digits (its value might not fit a `u64`).
+/// word, at most three words): `(value, end)`, `(0, start)` for an empty run;
+/// `None` when the run is longer than 19 digits (its value might not fit a
+/// `u64`).
 #[inline(always)]
 pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
-    let mut i = start;
-    let mut v: u64 = 0;
-    while i + 8 <= b.len() {
-        let w = load8(&b[i..]);
-        let n = (non_digits(w).trailing_zeros() / 8) as usize;
-        if n == 8 {
-            // runs read so far are whole words: 0 or 8 digits may take 8 more (≤ 16 < 20)
-            if i - start >= 16 {
-                return None;
-            }
-            v = v * 100_000_000 + digits8(w);
-            i += 8;
-            continue;
-        }
+    let w = word_at(b, start);
+    let n = non_digits(w).trailing_zeros() / 8;
+    if n < 8 {
         if n == 0 {
-            return Some((v, i));
+            return Some((0, start));
         }
-        if i - start + n > 19 {
+        return Some((digits_lead(w, n), start + n as usize));
+    }
+    let v = digits8(w);
+    let w = word_at(b, start + 8);
+    let n = non_digits(w).trailing_zeros() / 8;
+    if n < 8 {
+        if n == 0 {
+            return Some((v, start + 8));
+        }
+        return Some((
+            v * POW10_U64[n as usize] + digits_lead(w, n),
+            start + 8 + n as usize,
+        ));
+    }
+    let v = v * 100_000_000 + digits8(w);
+    let w = word_at(b, start + 16);
+    let n = non_digits(w).trailing_zeros() / 8;
+    match n {
+        0 => Some((v, start + 16)),
+        // ≤ 19 digits: below 10^19 < 2^64
+        1..=3 => Some((
+            v * POW10_U64[n as usize] + digits_lead(w, n),
+            start + 16 + n as usize,
+        )),
+        _ => None,
+    }
+}
+
+/// The eight bytes of `b` from `b[i]` (little-endian), zero bytes (not
+/// digits, not a delimiter) past the end of `b`: a field near the end of a
+/// line is read with one load, like any other.
+#[inline(always)]
+pub(crate) fn word_at(b: &[u8], i: usize) -> u64 {
+    if let Some(w) = b.get(i..i + 8) {
+        load8(w)
+    } else if i < b.len() && b.len() >= 8 {
+        // the line's last eight bytes, shifted so that byte `i` comes first
+        load8(&b[b.len() - 8..]) >> ((i + 8 - b.len()) * 8)
+    } else {
+        short_word(b.get(i..).unwrap_or_default())
+    }
+}
+
+/// The 0 to 7 bytes of `b`, zero-padded, little-endian.
+#[cold]
+#[inline(never)]
+fn short_word(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
+}
+
+/// A plain unsigned decimal (`digits[.digits]`, at least one digit) that ends
+/// inside the word `w` (little-endian load of the text): `(mantissa, fraction
+/// digits, length)`, the mantissa being its digits read as one integer (at
+/// most seven: exact). `None` when the number does not end inside the word
+/// or is not that simple.
+///
+/// One pass over the word: its non-digit mask gives the point (if the first
+/// non-digit is one) and the end (the next non-digit); the point is removed
+/// by shifting the bytes after it down by one; the digits are converted
+/// together.
+#[inline(always)]
+pub(crate) fn short_decimal(w: u64) -> Option<(u64, u32, u32)> {
+    let nd = non_digits(w);
+    let n1 = nd.trailing_zeros() / 8;
+    if n1 == 8 {
+        return None;
+    }
+    if (w >> (n1 * 8)) as u8 != b'.' {
+        if n1 == 0 {
             return None;
         }
-        // the n digits become the last n of eight, the bytes before them '0'
-        let s = (8 - n as u32) * 8;
-        let w = (w << s) | (0x3030_3030_3030_3030 >> (64 - s));
-        return Some((v * POW10_U64[n] + digits8(w), i + n));
+        return Some((digits_lead(w, n1), 0, n1));
     }
-    while let Some(&c) = b.get(i) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        if i - start >= 19 {
-            return None;
-        }
-        v = v * 10 + d as u64;
-        i += 1;
+    // the non-digit after the point
+    let n2 = (nd & (nd - 1)).trailing_zeros() / 8;
+    if n2 == 8 || n2 == 1 {
+        // runs on past the word, or "." alone
+        return None;
     }
-    Some((v, i))
+    // bytes before the point stay, bytes after it move down one: the point is gone
+    let low = (1u64 << (n1 * 8)) - 1;
+    let merged = (w & low) | ((w >> 8) & !low);
+    Some((digits_lead(merged, n2 - 1), n2 - n1 - 1, n2))
+}
+
+/// `mantissa / 10^frac` correctly rounded: both exact (`mantissa < 2^53`,
+/// `frac <= 22`), so the one IEEE division rounds the exact quotient.
+#[inline(always)]
+fn scaled_f64(mant: u64, frac: u32) -> f64 {
+    debug_assert!(mant < MAX_EXACT && frac <= 22);
+    let m = mant as f64;
+    // x / 1.0 is x: integers (LEAN's deci-cents, whole prices) skip the division's latency
+    if frac == 0 {
+        m
+    } else {
+        m / POW10[frac as usize]
+    }
 }
 
 /// Eight ASCII digits (little-endian load, first byte most significant) → their value.
@@ -107,16 +187,8 @@ fn digits8(chunk: u64) -> u64 {
 /// The index after the run of ASCII digits starting at `b[i]` (8 bytes per step).
 #[inline(always)]
 pub fn digit_run(b: &[u8], mut i: usize) -> usize {
-    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const HI: u64 = 0x8080_8080_8080_8080;
     while i + 8 <= b.len() {
-        let w = load8(&b[i..]);
-        let low = w & LO7;
-        // per byte, no carry across bytes: (low + 0x50) has its top bit set iff low ≥ 0x30
-        let ge30 = low.wrapping_add(0x5050_5050_5050_5050) & HI;
-        let ge3a = low.wrapping_add(0x4646_4646_4646_4646) & HI;
-        let digit = ge30 & !ge3a & !(w & HI);
-        let non = !digit & HI;
+        let non = non_digits(load8(&b[i..]));
         if non != 0 {
             return i + (non.trailing_zeros() / 8) as usize;
         }
@@ -316,8 +388,17 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
 /// at `b[start]`, scanning the whole of `b` eight bytes at a time: `(value,
 /// end)`, or `None` when the text is not that simple (then use [`parse_f64`]
 /// on the field). Same exact result as [`parse_f64`].
-#[inline]
+#[inline(always)]
 pub fn fast_decimal(b: &[u8], start: usize) -> Option<(f64, usize)> {
+    if let Some((mant, frac, len)) = short_decimal(word_at(b, start)) {
+        return Some((scaled_f64(mant, frac), start + len as usize));
+    }
+    long_decimal(b, start)
+}
+
+/// [`fast_decimal`] for numbers longer than a word.
+#[inline(never)]
+fn long_decimal(b: &[u8], start: usize) -> Option<(f64, usize)> {
     let (int, int_end) = digits(b, start)?;
     let (frac, frac_start, end) = if b.get(int_end) == Some(&b'.') {
         let (f, end) = digits(b, int_end + 1)?;
@@ -335,16 +416,7 @@ pub fn fast_decimal(b: &[u8], start: usize) -> Option<(f64, usize)> {
     if mant >= MAX_EXACT {
         return None;
     }
-    // x / 1.0 is x: integers (LEAN's deci-cents, whole prices) skip the division's latency
-    let m = mant as f64;
-    Some((
-        if frac_digits == 0 {
-            m
-        } else {
-            m / POW10[frac_digits]
-        },
-        end,
-    ))
+    Some((scaled_f64(mant, frac_digits as u32), end))
 }
 
 /// The fallback: std's correctly rounded parser, on input already checked to be
@@ -449,6 +521,23 @@ mod tests {
     }
 
     #[test]
+    fn non_digit_mask_every_byte() {
+        for c in 0..=255u8 {
+            for at in 0..8 {
+                let mut b = *b"01234567";
+                b[at] = c;
+                let m = non_digits(u64::from_le_bytes(b));
+                let want = if c.is_ascii_digit() {
+                    0
+                } else {
+                    0x80 << (at * 8)
+                };
+                assert_eq!(m, want, "{c:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn fixed() {
         assert_eq!(parse_fixed(b"1.5", 3), Some(1500));
         assert_eq!(parse_fixed(b"14400464", 6), Some(14_400_464_000_000));
@@ -498,6 +587,47 @@ mod tests {
             if let Some((v, end)) = fast_decimal(s.as_bytes(), 0) {
                 prop_assert_eq!(end, field_len);
                 prop_assert_eq!(Some(v), parse_f64(&s.as_bytes()[..field_len]));
+            }
+        }
+
+        /// Arbitrary decimal text (long mantissas, many leading or trailing
+        /// zeros, exponents) through every decimal entry point: the same bits
+        /// as std's parser, or refused exactly when std refuses.
+        #[test]
+        fn decimal_text_matches_std_bits(
+            sign in "[-+]?",
+            int in "[0-9]{0,30}",
+            frac in proptest::option::of("[0-9]{0,30}"),
+            exp in proptest::option::of("[eE][-+]?[0-9]{1,4}"),
+            tail in "(,[0-9a-z.,]{0,9})?",
+        ) {
+            let mut s = format!("{sign}{int}");
+            if let Some(f) = &frac { s.push('.'); s.push_str(f); }
+            if let Some(e) = &exp { s.push_str(e); }
+            let field = s.len();
+            let want = s.parse::<f64>().ok().filter(|_| int.len() + frac.as_ref().map_or(0, String::len) > 0);
+            prop_assert_eq!(parse_f64(s.as_bytes()).map(f64::to_bits), want.map(f64::to_bits), "{}", s);
+            s.push_str(&tail);
+            // the one-pass path: a number, or `None` (the caller then takes the field to parse_f64)
+            if let Some((v, end)) = fast_decimal(s.as_bytes(), 0) {
+                prop_assert!(end <= field, "{} ends at {}", s, end);
+                if end == field {
+                    prop_assert_eq!(Some(v.to_bits()), want.map(f64::to_bits), "{}", s);
+                }
+            }
+            let mut c = super::super::fields::Cursor::new(s.as_bytes(), b',');
+            prop_assert_eq!(c.f64().flatten().map(f64::to_bits), want.map(f64::to_bits), "{}", s);
+        }
+
+        /// Every word of digits, points and delimiters: `short_decimal` agrees with std.
+        #[test]
+        fn short_decimal_matches_std(b in proptest::collection::vec(prop_oneof![6 => b'0'..=b'9', 2 => Just(b'.'), 1 => Just(b','), 1 => Just(0u8), 1 => any::<u8>()], 8)) {
+            let w = u64::from_le_bytes(b.clone().try_into().unwrap());
+            if let Some((m, frac, len)) = short_decimal(w) {
+                let text = &b[..len as usize];
+                let v = scaled_f64(m, frac);
+                prop_assert!(len == 8 || !b[len as usize].is_ascii_digit());
+                prop_assert_eq!(Some(v.to_bits()), std::str::from_utf8(text).ok().and_then(|t| t.parse::<f64>().ok()).map(f64::to_bits), "{:?}", text);
             }
         }
 
