@@ -161,6 +161,49 @@ fn bench(c: &mut Criterion) {
         b.iter(|| naive(&data, naive_n, Timeframe::M1.nanos()))
     });
     g.finish();
+
+    // Six timeframes (1s 1m 5m 15m 1h 1d): one pass plus folding, against six
+    // separate passes (the streaming aggregator's set), on a 10M-row prefix.
+    let m = n.min(10_000_000);
+    let cols = SortedColumns::new(
+        &data.ts[..m],
+        &data.price[..m],
+        &data.size[..m],
+        Some(&data.side[..m]),
+    )
+    .unwrap();
+    let tfs = [
+        Timeframe::S1,
+        Timeframe::M1,
+        Timeframe::M5,
+        Timeframe::M15,
+        Timeframe::H1,
+        Timeframe::D1,
+    ];
+    let kernel = Kernel::best();
+    let mut outs = vec![Vec::new(); tfs.len()];
+    let mut g = c.benchmark_group("batch_6tf");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(m as u64));
+    g.bench_function("aggregate_many", |b| {
+        b.iter(|| {
+            outs.iter_mut().for_each(Vec::clear);
+            black_box(kernel.aggregate_many(&cols, &spec, &tfs, &mut outs))
+        })
+    });
+    g.bench_function("six_passes", |b| {
+        b.iter(|| {
+            for (tf, o) in tfs.iter().zip(outs.iter_mut()) {
+                o.clear();
+                let s = BatchSpec {
+                    timeframe: *tf,
+                    ..spec
+                };
+                black_box(kernel.aggregate(&cols, &s, o));
+            }
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -35,6 +35,9 @@
 //! assert_eq!((bars[0].open, bars[0].high, bars[0].close, bars[0].count), (10.0, 12.0, 12.0, 2));
 //! assert_eq!((bars[1].start, bars[1].close, bars[1].volume), (1_000_000_000, 11.0, 2.0));
 //! ```
+//!
+//! [`aggregate_many`] builds several timeframes in about one pass: the finest
+//! from the columns, the coarser ones folded from its bars.
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -243,6 +246,134 @@ impl Kernel {
     }
 }
 
+/// Builds the bars of several timeframes with [`Kernel::best`]; see
+/// [`Kernel::aggregate_many`].
+pub fn aggregate_many(
+    cols: &SortedColumns<'_>,
+    spec: &BatchSpec,
+    timeframes: &[Timeframe],
+    out: &mut [Vec<Bar>],
+) -> BatchStats {
+    Kernel::best().aggregate_many(cols, spec, timeframes, out)
+}
+
+impl Kernel {
+    /// Builds the bars of every timeframe in `timeframes` (in any order;
+    /// `spec.timeframe` is ignored), appending those of `timeframes[i]` to
+    /// `out[i]`. The columns are reduced once, into bars of the finest
+    /// timeframe; every timeframe that is a whole multiple of it (1s, 1m, 5m,
+    /// 15m, 1h, 1d all are) is folded from those bars, so six timeframes cost
+    /// about one pass instead of six. A timeframe that is not a multiple is
+    /// reduced from the columns on its own.
+    ///
+    /// The bars equal [`Kernel::aggregate`]'s for each timeframe: open, high,
+    /// low, close, count, first and last time exactly; volume, VWAP numerator,
+    /// buy and sell volume are summed in another order (bar by bar), so they
+    /// may differ in the last bits, as between kernels. The returned stats
+    /// count rows once (`rows`, `invalid` as for one timeframe) and `bars`
+    /// over all timeframes.
+    ///
+    /// # Panics
+    ///
+    /// If `out` is shorter than `timeframes`.
+    pub fn aggregate_many(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        timeframes: &[Timeframe],
+        out: &mut [Vec<Bar>],
+    ) -> BatchStats {
+        assert!(out.len() >= timeframes.len(), "one output per timeframe");
+        let Some(finest) = timeframes.iter().copied().min_by_key(|tf| tf.nanos()) else {
+            return BatchStats::default();
+        };
+        let fine_at = timeframes.iter().position(|&tf| tf == finest).unwrap_or(0);
+        let first_new = out[fine_at].len();
+        let fine_spec = BatchSpec {
+            timeframe: finest,
+            ..*spec
+        };
+        let mut st = self.aggregate(cols, &fine_spec, &mut out[fine_at]);
+        for (i, &tf) in timeframes.iter().enumerate() {
+            if i == fine_at {
+                continue;
+            }
+            if tf == finest {
+                // A repeated timeframe: the same bars again.
+                let (src, dst) = two(out, fine_at, i);
+                dst.extend_from_slice(&src[first_new..]);
+                st.bars += (src.len() - first_new) as u64;
+            } else if tf.nanos() % finest.nanos() == 0 {
+                let (src, dst) = two(out, fine_at, i);
+                st.bars += fold_bars(&src[first_new..], tf, spec, dst);
+            } else {
+                let own = BatchSpec {
+                    timeframe: tf,
+                    ..*spec
+                };
+                st.bars += self.aggregate(cols, &own, &mut out[i]).bars;
+            }
+        }
+        st
+    }
+}
+
+/// `(&v[a], &mut v[b])` for `a != b`.
+fn two(v: &mut [Vec<Bar>], a: usize, b: usize) -> (&[Bar], &mut Vec<Bar>) {
+    if a < b {
+        let (l, r) = v.split_at_mut(b);
+        (&l[a], &mut r[0])
+    } else {
+        let (l, r) = v.split_at_mut(a);
+        (&r[0], &mut l[b])
+    }
+}
+
+/// Folds time-ordered bars of a finer timeframe, whose width divides `tf`'s
+/// (so each fine bucket lies inside one `tf` bucket), into `tf` bars appended
+/// to `out`. Returns how many.
+fn fold_bars(fine: &[Bar], tf: Timeframe, spec: &BatchSpec, out: &mut Vec<Bar>) -> u64 {
+    let origin = tf.normalize_origin(spec.origin_ns);
+    let mut n = 0;
+    let mut open: Option<Bar> = None;
+    for f in fine {
+        if let Some(b) = open.as_mut() {
+            if f.first_ts < b.end {
+                if f.high > b.high {
+                    b.high = f.high;
+                }
+                if f.low < b.low {
+                    b.low = f.low;
+                }
+                b.close = f.close;
+                b.volume += f.volume;
+                b.vwap_num += f.vwap_num;
+                b.buy_volume += f.buy_volume;
+                b.sell_volume += f.sell_volume;
+                b.count += f.count;
+                b.last_ts = f.last_ts;
+                continue;
+            }
+            b.vwap = Bar::vwap_of(b.vwap_num, b.volume, b.close);
+            out.push(*b);
+            n += 1;
+        }
+        let start = tf.bucket_start(f.first_ts, origin);
+        open = Some(Bar {
+            timeframe: tf,
+            start,
+            end: tf.bucket_end(start),
+            ..*f
+        });
+    }
+    if let Some(mut b) = open {
+        b.vwap = Bar::vwap_of(b.vwap_num, b.volume, b.close);
+        out.push(b);
+        n += 1;
+    }
+    n
+}
+
 /// Builds the bars of `cols` for `spec` with [`Kernel::best`], appending to `out`.
 pub fn aggregate(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
     Kernel::best().aggregate(cols, spec, out)
@@ -337,4 +468,108 @@ where
         i = j;
     }
     st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TFS: [Timeframe; 6] = [
+        Timeframe::H1,
+        Timeframe::S1,
+        Timeframe::M1,
+        Timeframe::M5,
+        Timeframe::M15,
+        Timeframe::D1,
+    ];
+
+    fn close(a: f64, b: f64) -> bool {
+        a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        let mut k = vec![Kernel::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            k.extend(Avx2::detect().map(Kernel::Avx2));
+            k.extend(Avx512::detect().map(Kernel::Avx512));
+        }
+        k
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// One pass + folding gives each timeframe's bars as `aggregate` does,
+        /// with invalid rows, gaps, equal times and an origin offset; a
+        /// timeframe that is no multiple of the finest (7s) is reduced on its own.
+        #[test]
+        fn many_equals_one_by_one(
+            rows in proptest::collection::vec(
+                (0i64..5_000_000_000, prop_oneof![9 => 1.0f64..200.0, 1 => Just(f64::NAN)],
+                 prop_oneof![9 => 0.0f64..10.0, 1 => Just(-1.0)], 0u8..3),
+                0..400),
+            origin in -100_000_000_000i64..100_000_000_000,
+            base in 0i64..4_000_000_000_000_000_000,
+        ) {
+            let mut t = base;
+            let (mut ts, mut price, mut size, mut side) = (vec![], vec![], vec![], vec![]);
+            for (gap, p, q, sd) in &rows {
+                t += gap % 3 * gap; // many equal times, some long gaps
+                ts.push(t);
+                price.push(*p);
+                size.push(*q);
+                side.push(Side::from_u8(*sd));
+            }
+            let cols = SortedColumns::new(&ts, &price, &size, Some(&side)).unwrap();
+            let mut tfs = TFS.to_vec();
+            tfs.push(Timeframe::from_millis(7_000).unwrap());
+            let spec = BatchSpec { symbol: 3, timeframe: Timeframe::S1, origin_ns: origin, flags: 0 };
+            for k in kernels() {
+                let mut many = vec![Vec::new(); tfs.len()];
+                let st = k.aggregate_many(&cols, &spec, &tfs, &mut many);
+                let mut total = 0;
+                for (i, &tf) in tfs.iter().enumerate() {
+                    let mut one = Vec::new();
+                    let s1 = k.aggregate(&cols, &BatchSpec { timeframe: tf, ..spec }, &mut one);
+                    prop_assert_eq!((s1.rows, s1.invalid), (st.rows, st.invalid));
+                    prop_assert_eq!(one.len(), many[i].len(), "{:?} {:?}", k, tf);
+                    for (a, b) in many[i].iter().zip(&one) {
+                        prop_assert_eq!(
+                            (a.symbol, a.timeframe, a.start, a.end, a.count, a.first_ts, a.last_ts, a.revision, a.flags),
+                            (b.symbol, b.timeframe, b.start, b.end, b.count, b.first_ts, b.last_ts, b.revision, b.flags)
+                        );
+                        prop_assert_eq!(
+                            [a.open, a.high, a.low, a.close].map(f64::to_bits),
+                            [b.open, b.high, b.low, b.close].map(f64::to_bits)
+                        );
+                        prop_assert!(close(a.volume, b.volume) && close(a.vwap_num, b.vwap_num)
+                            && close(a.buy_volume, b.buy_volume) && close(a.sell_volume, b.sell_volume)
+                            && close(a.vwap, b.vwap), "{:?} {:?} {:?}", k, a, b);
+                    }
+                    total += one.len() as u64;
+                }
+                prop_assert_eq!(st.bars, total);
+            }
+        }
+    }
+
+    #[test]
+    fn many_with_no_timeframes_or_rows() {
+        let cols = SortedColumns::new(&[], &[], &[], None).unwrap();
+        let spec = BatchSpec {
+            symbol: 0,
+            timeframe: Timeframe::S1,
+            origin_ns: 0,
+            flags: 0,
+        };
+        assert_eq!(
+            aggregate_many(&cols, &spec, &[], &mut []),
+            BatchStats::default()
+        );
+        let mut out = vec![Vec::new(); 2];
+        let st = aggregate_many(&cols, &spec, &[Timeframe::M1, Timeframe::M1], &mut out);
+        assert_eq!(st.bars, 0);
+        assert!(out.iter().all(Vec::is_empty));
+    }
 }
