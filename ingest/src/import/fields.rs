@@ -245,6 +245,207 @@ impl Cursor<'_> {
     }
 }
 
+/// Reads the fields of the line at the start of `b`, where `b` runs on past
+/// the line (the rest of the input), finding the line's end in the same pass
+/// as its fields: the fused fast path of fixed layouts, which spares the
+/// separate newline search.
+///
+/// Every method returns `None` when the text is not what the fast path
+/// handles (or the line's `\n` is not in `b`): the caller then leaves the line
+/// to the line splitter and the general [`Cursor`]. Numbers are plain digit
+/// runs (and short decimals) followed by their delimiter, so a number never
+/// runs into the next line; text fields stop at a `\n` (`None` unless the
+/// method may end the line there).
+#[derive(Clone)]
+pub struct Row<'a> {
+    b: &'a [u8],
+    /// start of the next field
+    i: usize,
+    delim: u8,
+}
+
+impl<'a> Row<'a> {
+    /// A row cursor at the start of `b`.
+    #[inline(always)]
+    pub fn new(b: &'a [u8], delim: u8) -> Row<'a> {
+        Row { b, i: 0, delim }
+    }
+
+    /// The delimiter at `end` ends a number field: move past it.
+    #[inline(always)]
+    fn delim_at(&mut self, end: usize) -> Option<()> {
+        if *self.b.get(end)? != self.delim {
+            return None;
+        }
+        self.i = end + 1;
+        Some(())
+    }
+
+    /// The line's end at `end` (`\n`, or `\r\n`): the line's length through its `\n`.
+    #[inline(always)]
+    fn line_end_at(&self, end: usize) -> Option<usize> {
+        match *self.b.get(end)? {
+            b'\n' => Some(end + 1),
+            b'\r' if self.b.get(end + 1) == Some(&b'\n') => Some(end + 2),
+            _ => None,
+        }
+    }
+
+    /// Whether the next field is empty (a delimiter follows at once).
+    #[inline(always)]
+    pub fn next_is_empty(&self) -> bool {
+        self.b.get(self.i) == Some(&self.delim)
+    }
+
+    /// Moves past an empty field.
+    #[inline(always)]
+    pub fn skip_empty(&mut self) -> Option<()> {
+        self.delim_at(self.i)
+    }
+
+    /// The next field, a run of at most 19 digits, and its delimiter.
+    #[inline(always)]
+    pub fn u64(&mut self) -> Option<u64> {
+        let (v, end) = super::num::leading_u64(self.b, self.i)?;
+        self.delim_at(end)?;
+        Some(v)
+    }
+
+    /// The next field, a plain decimal of at most seven characters, and its delimiter.
+    #[inline(always)]
+    pub fn f64(&mut self) -> Option<f64> {
+        let (v, end) = self.short_f64()?;
+        self.delim_at(end)?;
+        Some(v)
+    }
+
+    /// The next field as [`Row::f64`], and then either its delimiter (`Some((v, None))`)
+    /// or the line's end (`Some((v, Some(line length through the \n)))`).
+    #[inline(always)]
+    pub fn f64_or_end(&mut self) -> Option<(f64, Option<usize>)> {
+        let (v, end) = self.short_f64()?;
+        if self.delim_at(end).is_some() {
+            return Some((v, None));
+        }
+        Some((v, Some(self.line_end_at(end)?)))
+    }
+
+    /// The last field of the line as [`Row::f64`]: `(value, line length through the \n)`.
+    #[inline(always)]
+    pub fn f64_last(&mut self) -> Option<(f64, usize)> {
+        let (v, end) = self.short_f64()?;
+        Some((v, self.line_end_at(end)?))
+    }
+
+    #[inline(always)]
+    fn short_f64(&self) -> Option<(f64, usize)> {
+        let (mant, frac, len) = super::num::short_decimal(super::num::word_at(self.b, self.i))?;
+        Some((super::num::scaled_f64(mant, frac), self.i + len as usize))
+    }
+
+    /// The next eight bytes (little-endian; zero bytes past the end), to match
+    /// a short field and its delimiter at once.
+    #[inline(always)]
+    pub fn word_prefix(&self) -> u64 {
+        super::num::word_at(self.b, self.i)
+    }
+
+    /// Moves `n` bytes on, past a field and its delimiter matched by [`Row::word_prefix`].
+    #[inline(always)]
+    pub fn skip(&mut self, n: usize) {
+        self.i += n;
+    }
+
+    /// The next field as text, up to its delimiter; `None` if the line ends first.
+    #[inline(always)]
+    pub fn text(&mut self) -> Option<&'a [u8]> {
+        let p = find_either(self.b, self.i, self.delim, b'\n')?;
+        if self.b[p] != self.delim {
+            return None;
+        }
+        let f = &self.b[self.i..p];
+        self.i = p + 1;
+        Some(f)
+    }
+
+    /// The next field as text and, when it is the line's last, the line's
+    /// length through its `\n` (the field then without a trailing `\r`, as
+    /// the line splitter strips it).
+    #[inline(always)]
+    pub fn text_or_end(&mut self) -> Option<(&'a [u8], Option<usize>)> {
+        let p = find_either(self.b, self.i, self.delim, b'\n')?;
+        let f = &self.b[self.i..p];
+        self.i = p + 1;
+        if self.b[p] == self.delim {
+            return Some((f, None));
+        }
+        Some((f.strip_suffix(b"\r").unwrap_or(f), Some(p + 1)))
+    }
+
+    /// The rest of the line from the next field on, in one scan: `(k, last,
+    /// length)`: `k` delimiters before the line's `\n`, the text after the
+    /// last of them (the line's last field, without a trailing `\r`; the whole
+    /// rest when `k` is 0) and the line's length through its `\n`.
+    #[inline(always)]
+    pub fn rest_of_line(&mut self) -> Option<(u32, &'a [u8], usize)> {
+        const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+        let pd = u64::from_ne_bytes([self.delim; 8]);
+        let pn = u64::from_ne_bytes([b'\n'; 8]);
+        let zero = |x: u64| !(((x & LO7).wrapping_add(LO7)) | x | LO7);
+        let mut i = self.i;
+        let mut k = 0;
+        let mut last = self.i;
+        while i < self.b.len() {
+            let w = super::num::word_at(self.b, i);
+            let nl = zero(w ^ pn);
+            // delimiters before the '\n' (all of them if none)
+            let d = zero(w ^ pd) & nl.wrapping_sub(1) & !nl;
+            if d != 0 {
+                k += d.count_ones();
+                last = i + (63 - d.leading_zeros() as usize) / 8 + 1;
+            }
+            if nl != 0 {
+                let p = i + (nl.trailing_zeros() / 8) as usize;
+                // past the end of `b` the word holds zero bytes, never '\n'
+                let f = &self.b[last.min(p)..p];
+                self.i = p + 1;
+                return Some((k, f.strip_suffix(b"\r").unwrap_or(f), p + 1));
+            }
+            i += 8;
+        }
+        None
+    }
+
+    /// The line's length through its `\n`, the rest of the line unread.
+    #[inline(always)]
+    pub fn line_end(&self) -> Option<usize> {
+        Some(find_byte(self.b.get(self.i..)?, b'\n')? + self.i + 1)
+    }
+}
+
+/// The first `a` or `b` in `s` from `s[i]` on (eight bytes per step).
+#[inline(always)]
+fn find_either(s: &[u8], mut i: usize, a: u8, b: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pa = u64::from_ne_bytes([a; 8]);
+    let pb = u64::from_ne_bytes([b; 8]);
+    while i < s.len() {
+        let w = super::num::word_at(s, i);
+        let (x, y) = (w ^ pa, w ^ pb);
+        // zero-byte tests: the lowest bit set is exact (a borrow only runs
+        // upward from a true zero byte), and only the lowest is used
+        let mask = ((x.wrapping_sub(ONES) & !x) | (y.wrapping_sub(ONES) & !y)) & HI;
+        if mask != 0 {
+            // past the end of `s` the word holds zero bytes: a or b only if one of them is 0
+            let p = i + (mask.trailing_zeros() / 8) as usize;
+            return (p < s.len()).then_some(p);
+        }
+        i += 8;
+    }
+    None
+}
+
 /// The first `c` in `b` (eight bytes per step).
 #[inline]
 pub fn find_byte(b: &[u8], c: u8) -> Option<usize> {

@@ -8,7 +8,7 @@
 use mtf::{Side, Tick};
 
 use super::counts::{RowError, Skip};
-use super::fields::Cursor;
+use super::fields::{Cursor, Row};
 use super::time::{TimeUnit, Zone, ZoneConverter};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::symbols::SymbolName;
@@ -400,6 +400,67 @@ impl Decode for LeanDecoder {
             out.flags |= Tick::FLAG_SUSPICIOUS;
         }
         Outcome::Tick
+    }
+
+    /// Trade rows (`ms,price,size[,exchange,condition,suspicious…]`) whose
+    /// numbers are plain: the same tick as [`LeanDecoder::decode`], the line's
+    /// end found while reading its fields. Quote rows (their one-sided state)
+    /// and anything else go the line path.
+    #[inline]
+    fn decode_fused(
+        &mut self,
+        rest: &[u8],
+        syms: &mut Syms<'_>,
+        out: &mut Tick,
+    ) -> Option<(Outcome, usize)> {
+        let lay = self.layout;
+        if lay.kind != LeanKind::Trade || lay.fx {
+            return None;
+        }
+        let mut row = Row::new(rest, b',');
+        let ms = row.u64()?;
+        if ms >= 1 << 40 {
+            return None;
+        }
+        let price = row.f64()?;
+        let (size, mut end) = row.f64_or_end()?;
+        // the flag (field `i`) and the line's end: fields 3 ..= i in one scan
+        // when the flag is the line's last field (the usual), else one by one
+        let mut flag = None;
+        let len = match (end, lay.suspicious) {
+            (Some(len), _) => len,
+            (None, None) => row.line_end()?,
+            (None, Some(i)) => {
+                let from = row.clone();
+                let (k, last, len) = row.rest_of_line()?;
+                let want = i as u32 - 3;
+                if k == want {
+                    flag = Some(last);
+                } else if k > want {
+                    // more fields after the flag
+                    row = from;
+                    for _ in 3..=i {
+                        let (f, e) = row.text_or_end()?;
+                        flag = Some(f);
+                        end = e;
+                    }
+                    if end.is_some() {
+                        return None;
+                    }
+                }
+                len
+            }
+        };
+        let ts = self.zone.to_utc(self.days, ms as i64 * 1_000_000)?;
+        let symbol = match syms.fixed() {
+            Ok(s) => s,
+            Err(r) => return Some((Outcome::Reject(r), len)),
+        };
+        *out = Tick::trade(symbol, ts, self.scaled(price), size, Side::Unknown, 0);
+        if flag == Some(b"1") {
+            out.flags |= Tick::FLAG_SUSPICIOUS;
+        }
+        Some((Outcome::Tick, len))
     }
 }
 

@@ -145,6 +145,34 @@ impl LineReader {
         }
     }
 
+    /// The bytes read but not yet returned as lines, for a decoder that finds
+    /// line ends itself ([`LineReader::consume`]); empty while an over-long
+    /// line is being dropped.
+    #[inline]
+    pub fn pending(&self) -> &[u8] {
+        if self.discarding {
+            return &[];
+        }
+        &self.buf[self.start..self.end]
+    }
+
+    /// One line of `len` bytes (through its `\n`, at most `max_line + 1`) of
+    /// [`LineReader::pending`] was decoded by the caller: counts it and moves past it.
+    #[inline]
+    pub fn consume(&mut self, len: usize) {
+        debug_assert!(len <= self.end - self.start && !self.discarding);
+        self.start += len.min(self.end - self.start);
+        self.line_no += 1;
+    }
+
+    /// One line of `len` bytes (through its `\n`) of an in-memory input was
+    /// decoded by the caller (like [`LineReader::next_in`]): counts it.
+    #[inline]
+    pub fn consumed_in(&mut self, len: usize) {
+        self.line_no += 1;
+        self.bytes += len as u64;
+    }
+
     #[cold]
     fn fill<R: Read + ?Sized>(&mut self, src: &mut R) -> io::Result<()> {
         // +1: the line's '\n' (and a '\r') must fit beside a line of max_line bytes

@@ -294,7 +294,7 @@ impl Syms<'_> {
     }
 
     /// The id for a row whose data names `name`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn named(&mut self, name: &[u8]) -> Result<SymbolId, Reject> {
         if self.st.force {
             return self.fixed();
@@ -344,6 +344,23 @@ pub(crate) trait Decode {
     fn begin(&mut self, input: &str, member: &str, syms: &mut SymState) -> Result<(), ImportError>;
     /// Decodes one line into `out`.
     fn decode(&mut self, line: &[u8], syms: &mut Syms<'_>, out: &mut Tick) -> Outcome;
+    /// The fused fast path: decodes the line at the start of `rest` (the input
+    /// from that line on, past its `\n`) in the same pass that finds the
+    /// line's end, sparing the separate newline search. `Some((outcome,
+    /// length of the line through its \n))` only when `outcome` (and `out`) is
+    /// exactly what [`Decode::decode`] gives for that line; `None` (the
+    /// default) leaves the line to the line splitter and `decode`, and must
+    /// leave the decoder's state as it was.
+    #[inline(always)]
+    fn decode_fused(
+        &mut self,
+        rest: &[u8],
+        syms: &mut Syms<'_>,
+        out: &mut Tick,
+    ) -> Option<(Outcome, usize)> {
+        let _ = (rest, syms, out);
+        None
+    }
 }
 
 enum Decoder {
@@ -512,42 +529,79 @@ impl Core {
                 }
                 continue;
             };
-            let next = match r {
-                Reader::Stream(r) => self.lines.next_line(r),
-                Reader::Memory(data, pos) => Ok(self.lines.next_in(data, pos)),
+            let slot = &mut out[n];
+            // the fused path first: the line's fields and its end in one pass
+            let rest = match r {
+                Reader::Stream(_) => self.lines.pending(),
+                Reader::Memory(data, pos) => data.get(*pos..).unwrap_or_default(),
             };
-            let line = match next {
-                Ok(Line::Data(l)) => l,
-                Ok(Line::TooLong) => {
-                    self.counts.lines += 1;
-                    self.counts.rows += 1;
-                    let at = ErrorAt {
-                        member: self.member,
-                        line: self.lines.line_no(),
-                        error: RowError::TooLong,
-                    };
-                    if self.counts.error(at) && self.log_errors {
-                        log_error(&self.input_name, &at, self.lines.max_line());
-                    }
-                    continue;
-                }
-                Ok(Line::End) => {
-                    self.reader = None;
-                    continue;
-                }
-                Err(e) => return Err(ImportError::io(self.source.input(), e)),
-            };
-            self.counts.lines += 1;
-            if line.is_empty() {
-                self.counts.skip(Skip::Empty);
-                continue;
-            }
+            // a line over the cap (a '\r' before its '\n' counts, as for the
+            // splitter) cannot find its end here: it goes the line path whole,
+            // before the decoder resolves (interns) its symbol
+            let rest = &rest[..rest.len().min(self.lines.max_line().saturating_add(1))];
             let mut syms = Syms {
                 cache,
                 st: &mut self.sym,
             };
-            let slot = &mut out[n];
-            let outcome = dec.decode(line, &mut syms, slot);
+            #[cfg(test)]
+            let rest = if tests::NO_FUSED.get() { &[][..] } else { rest };
+            let fused = match dec.decode_fused(rest, &mut syms, slot) {
+                Some((o, len)) => {
+                    debug_assert!(len <= rest.len());
+                    match r {
+                        Reader::Stream(_) => self.lines.consume(len),
+                        Reader::Memory(_, pos) => {
+                            *pos += len;
+                            self.lines.consumed_in(len);
+                        }
+                    }
+                    Some(o)
+                }
+                _ => None,
+            };
+            let outcome = match fused {
+                Some(o) => {
+                    self.counts.lines += 1;
+                    o
+                }
+                None => {
+                    let next = match r {
+                        Reader::Stream(r) => self.lines.next_line(r),
+                        Reader::Memory(data, pos) => Ok(self.lines.next_in(data, pos)),
+                    };
+                    let line = match next {
+                        Ok(Line::Data(l)) => l,
+                        Ok(Line::TooLong) => {
+                            self.counts.lines += 1;
+                            self.counts.rows += 1;
+                            let at = ErrorAt {
+                                member: self.member,
+                                line: self.lines.line_no(),
+                                error: RowError::TooLong,
+                            };
+                            if self.counts.error(at) && self.log_errors {
+                                log_error(&self.input_name, &at, self.lines.max_line());
+                            }
+                            continue;
+                        }
+                        Ok(Line::End) => {
+                            self.reader = None;
+                            continue;
+                        }
+                        Err(e) => return Err(ImportError::io(self.source.input(), e)),
+                    };
+                    self.counts.lines += 1;
+                    if line.is_empty() {
+                        self.counts.skip(Skip::Empty);
+                        continue;
+                    }
+                    let mut syms = Syms {
+                        cache,
+                        st: &mut self.sym,
+                    };
+                    dec.decode(line, &mut syms, slot)
+                }
+            };
             let line_no = self.lines.line_no();
             match outcome {
                 Outcome::Tick => {
@@ -681,10 +735,198 @@ fn log_error(input: &str, at: &ErrorAt, max_line: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::same_prefix;
+    use super::*;
     use proptest::prelude::*;
+    use std::cell::Cell;
+    use std::io::Write;
+
+    thread_local! {
+        /// Turns the fused path off (the reference for equivalence tests).
+        pub(super) static NO_FUSED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// (ticks, counts) of importing `data`, as text (NaN-safe comparison).
+    fn import(name: &str, data: &[u8], format: Format, max_line: usize, fused: bool) -> String {
+        NO_FUSED.set(!fused);
+        let table = Arc::new(crate::SymbolTable::new(64));
+        let mut cache = SymbolCache::new(table);
+        let input = Input::Bytes {
+            name: name.into(),
+            data: Arc::from(data),
+        };
+        let mut opts = ImportOptions::new(format);
+        opts.max_line = max_line;
+        opts.now_ns = Some(1_763_700_000_000_000_000);
+        opts.log_errors = false;
+        let mut imp = Importer::open(input, opts).unwrap();
+        let mut buf = [Tick::default(); 5];
+        let mut out = String::new();
+        loop {
+            match imp.next_batch(&mut cache, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => out += &format!("{:?}\n", &buf[..n]),
+                Err(e) => {
+                    out += &format!("error {e}\n");
+                    break;
+                }
+            }
+        }
+        NO_FUSED.set(false);
+        out + &format!("{:?}", imp.counts())
+    }
+
+    /// Lines built from real-looking rows, mutated: the fused path (in memory
+    /// and through the streaming line buffer, gzip) gives the same ticks and
+    /// counts as the line path.
+    fn fused_equals_line_path(
+        name: &str,
+        format: &Format,
+        lines: &[Vec<u8>],
+        crlf: bool,
+        max_line: usize,
+    ) -> Result<(), TestCaseError> {
+        let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let data = lines.join(eol);
+        let want = import(name, &data, format.clone(), max_line, false);
+        let got = import(name, &data, format.clone(), max_line, true);
+        prop_assert_eq!(&got, &want);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz = gz.finish().unwrap();
+        let got = import(&format!("{name}.gz"), &gz, format.clone(), max_line, true);
+        prop_assert_eq!(&got, &want);
+        Ok(())
+    }
+
+    /// A row from `templates`, with up to two bytes replaced or removed.
+    fn mutated(templates: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+        (
+            0..templates.len(),
+            proptest::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    prop_oneof![
+                        Just(None),
+                        Just(Some(b',')),
+                        Just(Some(b'.')),
+                        Just(Some(b'\n')),
+                        Just(Some(b'\r')),
+                        Just(Some(b'1')),
+                        Just(Some(b'x')),
+                        any::<u8>().prop_map(Some)
+                    ],
+                ),
+                0..3,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(move |(t, edits, keep)| {
+                let mut row = templates[t].as_bytes().to_vec();
+                if keep {
+                    return row;
+                }
+                for (at, c) in edits {
+                    if row.is_empty() {
+                        break;
+                    }
+                    let i = at.index(row.len());
+                    match c {
+                        Some(c) => row[i] = c,
+                        None => {
+                            row.remove(i);
+                        }
+                    }
+                }
+                row
+            })
+    }
+
+    const LEAN_ROWS: &[&str] = &[
+        "14417034,1674200,210,Q,2000,0",
+        "14726965,1673300,200,Q,20002020,1",
+        "34200000,1674200,100",
+        "34200000,1674200,100,",
+        "34200001,1674250,5,P,1,0,extra,fields",
+        "34200002,1674200.5,1e2,N,1,0",
+        "34200003.5,1674200,100,Q,2000,0",
+        "99999999999,1674200,100,Q,2000,0",
+        "",
+        "34200004,-5,100,Q,2000,0",
+        "34200005,16742001234567,100,Q,2000,1",
+    ];
+
+    const TARDIS_ROWS: &[&str] = &[
+        "exchange,symbol,timestamp,local_timestamp,id,side,price,amount",
+        "binance-futures,BTCUSDT,1582329602111000,1582329602418379,42377944,buy,9682,0.132",
+        "binance-futures,BTCUSDT,1582329602116000,1582329602418420,42377945,sell,9681.92,0.412",
+        "binance-futures,ETHUSDT,1582329602117000,,7,unknown,265.5,1.5",
+        "binance-futures,,1582329602117000,1582329602118000,8,,265.5,1",
+        "binance-futures,BTCUSDT,1582329602117000,1582329602118000,a1b2-c3,buy,265.5,1",
+        "binance-futures,BTCUSDT,1582329602117000,1582329602118000,9,buy,9682.123456,0.00017000",
+        "binance-futures,BTCUSDT,1582329602117000,1582329602118000,9,buy,1e3,5",
+        "binance-futures,BTCUSDT,1582329602117000,1582329602118000,9,hold,1,5",
+        "binance-futures,BTCUSDT,1582329602117000,1582329602118000,9,buy,1,5,extra",
+        "binance-futures,A_SYMBOL_LONGER_THAN_16,1582329602117000,1582329602118000,9,buy,1,5",
+        "binance-futures,BTCUSDT,9999999999999999999,1582329602118000,9,buy,1,5",
+    ];
+
+    #[test]
+    fn fused_path_takes_plain_rows() {
+        let mut cache = SymbolCache::new(Arc::new(crate::SymbolTable::new(8)));
+        let mut st = SymState::default();
+        let mut t = Tick::default();
+        let name = "equity/usa/tick/spy/20131008_trade.csv";
+        let mut lean = lean::LeanDecoder::new(LeanOptions::default(), name).unwrap();
+        lean.begin(name, "20131008_trade.csv", &mut st).unwrap();
+        let mut syms = Syms {
+            cache: &mut cache,
+            st: &mut st,
+        };
+        for (rest, len) in [
+            ("14417034,1674200,210,Q,2000,0\n1", 30),
+            ("14417034,1674200,210,Q,2000,1\r\n", 31),
+            ("14417034,1674200,210\n", 21),
+            ("14417034,1674200,210,Q,2000,0,x,y\n", 34),
+        ] {
+            assert_eq!(
+                lean.decode_fused(rest.as_bytes(), &mut syms, &mut t),
+                Some((Outcome::Tick, len)),
+                "{rest:?}"
+            );
+        }
+        assert_eq!(t.flags & Tick::FLAG_SUSPICIOUS, 0);
+        let mut tardis = tardis::TardisDecoder::default();
+        let header = TARDIS_ROWS[0].as_bytes();
+        assert_eq!(
+            tardis.decode(header, &mut syms, &mut t),
+            Outcome::Skip(Skip::Header)
+        );
+        let rest = format!("{}\r\nnext", TARDIS_ROWS[1]);
+        assert_eq!(
+            tardis.decode_fused(rest.as_bytes(), &mut syms, &mut t),
+            Some((Outcome::Tick, TARDIS_ROWS[1].len() + 2))
+        );
+        // no line end in sight: the line path decides
+        assert_eq!(
+            tardis.decode_fused(TARDIS_ROWS[1].as_bytes(), &mut syms, &mut t),
+            None
+        );
+    }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn lean_fused_matches_line_path(lines in proptest::collection::vec(mutated(LEAN_ROWS), 0..12), crlf in any::<bool>(), short_cap in any::<bool>()) {
+            let format = Format::Lean(LeanOptions::default());
+            fused_equals_line_path("equity/usa/tick/spy/20131008_trade.csv", &format, &lines, crlf, if short_cap { 30 } else { DEFAULT_MAX_LINE })?;
+        }
+
+        #[test]
+        fn tardis_fused_matches_line_path(mut lines in proptest::collection::vec(mutated(TARDIS_ROWS), 0..12), crlf in any::<bool>(), short_cap in any::<bool>()) {
+            lines.insert(0, TARDIS_ROWS[0].as_bytes().to_vec());
+            fused_equals_line_path("trades.csv", &Format::Tardis, &lines, crlf, if short_cap { 80 } else { DEFAULT_MAX_LINE })?;
+        }
+
         #[test]
         fn same_prefix_is_slice_equality(name in proptest::collection::vec(b'A'..=b'D', 0..=16), last in proptest::collection::vec(b'A'..=b'D', 16)) {
             let last: [u8; 16] = last.try_into().unwrap();

@@ -75,6 +75,11 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
         return Some((digits_lead(w, n), start + n as usize));
     }
     let v = digits8(w);
+    // a delimiter right after eight digits (ids) or sixteen (µs times) is
+    // found with one byte instead of a word
+    if !b.get(start + 8).is_some_and(u8::is_ascii_digit) {
+        return Some((v, start + 8));
+    }
     let w = word_at(b, start + 8);
     let n = non_digits(w).trailing_zeros() / 8;
     if n < 8 {
@@ -87,6 +92,9 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
         ));
     }
     let v = v * 100_000_000 + digits8(w);
+    if !b.get(start + 16).is_some_and(u8::is_ascii_digit) {
+        return Some((v, start + 16));
+    }
     let w = word_at(b, start + 16);
     let n = non_digits(w).trailing_zeros() / 8;
     match n {
@@ -163,7 +171,7 @@ pub(crate) fn short_decimal(w: u64) -> Option<(u64, u32, u32)> {
 /// `mantissa / 10^frac` correctly rounded: both exact (`mantissa < 2^53`,
 /// `frac <= 22`), so the one IEEE division rounds the exact quotient.
 #[inline(always)]
-fn scaled_f64(mant: u64, frac: u32) -> f64 {
+pub(crate) fn scaled_f64(mant: u64, frac: u32) -> f64 {
     debug_assert!(mant < MAX_EXACT && frac <= 22);
     let m = mant as f64;
     // x / 1.0 is x: integers (LEAN's deci-cents, whole prices) skip the division's latency

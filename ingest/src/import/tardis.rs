@@ -7,7 +7,7 @@
 use mtf::{Side, Tick, TickKind};
 
 use super::counts::{RowError, Skip};
-use super::fields::{Cursor, split};
+use super::fields::{Cursor, Row, split};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 
 const MAX_FIELDS: usize = 16;
@@ -284,6 +284,76 @@ impl Decode for TardisDecoder {
         }
         Outcome::Tick
     }
+
+    #[inline]
+    fn decode_fused(
+        &mut self,
+        rest: &[u8],
+        syms: &mut Syms<'_>,
+        out: &mut Tick,
+    ) -> Option<(Outcome, usize)> {
+        if self.kind.is_none() || !self.standard_trades {
+            return None;
+        }
+        standard_trade_fused(rest, syms, out)
+    }
+}
+
+/// [`standard_trade`] fused with the line's end: rows whose numbers are plain
+/// digit runs and short decimals; anything else (headers, UUID ids, other
+/// number forms, errors) goes the line path. Same tick as the line path
+/// (`tardis_fused_matches_line_path` checks it).
+#[inline]
+fn standard_trade_fused(
+    rest: &[u8],
+    syms: &mut Syms<'_>,
+    out: &mut Tick,
+) -> Option<(Outcome, usize)> {
+    let mut row = Row::new(rest, b',');
+    let exchange = row.text()?;
+    if exchange == b"exchange" {
+        // a repeated header
+        return None;
+    }
+    let symbol = row.text()?;
+    let ts = micros(row.u64()?)?;
+    let recv = if row.next_is_empty() {
+        row.skip_empty()?;
+        ts
+    } else {
+        micros(row.u64()?)?
+    };
+    let id = row.u64()?;
+    let side = match row.word_prefix() {
+        // "buy," and "sell," straight from the word, else the field's text
+        w if w & 0xFFFF_FFFF == u64::from(u32::from_le_bytes(*b"buy,")) => {
+            row.skip(4);
+            Side::Buy
+        }
+        w if w & 0xFF_FFFF_FFFF == u64::from_le_bytes(*b"sell,\0\0\0") => {
+            row.skip(5);
+            Side::Sell
+        }
+        _ => match row.text()? {
+            b"buy" => Side::Buy,
+            b"sell" => Side::Sell,
+            b"unknown" | b"" => Side::Unknown,
+            _ => return None,
+        },
+    };
+    let price = row.f64()?;
+    let (size, len) = row.f64_last()?;
+    let symbol = if symbol.is_empty() {
+        syms.fixed()
+    } else {
+        syms.named(symbol)
+    };
+    let symbol = match symbol {
+        Ok(s) => s,
+        Err(r) => return Some((Outcome::Reject(r), len)),
+    };
+    *out = Tick::trade(symbol, ts, price, size, side, id).with_recv(recv);
+    Some((Outcome::Tick, len))
 }
 
 /// A row of the standard trades layout, in one straight pass (same results as
