@@ -350,6 +350,12 @@ impl<'a> Row<'a> {
         super::num::word_at(self.b, self.i)
     }
 
+    /// Where the next field starts.
+    #[inline(always)]
+    pub fn pos(&self) -> usize {
+        self.i
+    }
+
     /// Moves `n` bytes on, past a field and its delimiter matched by [`Row::word_prefix`].
     #[inline(always)]
     pub fn skip(&mut self, n: usize) {

@@ -4,10 +4,11 @@
 //! column order does not matter and extra columns are ignored. Times are µs
 //! since the epoch, UTC: `timestamp` → `ts_event`, `local_timestamp` → `ts_recv`.
 
-use mtf::{Side, Tick, TickKind};
+use mtf::{Side, SymbolId, Tick, TickKind};
 
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, Row, split};
+use super::num::word_at;
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 
 const MAX_FIELDS: usize = 16;
@@ -80,6 +81,56 @@ pub(crate) struct TardisDecoder {
     used: usize,
     /// the header is exactly Tardis' trades layout: a straight-line decoder applies
     standard_trades: bool,
+    /// the fused path's last `exchange,symbol,` (per member)
+    prefix: Prefix,
+}
+
+/// The `exchange,symbol,` text that starts the last row of the fused path
+/// (at most 32 bytes) and the id its symbol resolved to: a row starting with
+/// the same bytes has the same two fields and the same symbol id (ids are
+/// stable, and the symbol rule is fixed within a member), so neither field is
+/// scanned nor the symbol looked up again. Rows of one file mostly share them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Prefix {
+    /// the text, eight bytes per word, little-endian
+    words: [u64; 4],
+    /// the bytes of each word that belong to the text
+    masks: [u64; 4],
+    /// its length; 0: none
+    len: usize,
+    id: SymbolId,
+}
+
+impl Prefix {
+    /// Whether `rest` starts with the prefix (and runs on past it).
+    #[inline(always)]
+    fn matches(&self, rest: &[u8]) -> bool {
+        let mut diff = 0;
+        for k in 0..4 {
+            diff |= (word_at(rest, 8 * k) ^ self.words[k]) & self.masks[k];
+        }
+        self.len != 0 && rest.len() > self.len && diff == 0
+    }
+
+    /// The first `len` bytes of `rest` with `id`; no prefix when longer than 32 bytes.
+    #[cold]
+    fn set(&mut self, rest: &[u8], len: usize, id: SymbolId) {
+        *self = Prefix::default();
+        if len > 32 || len > rest.len() {
+            return;
+        }
+        for k in 0..4 {
+            let bytes = len.saturating_sub(8 * k).min(8);
+            self.masks[k] = if bytes == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * bytes)) - 1
+            };
+            self.words[k] = word_at(rest, 8 * k) & self.masks[k];
+        }
+        self.len = len;
+        self.id = id;
+    }
 }
 
 /// The header of Tardis' `trades` dataset.
@@ -88,6 +139,7 @@ const TRADES_HEADER: &[u8] = b"exchange,symbol,timestamp,local_timestamp,id,side
 impl TardisDecoder {
     fn header(&mut self, line: &[u8]) -> Outcome {
         self.standard_trades = line == TRADES_HEADER;
+        self.prefix = Prefix::default();
         let mut f = [&b""[..]; MAX_FIELDS];
         let n = split(line, b',', &mut f).min(MAX_FIELDS);
         let mut c = Cols::default();
@@ -161,6 +213,7 @@ impl TardisDecoder {
 impl Decode for TardisDecoder {
     fn begin(&mut self, _: &str, _: &str, _: &mut SymState) -> Result<(), ImportError> {
         self.kind = None;
+        self.prefix = Prefix::default();
         Ok(())
     }
 
@@ -295,7 +348,7 @@ impl Decode for TardisDecoder {
         if self.kind.is_none() || !self.standard_trades {
             return None;
         }
-        standard_trade_fused(rest, syms, out)
+        standard_trade_fused(rest, &mut self.prefix, syms, out)
     }
 }
 
@@ -306,16 +359,24 @@ impl Decode for TardisDecoder {
 #[inline]
 fn standard_trade_fused(
     rest: &[u8],
+    prefix: &mut Prefix,
     syms: &mut Syms<'_>,
     out: &mut Tick,
 ) -> Option<(Outcome, usize)> {
     let mut row = Row::new(rest, b',');
-    let exchange = row.text()?;
-    if exchange == b"exchange" {
-        // a repeated header
-        return None;
-    }
-    let symbol = row.text()?;
+    // the last row's exchange and symbol, or the fields read and the symbol looked up below
+    let (known, symbol) = if prefix.matches(rest) {
+        row.skip(prefix.len);
+        (Some(prefix.id), &b""[..])
+    } else {
+        let exchange = row.text()?;
+        if exchange == b"exchange" {
+            // a repeated header
+            return None;
+        }
+        (None, row.text()?)
+    };
+    let fields_end = row.pos();
     let ts = micros(row.u64()?)?;
     let recv = if row.next_is_empty() {
         row.skip_empty()?;
@@ -343,14 +404,24 @@ fn standard_trade_fused(
     };
     let price = row.f64()?;
     let (size, len) = row.f64_last()?;
-    let symbol = if symbol.is_empty() {
-        syms.fixed()
-    } else {
-        syms.named(symbol)
-    };
-    let symbol = match symbol {
-        Ok(s) => s,
-        Err(r) => return Some((Outcome::Reject(r), len)),
+    let symbol = match known {
+        Some(id) => id,
+        None => {
+            let r = if symbol.is_empty() {
+                syms.fixed()
+            } else {
+                syms.named(symbol)
+            };
+            match r {
+                Ok(id) => {
+                    if !symbol.is_empty() {
+                        prefix.set(rest, fields_end, id);
+                    }
+                    id
+                }
+                Err(r) => return Some((Outcome::Reject(r), len)),
+            }
+        }
     };
     *out = Tick::trade(symbol, ts, price, size, side, id).with_recv(recv);
     Some((Outcome::Tick, len))
