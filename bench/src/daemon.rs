@@ -56,6 +56,17 @@ impl Daemon {
         data_dir: Option<&Path>,
         overrides: &[String],
     ) -> anyhow::Result<Daemon> {
+        Self::start_within(bin, data_dir, overrides, Duration::from_secs(10))
+    }
+
+    /// [`Daemon::start`], waiting up to `timeout` for the state file (which
+    /// the daemon writes after its start-up recovery).
+    pub fn start_within(
+        bin: &Path,
+        data_dir: Option<&Path>,
+        overrides: &[String],
+        timeout: Duration,
+    ) -> anyhow::Result<Daemon> {
         let (tmp, dir) = match data_dir {
             Some(d) => (None, d.to_path_buf()),
             None => {
@@ -113,8 +124,8 @@ impl Daemon {
                 d.metrics = addr(&v, "metrics");
                 return Ok(d);
             }
-            if t0.elapsed() > Duration::from_secs(10) {
-                bail!("tickd wrote no state file in 10 s");
+            if t0.elapsed() > timeout {
+                bail!("tickd wrote no state file in {timeout:?}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }

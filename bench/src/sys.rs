@@ -127,6 +127,102 @@ fn status_kib(s: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// A process's memory from `/proc/PID/status`, in bytes: total resident
+/// (`VmRSS`) and its three parts — anonymous pages (`RssAnon`: heap, stacks,
+/// private mappings; only swap can take them), file pages (`RssFile`: mapped
+/// files and the binary; clean ones the kernel can drop and read back) and
+/// shared memory (`RssShmem`: tmpfs such as `/dev/shm` and shared anonymous
+/// mappings) — plus the peak (`VmHWM`) and the address space (`VmSize`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MemStatus {
+    /// `VmRSS` = `anon + file + shmem`.
+    pub rss: u64,
+    /// `RssAnon`.
+    pub anon: u64,
+    /// `RssFile`.
+    pub file: u64,
+    /// `RssShmem`.
+    pub shmem: u64,
+    /// `VmHWM`: the highest `VmRSS` so far.
+    pub peak: u64,
+    /// `VmSize`: mapped address space.
+    pub vm_size: u64,
+}
+
+/// [`MemStatus`] of process `pid`, `None` if `/proc` has no such process.
+pub fn mem_status(pid: u32) -> Option<MemStatus> {
+    parse_mem_status(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
+/// [`MemStatus`] from the text of `/proc/PID/status` (`None` without `VmRSS`).
+pub fn parse_mem_status(s: &str) -> Option<MemStatus> {
+    let b = |k: &str| status_kib(s, k).map(|v| v.saturating_mul(1024));
+    Some(MemStatus {
+        rss: b("VmRSS:")?,
+        anon: b("RssAnon:").unwrap_or(0),
+        file: b("RssFile:").unwrap_or(0),
+        shmem: b("RssShmem:").unwrap_or(0),
+        peak: b("VmHWM:").unwrap_or(0),
+        vm_size: b("VmSize:").unwrap_or(0),
+    })
+}
+
+/// One mapping of `/proc/PID/smaps`: its path (`""` for anonymous memory,
+/// `[heap]`, `[stack]`, …), size and resident bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    /// The path column (may end in ` (deleted)`), empty when anonymous.
+    pub path: String,
+    /// `Size`, bytes.
+    pub size: u64,
+    /// `Rss`, bytes.
+    pub rss: u64,
+    /// `Anonymous`, bytes (private pages, including copy-on-write ones of files).
+    pub anon: u64,
+}
+
+/// The mappings of process `pid` (empty when `/proc/PID/smaps` is unreadable).
+pub fn smaps(pid: u32) -> Vec<Mapping> {
+    fs::read_to_string(format!("/proc/{pid}/smaps"))
+        .map(|t| parse_smaps(&t))
+        .unwrap_or_default()
+}
+
+/// The mappings in the text of `/proc/PID/smaps`, in file order.
+pub fn parse_smaps(text: &str) -> Vec<Mapping> {
+    let mut out: Vec<Mapping> = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let Some(first) = f.next() else { continue };
+        if let Some((a, b)) = first.split_once('-')
+            && let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16))
+        {
+            // `start-end perms offset dev inode [path]`: the path is what is
+            // left after the five fixed columns (it may hold spaces).
+            let path = line
+                .splitn(6, |c: char| c.is_ascii_whitespace())
+                .nth(5)
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            out.push(Mapping {
+                path,
+                size: b.saturating_sub(a),
+                ..Mapping::default()
+            });
+            continue;
+        }
+        let Some(m) = out.last_mut() else { continue };
+        let kib = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024;
+        match first {
+            "Rss:" => m.rss = kib,
+            "Anonymous:" => m.anon = kib,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The kernel's UDP counters (`/proc/net/snmp`, this network namespace):
 /// `(InErrors, RcvbufErrors)`. A datagram dropped because a socket's receive
 /// buffer was full counts in both; the delta over a run attributes drops the
@@ -237,6 +333,32 @@ mod tests {
                  Udp: 100 0 7 90 5 0\n";
         assert_eq!(parse_snmp_udp(t), Some((7, 5)));
         assert_eq!(parse_snmp_udp("Udp: x\n"), None);
+    }
+
+    #[test]
+    fn parses_status_and_smaps() {
+        let st = "Name:\ttickd\nVmSize:\t  2000 kB\nVmHWM:\t 1500 kB\nVmRSS:\t  1000 kB\n\
+                  RssAnon:\t  600 kB\nRssFile:\t  300 kB\nRssShmem:\t 100 kB\n";
+        let m = parse_mem_status(st).unwrap();
+        assert_eq!(
+            (m.rss, m.anon, m.file, m.shmem),
+            (1_024_000, 614_400, 307_200, 102_400)
+        );
+        assert_eq!((m.peak, m.vm_size), (1_536_000, 2_048_000));
+        assert_eq!(parse_mem_status("RssAnon: 1 kB\n"), None);
+        let sm = "7f00000000-7f00100000 rw-s 00000000 00:1a 42 /dev/shm/a b.ring\n\
+                  Size:               1024 kB\nRss:                 512 kB\nAnonymous:             0 kB\n\
+                  7f00100000-7f00101000 rw-p 00000000 00:00 0 \n\
+                  Rss:                   4 kB\nAnonymous:             4 kB\n\
+                  VmFlags: rd wr mr mw me ac\n";
+        let v = parse_smaps(sm);
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (v[0].path.as_str(), v[0].size, v[0].rss),
+            ("/dev/shm/a b.ring", 1 << 20, 512 << 10)
+        );
+        assert_eq!((v[1].path.as_str(), v[1].size, v[1].anon), ("", 4096, 4096));
+        assert!(parse_smaps("Rss: 5 kB\nzz-yy\n").is_empty());
     }
 
     #[test]

@@ -16,8 +16,12 @@ use clap::Parser;
 )]
 struct Args {
     /// Scenario number: 1 (latency at 1 M/s), 2 (max sustained rate),
-    /// 3 (history import and queries), 4 (bars vs polars/DuckDB), 5 (ring fan-out).
+    /// 3 (history import and queries), 4 (bars vs polars/DuckDB), 5 (ring
+    /// fan-out, and the daemon's resident memory with a year stored vs a day).
     n: u32,
+    /// Only this part of scenario 5: `fanout` or `rss` (default: both).
+    #[arg(long, value_parser = ["fanout", "rss"])]
+    part: Option<String>,
     /// Seconds-long CI mode: same code paths, small counts.
     #[arg(long)]
     smoke: bool,
@@ -47,12 +51,27 @@ fn main() -> ExitCode {
             .seconds
             .filter(|s| s.is_finite() && *s > 0.0)
             .map(Duration::from_secs_f64),
+        part: a.part,
     };
     let r = match a.n {
         1 => scenario::s1::run(&opts, &a.tickd_set),
         2 => scenario::s2::run(&opts, &a.tickd_set),
         4 => scenario::s4::run(&opts),
-        5 => scenario::s5::run(&opts),
+        5 => {
+            let part = opts.part.as_deref();
+            let fanout = if part.is_none_or(|p| p == "fanout") {
+                scenario::s5::run(&opts)
+            } else {
+                Ok(())
+            };
+            fanout.and_then(|()| {
+                if part.is_none_or(|p| p == "rss") {
+                    scenario::s5rss::run(&opts, &a.tickd_set)
+                } else {
+                    Ok(())
+                }
+            })
+        }
         3 => scenario::s3::run(&opts),
         n => Err(anyhow::anyhow!("no scenario {n}: 1 to 5")),
     };

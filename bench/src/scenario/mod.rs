@@ -12,6 +12,7 @@ pub mod s2;
 pub mod s3;
 pub mod s4;
 pub mod s5;
+pub mod s5rss;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct Opts {
     pub out_dir: PathBuf,
     /// Override of the run length (scenarios with a duration).
     pub duration: Option<Duration>,
+    /// One part of a scenario with several (5: `fanout` or `rss`); all when `None`.
+    pub part: Option<String>,
 }
 
 /// The repository root (`bench/..`).

@@ -11,7 +11,8 @@
 //! not a dedicated-core latency.
 //!
 //! The resident-memory half of scenario 5 (a year × 10 symbols stored
-//! against one day) needs the daemon and the store; see `bench/RESULTS.md`.
+//! against one day) is [`super::s5rss`]; `scenario 5` runs both halves,
+//! `--part fanout` or `--part rss` one.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
