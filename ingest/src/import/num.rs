@@ -186,10 +186,11 @@ pub(crate) fn scaled_f64(mant: u64, frac: u32) -> f64 {
 #[inline(always)]
 fn digits8(chunk: u64) -> u64 {
     debug_assert_eq!(non_digits(chunk), 0);
-    let v = chunk - 0x3030_3030_3030_3030;
-    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
-    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+    // pairs, quads, then the whole, each step one multiply that adds a
+    // neighbour times its weight into the upper lane (2561 = 10 << 8 | 1, …)
+    let v = (chunk & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
 }
 
 /// The index after the run of ASCII digits starting at `b[i]` (8 bytes per step).
@@ -526,6 +527,17 @@ mod tests {
         }
         // deci-cents: integer / 10000 equals the decimal
         assert_eq!(parse_f64(b"1674200").unwrap() / 10000.0, 167.42);
+    }
+
+    #[test]
+    fn eight_digits() {
+        let some = [
+            0u64, 1, 9, 10, 12_345_678, 99_999_999, 10_000_000, 90_000_009,
+        ];
+        for v in some.into_iter().chain((0..100_000_000).step_by(9_973)) {
+            let w = u64::from_le_bytes(format!("{v:08}").as_bytes().try_into().unwrap());
+            assert_eq!(digits8(w), v);
+        }
     }
 
     #[test]
