@@ -14,10 +14,10 @@
 //! then `callgrind_annotate` (the bench binary is the `import_csv-*` file in
 //! `target/release/deps`), or `perf record -g` on the same command.
 //!
-//! The target, printed last as `TARGET` lines: one core parses
-//! >= 10M rows/s, and polars' `read_csv` *as users run it* (default threads:
-//! all cores) takes >= 3x our wall time, both reading the same file from the
-//! page cache. The other ratios (polars on one thread, CPU time, our
+//! The target, printed last as `TARGET` lines: one core parses at
+//! least 10M rows/s, and polars' `read_csv` *as users run it* (default
+//! threads: all cores) takes at least 3x our wall time, both reading the same
+//! file from the page cache. The other ratios (polars on one thread, CPU time, our
 //! in-memory import) are context. Wall-clock figures need a quiet machine
 //! (the load average is printed at the start and the end); on a loaded one,
 //! compare instruction counts (below) or the CPU-time columns.
