@@ -17,7 +17,7 @@ ir() {
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 base=$(ir no_such_variant)
-[ $# -gt 0 ] || set -- closed_only_fold closed_only_direct open_every_tick_fold
+[ $# -gt 0 ] || set -- closed_only_fold closed_only_direct open_every_tick_fold sparse_closed_only_fold
 for v in "$@"; do
     echo "$v: $(( ($(ir "$v") - base) / 100000 )) instructions/tick"
 done

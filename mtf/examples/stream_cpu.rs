@@ -3,7 +3,8 @@
 //! affected by time slicing; its resolution is a scheduler tick, so use many
 //! passes). Linux only: reads /proc/thread-self/schedstat.
 //!
-//! `cargo run --release -p mtf --example stream_cpu [ticks] [passes] [name filter]`
+//! `cargo run --release -p mtf --example stream_cpu [ticks] [passes] [variant]`
+//! (variant: one name exactly, default all)
 
 use std::hint::black_box;
 
@@ -16,7 +17,10 @@ fn on_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn ticks(n: usize) -> Vec<Tick> {
+/// `step`: the largest gap between two ticks (of any symbol), ns; the mean is
+/// half of it. 2 ms: dense (~100 ticks per second per symbol); 400 ms:
+/// sparse (each symbol ~2 s apart, so every tick starts a new 1 s bar).
+fn ticks(n: usize, step: u64) -> Vec<Tick> {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut ts = 1_700_000_000_000_000_000i64;
     let mut px = [100.0f64; 10];
@@ -26,7 +30,7 @@ fn ticks(n: usize) -> Vec<Tick> {
             x ^= x >> 7;
             x ^= x << 17;
             let r = x;
-            ts += (r % 2_000_000) as i64;
+            ts += (r % step) as i64;
             let s = (r >> 32) as u32 % 10;
             let p = &mut px[s as usize];
             *p += ((r >> 40) % 21) as f64 * 0.01 - 0.1;
@@ -44,7 +48,9 @@ fn main() {
         .unwrap_or(2_000_000);
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     let only = args.next().unwrap_or_default();
-    let ticks = ticks(n);
+    let ticks_dense = ticks(n, 2_000_000);
+    let ticks_sparse = ticks(n, 400_000_000);
+    let ticks = &ticks_dense;
     // Calibration: a plain array-of-structs OHLC per symbol for 1 and for 6
     // timeframes (the reference point), without any of the contract.
     {
@@ -65,7 +71,7 @@ fn main() {
             for _ in 0..passes {
                 let mut bars = [[B::default(); 6]; 10];
                 let t0 = on_cpu_ns();
-                for t in &ticks {
+                for t in ticks {
                     for (k, b) in bars[t.symbol as usize][..ntf].iter_mut().enumerate() {
                         if t.ts_event >= b.end {
                             closed += 1;
@@ -98,12 +104,13 @@ fn main() {
             println!("calibration_aos_{ntf}tf: {per:.2} ns/tick");
         }
     }
-    for (name, fold, open) in [
-        ("closed_only_fold", true, OpenUpdates::None),
-        ("closed_only_direct", false, OpenUpdates::None),
-        ("open_every_tick_fold", true, OpenUpdates::EveryTick),
+    for (name, fold, open, sparse) in [
+        ("closed_only_fold", true, OpenUpdates::None, false),
+        ("closed_only_direct", false, OpenUpdates::None, false),
+        ("open_every_tick_fold", true, OpenUpdates::EveryTick, false),
+        ("sparse_closed_only_fold", true, OpenUpdates::None, true),
     ] {
-        if !name.contains(only.as_str()) {
+        if !only.is_empty() && name != only {
             continue;
         }
         let cfg = AggConfig {
@@ -115,8 +122,9 @@ fn main() {
         for _ in 0..passes {
             let mut agg = Aggregator::new(cfg.clone()).unwrap();
             let mut out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
+            let ticks = if sparse { &ticks_sparse } else { &ticks_dense };
             let t0 = on_cpu_ns();
-            for t in &ticks {
+            for t in ticks {
                 agg.update(t, &mut out);
                 black_box(out.as_slice());
                 out.clear();

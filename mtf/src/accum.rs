@@ -118,67 +118,133 @@ pub(crate) fn apply_held(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side
     add_sums(b, price, size, side);
 }
 
-/// The newest finest bar of a symbol in fold mode, as the hot path updates
-/// it: prices and times in place, the sums as deltas since it was loaded, the
-/// side volumes in one slot per [`Side`] (one add per tick instead of three).
-/// [`HotBar::bar`] folds the deltas back; its sums then differ from a
-/// row-by-row sum only in rounding (fold mode's documented 1e-12).
+/// Fold mode: the newest finest bar of a symbol as the hot path updates it,
+/// kept apart from the rings (a dense array by symbol, 128 bytes each, the
+/// per-tick fields in the first cache line). Prices and times are the bar's
+/// own values; the sums are deltas since the bar was loaded from its ring
+/// slot, which stays the base; side volumes go to one slot per [`Side`] (one
+/// add per tick instead of three). [`Hot::bar`] folds the deltas into the
+/// base; its sums then differ from a row-by-row sum only in rounding (fold
+/// mode's documented 1e-12).
+///
+/// Windows: a tick with `last_ts <= ts < limit` is in order within the bar
+/// and closes nothing ([`Hot::push`]); `start <= ts < last_ts` is an earlier
+/// tick of the same bar ([`Hot::apply`]); `roll_from <= ts < roll_until`
+/// starts the next finest bar with nothing else due (the aggregator's roll).
+/// All three lie within `TS_MIN ..= TS_MAX` and are empty while the bar is
+/// not loaded.
+#[repr(C, align(64))]
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct HotBar {
-    bar: Bar,
+pub(crate) struct Hot {
+    pub(crate) last_ts: i64,
+    pub(crate) limit: i64,
+    pub(crate) high: f64,
+    pub(crate) low: f64,
+    pub(crate) close: f64,
     /// Σ size since loading, by side: unknown, buy, sell.
-    side_vol: [f64; 3],
-    vwap_num: f64,
-    count: u64,
+    pub(crate) side_vol: [f64; 3],
+    pub(crate) vwap_num: f64,
+    /// Ticks applied since loading.
+    pub(crate) count: u64,
+    pub(crate) start: i64,
+    pub(crate) first_ts: i64,
+    pub(crate) open: f64,
+    pub(crate) roll_from: i64,
+    pub(crate) roll_until: i64,
+    /// The bar is loaded (its ring slot is stale until written back).
+    pub(crate) cached: bool,
 }
 
-impl HotBar {
+const _: () = assert!(std::mem::size_of::<Hot>() == 128);
+
+impl Hot {
+    /// Nothing loaded: every window empty.
+    pub(crate) const UNLOADED: Hot = Hot {
+        last_ts: i64::MAX,
+        limit: i64::MIN,
+        high: 0.0,
+        low: 0.0,
+        close: 0.0,
+        side_vol: [0.0; 3],
+        vwap_num: 0.0,
+        count: 0,
+        start: i64::MAX,
+        first_ts: 0,
+        open: 0.0,
+        roll_from: i64::MAX,
+        roll_until: i64::MIN,
+        cached: false,
+    };
+
+    /// Loads `b` (holding at least one tick) with the in-bar window
+    /// `start ..limit`; the roll window stays as it was.
     #[inline]
-    pub(crate) fn new(bar: Bar) -> HotBar {
-        HotBar {
-            bar,
-            side_vol: [0.0; 3],
-            vwap_num: 0.0,
-            count: 0,
-        }
+    pub(crate) fn load(&mut self, b: &Bar, start: i64, limit: i64) {
+        debug_assert!(b.count > 0);
+        self.last_ts = b.last_ts;
+        self.limit = limit;
+        self.high = b.high;
+        self.low = b.low;
+        self.close = b.close;
+        self.side_vol = [0.0; 3];
+        self.vwap_num = 0.0;
+        self.count = 0;
+        self.start = start;
+        self.first_ts = b.first_ts;
+        self.open = b.open;
+        self.cached = true;
     }
 
-    /// Applies one valid tick to a bar that holds one already.
+    /// Drops the loaded bar (after writing it back): every window empty.
+    #[inline]
+    pub(crate) fn unload(&mut self) {
+        *self = Hot::UNLOADED;
+    }
+
+    /// Applies a valid tick at or after the bar's last time: no time
+    /// comparisons left but the window's.
     #[inline(always)]
+    pub(crate) fn push(&mut self, ts: i64, price: f64, size: f64, side: Side) {
+        debug_assert!(self.cached && ts >= self.last_ts);
+        self.high = if price > self.high { price } else { self.high };
+        self.low = if price < self.low { price } else { self.low };
+        self.close = price;
+        self.last_ts = ts;
+        self.side_vol[side as usize] += size;
+        self.vwap_num += price * size;
+        self.count += 1;
+    }
+
+    /// Applies a valid tick of the bar's bucket, at any time.
+    #[inline]
     pub(crate) fn apply(&mut self, ts: i64, price: f64, size: f64, side: Side) {
-        let b = &mut self.bar;
-        debug_assert!(b.count > 0);
-        b.high = if price > b.high { price } else { b.high };
-        b.low = if price < b.low { price } else { b.low };
-        if ts < b.first_ts {
-            b.first_ts = ts;
-            b.open = price;
+        debug_assert!(self.cached);
+        self.high = if price > self.high { price } else { self.high };
+        self.low = if price < self.low { price } else { self.low };
+        if ts < self.first_ts {
+            self.first_ts = ts;
+            self.open = price;
         }
-        if ts >= b.last_ts {
-            b.last_ts = ts;
-            b.close = price;
+        if ts >= self.last_ts {
+            self.last_ts = ts;
+            self.close = price;
         }
         self.side_vol[side as usize] += size;
         self.vwap_num += price * size;
         self.count += 1;
     }
 
-    /// Ticks applied since loading.
+    /// The bar: `base` (its ring slot, as loaded) with prices, times and the
+    /// deltas folded in.
     #[inline]
-    pub(crate) fn applied(&self) -> u64 {
-        self.count
-    }
-
-    /// The largest event time in the bar.
-    #[inline]
-    pub(crate) fn last_ts(&self) -> i64 {
-        self.bar.last_ts
-    }
-
-    /// The bar with the deltas folded in.
-    #[inline]
-    pub(crate) fn bar(&self) -> Bar {
-        let mut b = self.bar;
+    pub(crate) fn bar(&self, base: &Bar) -> Bar {
+        let mut b = *base;
+        b.open = self.open;
+        b.high = self.high;
+        b.low = self.low;
+        b.close = self.close;
+        b.first_ts = self.first_ts;
+        b.last_ts = self.last_ts;
         let [u, buy, sell] = self.side_vol;
         b.volume += (u + buy) + sell;
         b.buy_volume += buy;

@@ -13,10 +13,10 @@
 //! high, low, close, count, first and last time; sums may differ in the last
 //! bits (see the crate docs).
 
-use crate::accum::{self, TS_MAX, TS_MIN, tick_is_valid};
+use crate::accum::{self, Hot, TS_MAX, TS_MIN, tick_is_valid};
 use crate::config::{AggConfig, BarSource, CloseAt, ConfigError, OpenUpdates, QuotePrice};
 use crate::event::{BarEvent, BarEventKind, BarSink};
-use crate::held::{Common, TfParams, TfState};
+use crate::held::{Common, Held, TfParams, TfState};
 use crate::{Bar, Side, SymbolId, Tick, Timeframe};
 
 /// Default upper bound on symbol ids (exclusive): ids at or above it are
@@ -70,29 +70,30 @@ pub enum SeedError {
 #[derive(Debug)]
 struct SymState {
     /// Highest event time seen (or advanced to); `i64::MIN` before any.
-    /// While `hot_cached`, hot-path ticks are not folded in yet: the
-    /// watermark is [`SymState::watermark`] (the cached bar's last time is
-    /// the largest hot-path time), `sync_out` folds them in.
+    /// While the fold-mode hot bar is loaded, its ticks are not folded in
+    /// yet: the watermark is [`watermark`] (the hot bar's last time is the
+    /// largest hot-path time), `sync_out` folds them in.
     wm: i64,
-    /// Ticks applied on the hot path and already written back (`sync_out`);
-    /// those of the cached bar are its `count`. Summed by
-    /// [`Aggregator::stats`], so the hot path bumps no shared counter.
+    /// Ticks applied on the hot path and already written back (`sync_out`),
+    /// and ticks applied by a roll; those of the loaded hot bar are its
+    /// `count`. Summed by [`Aggregator::stats`], so the hot path bumps no
+    /// shared counter.
     applied: u64,
     /// `settle` is needed once `wm >= due`.
     due: i64,
+    /// Fold mode: the least `due` of the coarser timeframes (a roll leaves
+    /// it unchanged), and the end of the roll window (`i64::MIN`: no roll).
+    coarse_due: i64,
+    roll_until: i64,
     /// The latest tick that took the slow path (the one that opened the
     /// newest bar, or a late one) was not flagged [`Tick::FLAG_REPLAY`].
     live: bool,
-    /// A tick with `hot_start <= ts < hot_limit` only updates the newest
-    /// bar(s) in place: nothing closes, folds or rolls (`hot_start > hot_limit`
-    /// when no such bar). Derived by `set_due`.
+    /// Direct mode: a tick with `hot_start <= ts < hot_limit` only updates
+    /// the newest bars in place: nothing closes or rolls (`hot_start >
+    /// hot_limit` when no such bar). Derived by `set_due`. (Fold mode keeps
+    /// its windows in [`Hot`].)
     hot_start: i64,
     hot_limit: i64,
-    /// Fold mode: while `hot_cached`, this is the newest finest bar, and its
-    /// ring slot is stale (kept inline so the hot path touches one cache
-    /// line per symbol). `sync_out` writes it back before any slow path.
-    hot: accum::HotBar,
-    hot_cached: bool,
     tfs: Box<[TfState]>,
 }
 
@@ -102,11 +103,11 @@ impl SymState {
             wm: i64::MIN,
             applied: 0,
             due: i64::MAX,
+            coarse_due: i64::MAX,
+            roll_until: i64::MIN,
             live: true,
             hot_start: i64::MAX,
             hot_limit: i64::MIN,
-            hot: accum::HotBar::new(accum::empty_bar(0, Timeframe::S1, 0, 0)),
-            hot_cached: false,
             tfs: Box::default(),
         }
     }
@@ -116,41 +117,36 @@ impl SymState {
         !self.tfs.is_empty()
     }
 
-    /// The watermark including hot-path ticks not written back yet.
-    #[inline]
-    fn watermark(&self) -> i64 {
-        if self.hot_cached && self.hot.applied() > 0 {
-            self.wm.max(self.hot.last_ts())
-        } else {
-            self.wm
-        }
-    }
-
-    /// Ticks applied on the hot path (written back or not).
-    fn hot_applied(&self) -> u64 {
-        self.applied
-            + if self.hot_cached {
-                self.hot.applied()
-            } else {
-                0
-            }
-    }
-
-    /// Writes the inline hot bar back to its ring slot (and its ticks into
-    /// the watermark and the applied count); the hot window is closed until
+    /// Writes the hot bar back to its ring slot (and its ticks into the
+    /// watermark and the applied count); every hot window is closed until
     /// `set_due` reopens it.
-    fn sync_out(&mut self) {
-        if self.hot_cached {
-            self.wm = self.watermark();
-            self.applied += self.hot.applied();
+    fn sync_out(&mut self, hot: &mut Hot) {
+        if hot.cached {
+            self.wm = watermark(self, hot);
+            self.applied += hot.count;
             let t = &mut self.tfs[0];
             let i = t.back_idx;
-            t.ring[i].bar = self.hot.bar();
-            self.hot_cached = false;
+            t.ring[i].bar = hot.bar(&t.ring[i].bar);
+            hot.unload();
         }
         self.hot_start = i64::MAX;
         self.hot_limit = i64::MIN;
     }
+}
+
+/// The watermark including hot-path ticks not written back yet.
+#[inline]
+fn watermark(sym: &SymState, hot: &Hot) -> i64 {
+    if hot.cached {
+        sym.wm.max(hot.last_ts)
+    } else {
+        sym.wm
+    }
+}
+
+/// Ticks applied on the hot path (written back or not).
+fn hot_applied(sym: &SymState, hot: &Hot) -> u64 {
+    sym.applied + if hot.cached { hot.count } else { 0 }
 }
 
 /// The streaming multi-timeframe aggregator. See the crate docs for the contract.
@@ -166,11 +162,16 @@ pub struct Aggregator {
     max_symbols: u32,
     /// No open-bar updates: the hot path may skip the policy.
     hot_ok: bool,
+    /// Fold mode, trade bars, no open updates: `update` takes the inline
+    /// hot path (everything else starts in `update_cold`).
+    fast: bool,
     /// The tick kind bars are built from, and the quote price (from `source`).
     kind: crate::TickKind,
     quote_price: QuotePrice,
     /// Dense by symbol id; an absent symbol has no timeframes.
     syms: Vec<SymState>,
+    /// Fold mode: the hot bar of each symbol of `syms` (same index).
+    hot: Vec<Hot>,
     stats: AggStats,
 }
 
@@ -207,6 +208,7 @@ impl Aggregator {
             BarSource::Trades => (crate::TickKind::Trade, QuotePrice::Mid),
             BarSource::Quotes(q) => (crate::TickKind::Quote, q),
         };
+        let fast = fold && hot_ok && kind == crate::TickKind::Trade;
         Ok(Aggregator {
             cfg,
             params,
@@ -217,9 +219,11 @@ impl Aggregator {
             flags,
             max_symbols: DEFAULT_MAX_SYMBOLS,
             hot_ok,
+            fast,
             kind,
             quote_price,
             syms: Vec::new(),
+            hot: Vec::new(),
             stats: AggStats::default(),
         })
     }
@@ -252,18 +256,21 @@ impl Aggregator {
     /// the symbol slots; call it from a cold thread).
     pub fn stats(&self) -> AggStats {
         let mut s = self.stats;
-        s.applied += self.syms.iter().map(SymState::hot_applied).sum::<u64>();
+        s.applied += self
+            .syms
+            .iter()
+            .zip(&self.hot)
+            .map(|(s, h)| hot_applied(s, h))
+            .sum::<u64>();
         s
     }
 
     /// The watermark of a symbol: the highest event time seen (or advanced
     /// to), `None` before its first tick.
     pub fn watermark(&self, symbol: SymbolId) -> Option<i64> {
-        self.syms
-            .get(symbol as usize)
-            .filter(|s| s.present())
-            .map(SymState::watermark)
-            .filter(|&w| w != i64::MIN)
+        let i = symbol as usize;
+        let (s, h) = (self.syms.get(i)?, self.hot.get(i)?);
+        Some(watermark(s, h)).filter(|&w| s.present() && w != i64::MIN)
     }
 
     /// An upper bound on the events one `update` or `advance` of one symbol
@@ -312,33 +319,67 @@ impl Aggregator {
     /// counted in [`AggStats`].
     #[inline]
     pub fn update<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
+        // Hot path (fold mode, trade bars, no open updates): an in-order
+        // trade of the newest finest bar that closes nothing. The window
+        // lies within `TS_MIN ..= TS_MAX` (`set_due` clamps it), so inside
+        // it only price and size are left to check.
+        if self.fast
+            && let Some(h) = self.hot.get_mut(tick.symbol as usize)
+            && tick.kind == crate::TickKind::Trade
+            && tick.ts_event >= h.last_ts
+            && tick.ts_event < h.limit
+            && accum::price_size_ok(tick.price, tick.size)
+        {
+            h.push(tick.ts_event, tick.price, tick.size, tick.side);
+            return;
+        }
+        self.update_cold(tick, out);
+    }
+
+    /// Everything but the hot path: quotes, open updates, direct mode, a
+    /// tick out of order within the newest bar, a roll to the next finest
+    /// bar, and the slow path.
+    #[inline(never)]
+    fn update_cold<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
         let Some((price, size, side)) = self.price_of(tick) else {
             self.stats.ignored += 1;
             return;
         };
         let ts = tick.ts_event;
-        // Hot path: the tick lands in the newest bar(s) and closes nothing.
-        // The window lies within `TS_MIN ..= TS_MAX` (`set_due` clamps it),
-        // so inside it only price and size are left to check.
-        if let Some(sym) = self.syms.get_mut(tick.symbol as usize)
+        let i = tick.symbol as usize;
+        if self.fold {
+            if let Some(h) = self.hot.get_mut(i)
+                && accum::price_size_ok(price, size)
+            {
+                if ts >= h.start && ts < h.limit {
+                    if ts >= h.last_ts {
+                        h.push(ts, price, size, side);
+                    } else {
+                        h.apply(ts, price, size, side);
+                    }
+                    if !self.hot_ok {
+                        self.emit_hot_open(i, ts, out);
+                    }
+                    return;
+                }
+                if ts >= h.roll_from && ts < h.roll_until {
+                    self.roll(i, tick.flags, ts, price, size, side, out);
+                    return;
+                }
+            }
+        } else if let Some(sym) = self.syms.get_mut(i)
             && ts >= sym.hot_start
             && ts < sym.hot_limit
             && accum::price_size_ok(price, size)
         {
-            if sym.hot_cached {
-                // Watermark and applied count are derived from the cached
-                // bar (its last time and count) until `sync_out`.
-                sym.hot.apply(ts, price, size, side);
-            } else {
-                sym.wm = sym.wm.max(ts);
-                for t in sym.tfs.iter_mut() {
-                    let i = t.back_idx;
-                    accum::apply_held(&mut t.ring[i].bar, ts, price, size, side);
-                }
-                sym.applied += 1;
+            sym.wm = sym.wm.max(ts);
+            for t in sym.tfs.iter_mut() {
+                let i = t.back_idx;
+                accum::apply_held(&mut t.ring[i].bar, ts, price, size, side);
             }
+            sym.applied += 1;
             if !self.hot_ok {
-                self.emit_hot_open(tick.symbol as usize, ts, out);
+                self.emit_hot_open(i, ts, out);
             }
             return;
         }
@@ -349,13 +390,82 @@ impl Aggregator {
         self.update_slow(tick, ts, price, size, side, out);
     }
 
+    /// Fold mode: a valid tick in the roll window starts the next finest
+    /// bar, and nothing else is due (see `set_due` for the conditions): the
+    /// hot bar is folded into the coarser ones (the newest of each, not
+    /// emitted), closed and released, and the tick loads a new one. Emits
+    /// exactly what `update_slow` would, without routing or settling.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn roll<S: BarSink>(
+        &mut self,
+        i: usize,
+        tick_flags: u16,
+        ts: i64,
+        price: f64,
+        size: f64,
+        side: Side,
+        out: &mut S,
+    ) {
+        let (Some(sym), Some(h)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
+            return;
+        };
+        let p0 = self.params[0];
+        let (fine, coarse) = sym.tfs.split_at_mut(1);
+        let fine = &mut fine[0];
+        let old = h.bar(&fine.ring[fine.back_idx].bar);
+        for t in coarse.iter_mut() {
+            let j = t.back_idx;
+            accum::merge(&mut t.ring[j].bar, &old);
+        }
+        out.push_event(BarEvent {
+            kind: BarEventKind::Closed,
+            bar: accum::finish(&old),
+        });
+        // The old bar leaves the ring (it was the only one), the new one
+        // takes the next slot.
+        fine.tail_close = old.close;
+        let start = p0.start(ts);
+        let end = p0.tf.bucket_end(start);
+        let mut bar = accum::empty_bar(old.symbol, p0.tf, start, self.flags);
+        accum::apply(&mut bar, ts, price, size, side);
+        let j = (fine.head + 1) & fine.mask();
+        fine.ring[j] = Held {
+            bar,
+            emitted: false,
+            folded: false,
+        };
+        fine.head = j;
+        fine.back_idx = j;
+        fine.back_start = start;
+        fine.back_end = end;
+        fine.tail_end = end;
+        sym.wm = ts;
+        sym.live = tick_flags & Tick::FLAG_REPLAY == 0;
+        // The old bar's hot-path ticks, and this one.
+        sym.applied += h.count + 1;
+        // The new bar's own due times are at or after its end; the coarser
+        // timeframes' are unchanged.
+        sym.due = end.min(sym.coarse_due);
+        h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1));
+        h.roll_from = end.saturating_add(self.lateness);
+        h.roll_until = if self.cfg.fill_empty {
+            sym.roll_until.min(end.saturating_add(p0.width))
+        } else {
+            sym.roll_until
+        };
+        if !self.hot_ok {
+            emit_fold_open(sym, h, &self.params, self.cfg.open_updates, ts, out);
+        }
+    }
+
     /// Open updates after a hot-path tick.
     #[inline(never)]
     fn emit_hot_open<S: BarSink>(&mut self, i: usize, ts: i64, out: &mut S) {
         let policy = self.cfg.open_updates;
         let sym = &mut self.syms[i];
         if self.fold {
-            emit_fold_open(sym, &self.params, policy, ts, out);
+            emit_fold_open(sym, &self.hot[i], &self.params, policy, ts, out);
         } else {
             for t in sym.tfs.iter_mut() {
                 let bar = t.ring[t.back_idx].bar;
@@ -386,12 +496,18 @@ impl Aggregator {
         let i = tick.symbol as usize;
         if !self.syms.get(i).is_some_and(SymState::present) {
             // First sight of this symbol: the only allocation, never per tick.
-            Self::slot_static(&mut self.syms, &self.caps, self.max_symbols, tick.symbol);
+            Self::slot_static(
+                &mut self.syms,
+                &mut self.hot,
+                &self.caps,
+                self.max_symbols,
+                tick.symbol,
+            );
         }
-        let Some(sym) = self.syms.get_mut(i) else {
+        let (Some(sym), Some(hot)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
             return;
         };
-        sym.sync_out();
+        sym.sync_out(hot);
         let (params, stats) = (&self.params, &mut self.stats);
         sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
         if ts > sym.wm {
@@ -404,7 +520,7 @@ impl Aggregator {
         let wm = sym.wm;
         let late = if fold {
             update_fold(
-                sym, params, &c, policy, ts, price, size, side, wm, out, stats,
+                sym, hot, params, &c, policy, ts, price, size, side, wm, out, stats,
             )
         } else {
             update_direct(
@@ -422,27 +538,29 @@ impl Aggregator {
             }
         }
         // Slow paths may have created bars with earlier thresholds.
-        set_due(sym, params, &c, fold);
+        set_due(sym, hot, params, &c, fold);
     }
 
     fn slot_static<'a>(
         syms: &'a mut Vec<SymState>,
+        hot: &'a mut Vec<Hot>,
         caps: &[usize],
         max: u32,
         symbol: SymbolId,
-    ) -> Option<&'a mut SymState> {
+    ) -> Option<(&'a mut SymState, &'a mut Hot)> {
         if symbol >= max {
             return None;
         }
         let i = symbol as usize;
         if i >= syms.len() {
             syms.resize_with(i + 1, SymState::absent);
+            hot.resize(i + 1, Hot::UNLOADED);
         }
         let s = &mut syms[i];
         if !s.present() {
             s.tfs = caps.iter().map(|&c| TfState::new(c)).collect();
         }
-        Some(s)
+        Some((s, &mut hot[i]))
     }
 
     /// Wall-clock timer: moves the watermark of every *live* symbol (the
@@ -458,11 +576,11 @@ impl Aggregator {
         for i in 0..self.syms.len() {
             let c = self.common(i as SymbolId);
             let (params, stats, fold) = (&self.params, &mut self.stats, self.fold);
-            let sym = &mut self.syms[i];
+            let (sym, hot) = (&mut self.syms[i], &mut self.hot[i]);
             if !sym.present() {
                 continue;
             }
-            let wm = sym.watermark();
+            let wm = watermark(sym, hot);
             if !sym.live || wm == i64::MIN || to <= wm {
                 continue;
             }
@@ -470,8 +588,8 @@ impl Aggregator {
             // whether or not they were written back.
             sym.wm = to;
             if to >= sym.due {
-                sym.sync_out();
-                settle_symbol(sym, params, &c, fold, out, stats);
+                sym.sync_out(hot);
+                settle_symbol(sym, hot, params, &c, fold, out, stats);
             }
         }
     }
@@ -483,11 +601,11 @@ impl Aggregator {
         for i in 0..self.syms.len() {
             let c = self.common(i as SymbolId);
             let (params, stats, fold) = (&self.params, &mut self.stats, self.fold);
-            let sym = &mut self.syms[i];
+            let (sym, hot) = (&mut self.syms[i], &mut self.hot[i]);
             if !sym.present() {
                 continue;
             }
-            sym.sync_out();
+            sym.sync_out(hot);
             if fold {
                 fold_back(sym, params, &c, out, stats);
             }
@@ -503,7 +621,7 @@ impl Aggregator {
                     }
                 }
             }
-            set_due(sym, params, &c, fold);
+            set_due(sym, hot, params, &c, fold);
         }
     }
 
@@ -525,12 +643,16 @@ impl Aggregator {
         let c = self.common(last.symbol);
         let fold = self.fold;
         let params = &self.params;
-        let Some(sym) =
-            Self::slot_static(&mut self.syms, &self.caps, self.max_symbols, last.symbol)
-        else {
+        let Some((sym, hot)) = Self::slot_static(
+            &mut self.syms,
+            &mut self.hot,
+            &self.caps,
+            self.max_symbols,
+            last.symbol,
+        ) else {
             return Err(SeedError::Symbol(last.symbol));
         };
-        sym.sync_out();
+        sym.sync_out(hot);
         let t = &mut sym.tfs[k];
         let end = p.tf.bucket_end(last.start);
         if end > t.tail_end {
@@ -539,7 +661,7 @@ impl Aggregator {
             t.floor_end = t.floor_end.max(end);
             t.set_back_bounds();
         }
-        set_due(sym, params, &c, fold);
+        set_due(sym, hot, params, &c, fold);
         Ok(())
     }
 }
@@ -608,6 +730,7 @@ fn update_direct<S: BarSink>(
 #[inline(always)]
 fn update_fold<S: BarSink>(
     sym: &mut SymState,
+    hot: &Hot,
     params: &[TfParams],
     c: &Common,
     policy: OpenUpdates,
@@ -624,7 +747,7 @@ fn update_fold<S: BarSink>(
         let h = fine.back_mut();
         accum::apply(&mut h.bar, ts, price, size, side);
         if !matches!(policy, OpenUpdates::None) {
-            emit_fold_open(sym, params, policy, ts, out);
+            emit_fold_open(sym, hot, params, policy, ts, out);
         }
         return HOT;
     }
@@ -639,7 +762,7 @@ fn update_fold<S: BarSink>(
                 accum::apply(&mut h.bar, ts, price, size, side);
                 h.folded = false;
                 if !matches!(policy, OpenUpdates::None) {
-                    emit_fold_open(sym, params, policy, ts, out);
+                    emit_fold_open(sym, hot, params, policy, ts, out);
                 }
                 return 0;
             }
@@ -716,16 +839,16 @@ fn fold_back<S: BarSink>(
 /// folded part merged with the newest finest bar.
 fn emit_fold_open<S: BarSink>(
     sym: &mut SymState,
+    hot: &Hot,
     params: &[TfParams],
     policy: OpenUpdates,
     ts: i64,
     out: &mut S,
 ) {
-    let fb = if sym.hot_cached {
-        sym.hot.bar()
-    } else {
+    let fb = {
         let fine = &sym.tfs[0];
-        fine.get(fine.len - 1).bar
+        let b = &fine.get(fine.len - 1).bar;
+        if hot.cached { hot.bar(b) } else { *b }
     };
     let (fine, coarse) = sym.tfs.split_at_mut(1);
     let fine = &mut fine[0];
@@ -763,6 +886,7 @@ fn emit_open<S: BarSink>(bar: &Bar, out: &mut S) {
 
 fn settle_symbol<S: BarSink>(
     sym: &mut SymState,
+    hot: &mut Hot,
     params: &[TfParams],
     c: &Common,
     fold: bool,
@@ -770,7 +894,7 @@ fn settle_symbol<S: BarSink>(
     stats: &mut AggStats,
 ) {
     settle_tfs(sym, params, c, fold, out, stats);
-    set_due(sym, params, c, fold);
+    set_due(sym, hot, params, c, fold);
 }
 
 /// [`settle_symbol`] without recomputing the hot window: the caller runs
@@ -796,25 +920,64 @@ fn settle_tfs<S: BarSink>(
     }
 }
 
-/// Recomputes when the symbol next needs `settle`, and its hot window.
-fn set_due(sym: &mut SymState, params: &[TfParams], c: &Common, fold: bool) {
+/// Recomputes when the symbol next needs `settle`, and its hot windows.
+fn set_due(sym: &mut SymState, hot: &mut Hot, params: &[TfParams], c: &Common, fold: bool) {
     sym.due = symbol_due(sym, params, c, fold);
     let (mut lo, mut hi) = (i64::MIN, sym.due);
-    let hot = if fold { &sym.tfs[..1] } else { &sym.tfs[..] };
-    for t in hot {
+    let hot_tfs = if fold { &sym.tfs[..1] } else { &sym.tfs[..] };
+    for t in hot_tfs {
         lo = lo.max(t.back_start);
         hi = hi.min(t.back_end);
     }
     // Within the valid times, so the hot path needs no time check.
-    sym.hot_start = lo.max(TS_MIN);
-    sym.hot_limit = hi.min(TS_MAX + 1);
-    // Inside slow paths the ring is authoritative (`sync_out` ran first), so
-    // the cached copy is simply reloaded, or dropped.
-    sym.hot_cached = fold && lo <= sym.tfs[0].back_end;
-    if sym.hot_cached {
-        let t = &sym.tfs[0];
-        sym.hot = accum::HotBar::new(t.ring[t.back_idx].bar);
+    let (lo, hi) = (lo.max(TS_MIN), hi.min(TS_MAX + 1));
+    if !fold {
+        sym.hot_start = lo;
+        sym.hot_limit = hi;
+        return;
     }
+    // Inside slow paths the ring is authoritative (`sync_out` ran first), so
+    // the hot bar is simply reloaded, or dropped.
+    hot.unload();
+    sym.coarse_due = i64::MAX;
+    sym.roll_until = i64::MIN;
+    let (fine, coarse) = sym.tfs.split_at(1);
+    let fine = &fine[0];
+    if fine.back_start > fine.back_end {
+        return; // no unfolded newest finest bar
+    }
+    hot.load(&fine.ring[fine.back_idx].bar, lo, hi);
+    // The roll window: a later tick may start the next finest bar without
+    // the slow path when the finest ring holds only this bar (not emitted),
+    // every coarser timeframe's newest bar holds its bucket (not emitted,
+    // not filled), and the tick is (a) late enough to release this bar
+    // (end + lateness), (b) before any coarser due time, so nothing else
+    // closes, is released or filled, and (c) within every coarser newest
+    // bar, so the new finest bar folds into the same ones; with fill, (d) in
+    // the next bucket (no gap to fill).
+    let mut coarse_due = i64::MAX;
+    for (t, p) in coarse.iter().zip(params[1..].iter()) {
+        coarse_due = coarse_due.min(t.due(p, c));
+    }
+    sym.coarse_due = coarse_due;
+    if fine.len != 1 || fine.get(0).emitted {
+        return;
+    }
+    let s = fine.back_start;
+    let mut until = coarse_due.min(TS_MAX + 1);
+    for t in coarse {
+        if !(s >= t.back_start && s < t.back_end) || t.ring[t.back_idx].emitted {
+            return;
+        }
+        until = until.min(t.back_end);
+    }
+    sym.roll_until = until;
+    hot.roll_from = fine.back_end.saturating_add(c.lateness);
+    hot.roll_until = if c.fill {
+        until.min(fine.back_end.saturating_add(params[0].width))
+    } else {
+        until
+    };
 }
 
 fn symbol_due(sym: &SymState, params: &[TfParams], c: &Common, fold: bool) -> i64 {
