@@ -3,7 +3,11 @@
 //! Every column is byte-aligned so that lz4 and zstd can model it afterwards.
 //! The building block is an *integer column*: the first value as a varint,
 //! then either `MODE_CONST` and one varint (every later value equal), or
-//! `MODE_VARINT`, a u32 byte length and one LEB128 varint per value.
+//! `MODE_PACKED`: miniblocks of 128 values, each either fixed-width
+//! little-endian bytes (1-8 per value, a branch-free copy loop) or LEB128
+//! varints, whichever is not longer. Version-1 files hold `MODE_VARINT`
+//! columns (one varint run), still decoded. Columns decode through a
+//! 128-value stack buffer straight into the caller's slices.
 //!
 //! - times: first value raw, a common divisor (GCD of the deltas, e.g. 10^6 for
 //!   millisecond data), then zigzag deltas or zigzag delta-of-deltas, whichever
@@ -29,6 +33,7 @@ type Res<T> = Result<T, Corrupt>;
 
 const MODE_VARINT: u8 = 0;
 const MODE_CONST: u8 = 1;
+const MODE_PACKED: u8 = 2;
 const TIME_DELTA: u8 = 0;
 const TIME_DOD: u8 = 1;
 const FLOAT_DECIMAL: u8 = 0;
@@ -150,82 +155,185 @@ fn read_varint(s: &[u8]) -> Res<(u64, usize)> {
 
 // ---------------------------------------------------------------- integer columns
 
-/// Writes `vals` (already mapped to u64) as an integer column.
-fn put_int_col(out: &mut Vec<u8>, vals: impl Iterator<Item = u64> + Clone) {
-    let mut it = vals.clone();
-    let Some(first) = it.next() else {
+/// Values per miniblock of a packed integer column.
+const MB: usize = 128;
+/// Miniblock header: LEB128 varints follow (any other value `w`, 1..=8:
+/// every value as `w` little-endian bytes).
+const MB_VARINT: u8 = 0;
+
+/// Writes `vals` as an integer column; `u` is scratch.
+fn put_int_col(out: &mut Vec<u8>, vals: impl Iterator<Item = u64>, u: &mut Vec<u64>) {
+    u.clear();
+    u.extend(vals);
+    put_int_slice(out, u);
+}
+
+/// Writes `vals` as an integer column: constant, or packed miniblocks.
+fn put_int_slice(out: &mut Vec<u8>, vals: &[u64]) {
+    let Some((&first, rest)) = vals.split_first() else {
         out.push(MODE_CONST);
         put_varint(out, 0);
         put_varint(out, 0);
         return;
     };
-    let second = it.next();
-    let constant = match second {
-        None => true,
-        Some(s) => it.all(|v| v == s),
-    };
-    if constant {
+    let second = rest.first().copied().unwrap_or(0);
+    if rest.iter().all(|&v| v == second) {
         out.push(MODE_CONST);
         put_varint(out, first);
-        put_varint(out, second.unwrap_or(0));
+        put_varint(out, second);
         return;
     }
-    out.push(MODE_VARINT);
+    out.push(MODE_PACKED);
     put_varint(out, first);
+    put_varint(out, rest.len() as u64);
     let len_at = out.len();
     out.extend_from_slice(&[0; 4]);
     let start = out.len();
-    for v in vals.skip(1) {
-        put_varint(out, v);
+    for mb in rest.chunks(MB) {
+        let (mut hi, mut vbytes) = (0u64, 0usize);
+        for &v in mb {
+            hi |= v;
+            vbytes += varint_len(v);
+        }
+        let w = (64 - hi.leading_zeros() as usize).div_ceil(8).max(1);
+        // Fixed width only where it is no longer than the varints: the bytes
+        // then model as well under lz4 and zstd (all-small blocks are the
+        // very same bytes), while varying lengths stay varints (fixed widths
+        // and split-out lengths measured 11-20% larger after zstd on SPY).
+        if w * mb.len() <= vbytes {
+            out.push(w as u8);
+            for &v in mb {
+                out.extend_from_slice(&v.to_le_bytes()[..w]);
+            }
+        } else {
+            out.push(MB_VARINT);
+            for &v in mb {
+                put_varint(out, v);
+            }
+        }
     }
     let len = (out.len() - start) as u32;
     out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Reads an integer column of `n` values into `out` (resized to `n`).
-fn read_int_col(c: &mut Cursor<'_>, n: usize, out: &mut Vec<u64>) -> Res<()> {
+/// Unpacks `out.len()` values of `W` little-endian bytes from `src`
+/// (exactly `W · out.len()` bytes, checked by the caller).
+#[inline(always)]
+fn unpack_fixed<const W: usize>(src: &[u8], out: &mut [u64]) {
+    for (o, s) in out.iter_mut().zip(src.chunks_exact(W)) {
+        let mut a = [0u8; 8];
+        a[..W].copy_from_slice(s);
+        *o = u64::from_le_bytes(a);
+    }
+}
+
+/// Reads `out.len()` LEB128 varints from the front of `s`; the bytes used.
+#[inline]
+fn unpack_varints(s: &[u8], out: &mut [u64]) -> Res<usize> {
+    let mut p = 0usize;
+    for o in out.iter_mut() {
+        match s.get(p) {
+            Some(&b) if b < 0x80 => {
+                *o = b as u64;
+                p += 1;
+            }
+            _ => {
+                let (v, used) = read_varint(s.get(p..).unwrap_or(&[]))?;
+                *o = v;
+                p += used;
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Reads an integer column of `out.len()` values, handing them to `f` in
+/// order, at most one miniblock at a time, with the part of `out` they
+/// belong to (`f(o, v)` always gets `o.len() == v.len()`). The values go
+/// through a stack buffer, never through a block-sized one.
+#[inline(always)]
+fn read_int_col<T>(
+    c: &mut Cursor<'_>,
+    out: &mut [T],
+    mut f: impl FnMut(&mut [T], &[u64]),
+) -> Res<()> {
     let mode = c.u8()?;
     let first = c.varint()?;
-    out.clear();
+    let Some((o0, rest)) = out.split_first_mut() else {
+        return match mode {
+            MODE_CONST => c.varint().map(drop),
+            MODE_VARINT | MODE_PACKED => Err(Corrupt("values in an empty column")),
+            _ => Err(Corrupt("unknown integer column mode")),
+        };
+    };
+    let mut buf = [0u64; MB];
     match mode {
         MODE_CONST => {
-            let rest = c.varint()?;
-            if n > 0 {
-                out.resize(n, rest);
-                out[0] = first;
+            let v = c.varint()?;
+            f(std::slice::from_mut(o0), &[first]);
+            buf.fill(v);
+            for o in rest.chunks_mut(MB) {
+                f(o, &buf[..o.len()]);
             }
-            Ok(())
         }
         MODE_VARINT => {
             let len = c.u32()? as usize;
             let s = c.take(len)?;
-            if n == 0 {
-                return Err(Corrupt("values in an empty column"));
-            }
-            out.resize(n, 0);
-            out[0] = first;
+            f(std::slice::from_mut(o0), &[first]);
             let mut p = 0usize;
-            for slot in &mut out[1..] {
-                // Fast path: one-byte varints, the common case after delta coding.
-                match s.get(p) {
-                    Some(&b) if b < 0x80 => {
-                        *slot = b as u64;
-                        p += 1;
-                    }
-                    _ => {
-                        let (v, used) = read_varint(s.get(p..).unwrap_or(&[]))?;
-                        *slot = v;
-                        p += used;
-                    }
-                }
+            for o in rest.chunks_mut(MB) {
+                let v = &mut buf[..o.len()];
+                p += unpack_varints(s.get(p..).unwrap_or(&[]), v)?;
+                f(o, v);
             }
             if p != s.len() {
                 return Err(Corrupt("integer column length mismatch"));
             }
-            Ok(())
         }
-        _ => Err(Corrupt("unknown integer column mode")),
+        MODE_PACKED => {
+            if c.varint()? != rest.len() as u64 {
+                return Err(Corrupt("packed column count mismatch"));
+            }
+            let len = c.u32()? as usize;
+            let body = c.take(len)?;
+            f(std::slice::from_mut(o0), &[first]);
+            let mut p = 0usize;
+            for o in rest.chunks_mut(MB) {
+                let w = *body.get(p).ok_or(Corrupt("packed column ends early"))?;
+                p += 1;
+                let v = &mut buf[..o.len()];
+                let s = body.get(p..).unwrap_or(&[]);
+                let s = match w {
+                    MB_VARINT => {
+                        p += unpack_varints(s, v)?;
+                        f(o, v);
+                        continue;
+                    }
+                    1..=8 => s
+                        .get(..w as usize * v.len())
+                        .ok_or(Corrupt("packed column ends early"))?,
+                    _ => return Err(Corrupt("packed value wider than 8 bytes")),
+                };
+                match w {
+                    1 => unpack_fixed::<1>(s, v),
+                    2 => unpack_fixed::<2>(s, v),
+                    3 => unpack_fixed::<3>(s, v),
+                    4 => unpack_fixed::<4>(s, v),
+                    5 => unpack_fixed::<5>(s, v),
+                    6 => unpack_fixed::<6>(s, v),
+                    7 => unpack_fixed::<7>(s, v),
+                    _ => unpack_fixed::<8>(s, v),
+                }
+                p += s.len();
+                f(o, v);
+            }
+            if p != body.len() {
+                return Err(Corrupt("integer column length mismatch"));
+            }
+        }
+        _ => return Err(Corrupt("unknown integer column mode")),
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- time columns
@@ -238,7 +346,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 }
 
 /// Writes a time column (any i64 values; bit-exact round trip).
-pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>) {
+pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>, u: &mut Vec<u64>) {
     out.extend_from_slice(&ts.first().copied().unwrap_or(0).to_le_bytes());
     let mut g = 0u64;
     for w in ts.windows(2) {
@@ -253,33 +361,38 @@ pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>) {
     put_varint(out, g);
     let gi = g as i64;
     scratch.clear();
-    scratch.extend(ts.windows(2).map(|w| w[1].wrapping_sub(w[0]) / gi));
+    if gi == 1 {
+        scratch.extend(ts.windows(2).map(|w| w[1].wrapping_sub(w[0])));
+    } else {
+        scratch.extend(ts.windows(2).map(|w| w[1].wrapping_sub(w[0]) / gi));
+    }
     let delta_cost: usize = scratch.iter().map(|&d| varint_len(zigzag(d))).sum();
+    let mut prev = 0i64;
     let dod_cost: usize = scratch
         .iter()
-        .scan(0i64, |prev, &d| {
-            let dd = d.wrapping_sub(*prev);
-            *prev = d;
-            Some(varint_len(zigzag(dd)))
+        .map(|&d| {
+            let dd = d.wrapping_sub(prev);
+            prev = d;
+            varint_len(zigzag(dd))
         })
         .sum();
     if dod_cost < delta_cost {
         out.push(TIME_DOD);
-        let it = scratch.iter().scan(0i64, |prev, &d| {
-            let dd = d.wrapping_sub(*prev);
-            *prev = d;
-            Some(zigzag(dd))
+        let mut prev = 0i64;
+        let it = scratch.iter().map(|&d| {
+            let dd = d.wrapping_sub(prev);
+            prev = d;
+            zigzag(dd)
         });
-        put_int_col(out, it);
+        put_int_col(out, it, u);
     } else {
         out.push(TIME_DELTA);
-        put_int_col(out, scratch.iter().map(|&d| zigzag(d)));
+        put_int_col(out, scratch.iter().map(|&d| zigzag(d)), u);
     }
 }
 
 /// Reads a time column of `out.len()` values.
-pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64], tmp: &mut Vec<u64>) -> Res<()> {
-    let n = out.len();
+pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64]) -> Res<()> {
     let first = c.u64()? as i64;
     let g = c.varint()?;
     if g == 0 || g > i64::MAX as u64 {
@@ -287,30 +400,33 @@ pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64], tmp: &mut Vec<u64>
     }
     let g = g as i64;
     let mode = c.u8()?;
-    read_int_col(c, n.saturating_sub(1), tmp)?;
-    let Some((o0, rest)) = out.split_first_mut() else {
-        return Ok(());
+    let rest = match out.split_first_mut() {
+        Some((o0, rest)) => {
+            *o0 = first;
+            rest
+        }
+        None => &mut [],
     };
-    *o0 = first;
     let mut t = first;
     match mode {
-        TIME_DELTA => {
-            for (o, &v) in rest.iter_mut().zip(tmp.iter()) {
+        TIME_DELTA => read_int_col(c, rest, |o, v| {
+            for (o, &v) in o.iter_mut().zip(v) {
                 t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
                 *o = t;
             }
-        }
+        }),
         TIME_DOD => {
             let mut d = 0i64;
-            for (o, &v) in rest.iter_mut().zip(tmp.iter()) {
-                d = d.wrapping_add(unzigzag(v));
-                t = t.wrapping_add(d.wrapping_mul(g));
-                *o = t;
-            }
+            read_int_col(c, rest, |o, v| {
+                for (o, &v) in o.iter_mut().zip(v) {
+                    d = d.wrapping_add(unzigzag(v));
+                    t = t.wrapping_add(d.wrapping_mul(g));
+                    *o = t;
+                }
+            })
         }
-        _ => return Err(Corrupt("unknown time mode")),
+        _ => Err(Corrupt("unknown time mode")),
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- float columns
@@ -341,11 +457,12 @@ fn decimals_of(vals: impl Iterator<Item = f64>) -> Option<u8> {
     Some(e)
 }
 
-/// Writes a float column; bit-exact for every f64. `m` is scratch.
+/// Writes a float column; bit-exact for every f64. `m` and `u` are scratch.
 pub(crate) fn put_floats(
     out: &mut Vec<u8>,
     vals: impl Iterator<Item = f64> + Clone,
     m: &mut Vec<i64>,
+    u: &mut Vec<u64>,
 ) {
     if let Some(e) = decimals_of(vals.clone()) {
         let p = POW10[e as usize];
@@ -370,11 +487,11 @@ pub(crate) fn put_floats(
             // sizes: repeated raw values model better under lz4/zstd than deltas
             out.push(FLOAT_DECIMAL_UNSIGNED);
             out.push(e);
-            put_int_col(out, m.iter().map(|&x| x as u64));
+            put_int_col(out, m.iter().map(|&x| x as u64), u);
         } else if cost_raw < cost_delta {
             out.push(FLOAT_DECIMAL_RAW);
             out.push(e);
-            put_int_col(out, m.iter().map(|&x| zigzag(x)));
+            put_int_col(out, m.iter().map(|&x| zigzag(x)), u);
         } else {
             out.push(FLOAT_DECIMAL);
             out.push(e);
@@ -383,7 +500,7 @@ pub(crate) fn put_floats(
                 *prev = x;
                 Some(zigzag(d))
             });
-            put_int_col(out, it);
+            put_int_col(out, it, u);
         }
     } else {
         out.push(FLOAT_XOR);
@@ -393,57 +510,62 @@ pub(crate) fn put_floats(
             *prev = b;
             Some(x)
         });
-        put_int_col(out, it);
+        put_int_col(out, it, u);
+    }
+}
+
+/// Writes scaled integers `m` as floats of `e` decimals: `m / 10^e`, the
+/// division skipped for a repeated `m` and for `e == 0` (`x / 1.0 == x`).
+#[inline(always)]
+fn scaled(e: usize, p: f64, last: &mut (i64, f64), o: &mut f64, m: i64) {
+    if e == 0 {
+        *o = m as f64;
+    } else {
+        if m != last.0 {
+            *last = (m, m as f64 / p);
+        }
+        *o = last.1;
     }
 }
 
 /// Reads a float column of `out.len()` values.
-pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64], tmp: &mut Vec<u64>) -> Res<()> {
-    let n = out.len();
+pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64]) -> Res<()> {
     let mode = c.u8()?;
     if mode == FLOAT_XOR {
-        read_int_col(c, n, tmp)?;
         let mut b = 0u64;
-        for (o, &v) in out.iter_mut().zip(tmp.iter()) {
-            b ^= v;
-            *o = f64::from_bits(b);
-        }
-        return Ok(());
+        return read_int_col(c, out, |o, v| {
+            for (o, &v) in o.iter_mut().zip(v) {
+                b ^= v;
+                *o = f64::from_bits(b);
+            }
+        });
     }
-    let e = c.u8()?;
-    let p = *POW10.get(e as usize).ok_or(Corrupt("bad decimal count"))?;
-    read_int_col(c, n, tmp)?;
-    // repeated values skip the division
-    let (mut last_m, mut last_f) = (0i64, 0.0f64);
-    let mut put = |o: &mut f64, m: i64| {
-        if m != last_m {
-            (last_m, last_f) = (m, m as f64 / p);
-        }
-        *o = last_f;
-    };
+    let e = c.u8()? as usize;
+    let p = *POW10.get(e).ok_or(Corrupt("bad decimal count"))?;
+    let mut last = (0i64, 0.0f64);
     match mode {
         FLOAT_DECIMAL => {
             let mut m = 0i64;
-            for (o, &v) in out.iter_mut().zip(tmp.iter()) {
-                m = m.wrapping_add(unzigzag(v));
-                put(o, m);
-            }
+            read_int_col(c, out, |o, v| {
+                for (o, &v) in o.iter_mut().zip(v) {
+                    m = m.wrapping_add(unzigzag(v));
+                    scaled(e, p, &mut last, o, m);
+                }
+            })
         }
-        FLOAT_DECIMAL_RAW => {
-            for (o, &v) in out.iter_mut().zip(tmp.iter()) {
-                put(o, unzigzag(v));
+        FLOAT_DECIMAL_RAW => read_int_col(c, out, |o, v| {
+            for (o, &v) in o.iter_mut().zip(v) {
+                scaled(e, p, &mut last, o, unzigzag(v));
             }
-        }
-        FLOAT_DECIMAL_UNSIGNED => {
-            for (o, &v) in out.iter_mut().zip(tmp.iter()) {
-                put(o, v as i64);
+        }),
+        FLOAT_DECIMAL_UNSIGNED => read_int_col(c, out, |o, v| {
+            for (o, &v) in o.iter_mut().zip(v) {
+                scaled(e, p, &mut last, o, v as i64);
             }
-        }
-        _ => return Err(Corrupt("unknown float mode")),
+        }),
+        _ => Err(Corrupt("unknown float mode")),
     }
-    Ok(())
 }
-
 // ---------------------------------------------------------------- run-length column
 
 fn put_runs(out: &mut Vec<u8>, vals: impl Iterator<Item = u64>) {
@@ -519,13 +641,13 @@ fn put_recv(out: &mut Vec<u8>, ticks: &[Tick], s: &mut EncodeScratch) {
     let at = out.len();
     out.push(RECV_DIFF);
     put_varint(out, g);
-    put_int_col(out, s.col.iter().map(|&d| zigzag(d / g as i64)));
+    put_int_col(out, s.col.iter().map(|&d| zigzag(d / g as i64)), &mut s.u);
     if g == 1 || out.len() - at > 16 {
         s.alt.clear();
         s.alt.push(RECV_TIMES);
         s.col.clear();
         s.col.extend(ticks.iter().map(|t| t.ts_recv));
-        put_times(&mut s.alt, &s.col, &mut s.times);
+        put_times(&mut s.alt, &s.col, &mut s.times, &mut s.u);
         if s.alt.len() < out.len() - at {
             out.truncate(at);
             out.extend_from_slice(&s.alt);
@@ -533,20 +655,22 @@ fn put_recv(out: &mut Vec<u8>, ticks: &[Tick], s: &mut EncodeScratch) {
     }
 }
 
-fn read_recv(c: &mut Cursor<'_>, ev: &[i64], o: &mut [i64], tmp: &mut Vec<u64>) -> Res<()> {
+fn read_recv(c: &mut Cursor<'_>, ev: &[i64], o: &mut [i64]) -> Res<()> {
     match c.u8()? {
         RECV_DIFF => {
             let g = c.varint()?;
             if g == 0 || g > i64::MAX as u64 {
                 return Err(Corrupt("bad receive time divisor"));
             }
-            read_int_col(c, o.len(), tmp)?;
-            for ((o, &e), &v) in o.iter_mut().zip(ev).zip(tmp.iter()) {
-                *o = e.wrapping_add(unzigzag(v).wrapping_mul(g as i64));
-            }
-            Ok(())
+            let g = g as i64;
+            let mut ev = ev.iter();
+            read_int_col(c, o, |o, v| {
+                for ((o, &e), &v) in o.iter_mut().zip(ev.by_ref()).zip(v) {
+                    *o = e.wrapping_add(unzigzag(v).wrapping_mul(g));
+                }
+            })
         }
-        RECV_TIMES => read_times(c, o, tmp),
+        RECV_TIMES => read_times(c, o),
         _ => Err(Corrupt("unknown receive time mode")),
     }
 }
@@ -559,6 +683,7 @@ pub struct EncodeScratch {
     times: Vec<i64>,
     col: Vec<i64>,
     m: Vec<i64>,
+    u: Vec<u64>,
     alt: Vec<u8>,
 }
 
@@ -566,7 +691,7 @@ pub struct EncodeScratch {
 pub fn encode_ticks(ticks: &[Tick], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     s.col.clear();
     s.col.extend(ticks.iter().map(|t| t.ts_event));
-    put_times(out, &s.col, &mut s.times);
+    put_times(out, &s.col, &mut s.times, &mut s.u);
     put_recv(out, ticks, s);
     put_runs(
         out,
@@ -574,16 +699,16 @@ pub fn encode_ticks(ticks: &[Tick], out: &mut Vec<u8>, s: &mut EncodeScratch) {
             .iter()
             .map(|t| t.side as u64 | (t.kind as u64) << 2 | (t.flags as u64) << 8),
     );
-    put_floats(out, ticks.iter().map(|t| t.price), &mut s.m);
-    put_floats(out, ticks.iter().map(|t| t.size), &mut s.m);
-    put_floats(out, ticks.iter().map(|t| t.ask), &mut s.m);
-    put_floats(out, ticks.iter().map(|t| t.ask_size), &mut s.m);
+    put_floats(out, ticks.iter().map(|t| t.price), &mut s.m, &mut s.u);
+    put_floats(out, ticks.iter().map(|t| t.size), &mut s.m, &mut s.u);
+    put_floats(out, ticks.iter().map(|t| t.ask), &mut s.m, &mut s.u);
+    put_floats(out, ticks.iter().map(|t| t.ask_size), &mut s.m, &mut s.u);
     let ids = ticks.iter().scan(0u64, |prev, t| {
         let d = t.id.wrapping_sub(*prev) as i64;
         *prev = t.id;
         Some(zigzag(d))
     });
-    put_int_col(out, ids);
+    put_int_col(out, ids, &mut s.u);
 }
 
 /// Decoded columns of one tick block (reusable buffers).
@@ -605,11 +730,12 @@ pub struct TickColumns {
     pub ask_size: Vec<f64>,
     /// Ids.
     pub id: Vec<u64>,
-    tmp: Vec<u64>,
 }
 
+/// `v` at length `n`; only new elements are written (every decoder
+/// overwrites all `n`), so a reused buffer costs no memset.
 fn fill<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
-    v.clear();
+    v.truncate(n);
     v.resize(n, T::default());
     &mut v[..]
 }
@@ -617,22 +743,21 @@ fn fill<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
 /// Decodes the columns of `n` ticks from `payload`.
 pub fn decode_tick_columns(payload: &[u8], n: usize, cols: &mut TickColumns) -> Res<()> {
     let mut c = Cursor::new(payload);
-    let tmp = &mut cols.tmp;
-    read_times(&mut c, fill(&mut cols.ts_event, n), tmp)?;
-    read_recv(&mut c, &cols.ts_event, fill(&mut cols.ts_recv, n), tmp)?;
+    read_times(&mut c, fill(&mut cols.ts_event, n))?;
+    read_recv(&mut c, &cols.ts_event, fill(&mut cols.ts_recv, n))?;
     cols.meta.clear();
     get_run_list(&mut c, n, &mut cols.meta)?;
-    read_floats(&mut c, fill(&mut cols.price, n), tmp)?;
-    read_floats(&mut c, fill(&mut cols.size, n), tmp)?;
-    read_floats(&mut c, fill(&mut cols.ask, n), tmp)?;
-    read_floats(&mut c, fill(&mut cols.ask_size, n), tmp)?;
-    read_int_col(&mut c, n, tmp)?;
+    read_floats(&mut c, fill(&mut cols.price, n))?;
+    read_floats(&mut c, fill(&mut cols.size, n))?;
+    read_floats(&mut c, fill(&mut cols.ask, n))?;
+    read_floats(&mut c, fill(&mut cols.ask_size, n))?;
     let mut id = 0u64;
-    cols.id.clear();
-    cols.id.extend(tmp.iter().map(|&v| {
-        id = id.wrapping_add(unzigzag(v) as u64);
-        id
-    }));
+    read_int_col(&mut c, fill(&mut cols.id, n), |o, v| {
+        for (o, &v) in o.iter_mut().zip(v) {
+            id = id.wrapping_add(unzigzag(v) as u64);
+            *o = id;
+        }
+    })?;
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
     }
@@ -645,7 +770,8 @@ pub fn decode_ticks(payload: &[u8], n: usize, symbol: u32, out: &mut Vec<Tick>) 
 }
 
 /// [`decode_ticks`] with reusable column buffers: columns first, then one
-/// pass that writes each 64-byte tick once.
+/// pass per run of equal side, kind and flags that writes each 64-byte tick
+/// once.
 pub fn decode_ticks_with(
     payload: &[u8],
     n: usize,
@@ -656,27 +782,38 @@ pub fn decode_ticks_with(
     decode_tick_columns(payload, n, cols)?;
     out.clear();
     out.reserve(n);
-    let mut run = cols.meta.iter();
-    let (mut meta, mut left) = (0u64, 0u32);
-    for i in 0..n {
-        if left == 0 {
-            let &(v, l) = run.next().ok_or(Corrupt("runs do not cover the block"))?;
-            (meta, left) = (v, l);
-        }
-        left -= 1;
-        out.push(Tick {
-            ts_event: cols.ts_event[i],
-            ts_recv: cols.ts_recv[i],
-            symbol,
-            kind: TickKind::from_u8((meta >> 2 & 0x3f) as u8).unwrap_or_default(),
-            side: Side::from_u8((meta & 3) as u8),
-            flags: (meta >> 8) as u16,
-            price: cols.price[i],
-            size: cols.size[i],
-            ask: cols.ask[i],
-            ask_size: cols.ask_size[i],
-            id: cols.id[i],
-        });
+    let c = &*cols;
+    let mut at = 0usize;
+    for &(meta, len) in &c.meta {
+        let kind = TickKind::from_u8((meta >> 2 & 0x3f) as u8).unwrap_or_default();
+        let side = Side::from_u8((meta & 3) as u8);
+        let flags = (meta >> 8) as u16;
+        // get_run_list checked that the runs cover exactly n ticks
+        let r = at..at + len as usize;
+        let cols = c.ts_event[r.clone()]
+            .iter()
+            .zip(&c.ts_recv[r.clone()])
+            .zip(&c.price[r.clone()])
+            .zip(&c.size[r.clone()])
+            .zip(&c.ask[r.clone()])
+            .zip(&c.ask_size[r.clone()])
+            .zip(&c.id[r]);
+        out.extend(
+            cols.map(|((((((&te, &tr), &p), &s), &a), &asz), &id)| Tick {
+                ts_event: te,
+                ts_recv: tr,
+                symbol,
+                kind,
+                side,
+                flags,
+                price: p,
+                size: s,
+                ask: a,
+                ask_size: asz,
+                id,
+            }),
+        );
+        at += len as usize;
     }
     Ok(())
 }
@@ -687,25 +824,31 @@ pub fn decode_ticks_with(
 pub fn encode_bars(bars: &[Bar], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     s.col.clear();
     s.col.extend(bars.iter().map(|b| b.start));
-    put_times(out, &s.col, &mut s.times);
+    put_times(out, &s.col, &mut s.times, &mut s.u);
     let rel = |f: fn(&Bar) -> i64| bars.iter().map(move |b| zigzag(f(b).wrapping_sub(b.start)));
-    put_int_col(out, rel(|b| b.end));
-    put_int_col(out, rel(|b| b.first_ts));
-    put_int_col(out, rel(|b| b.last_ts));
-    put_floats(out, bars.iter().map(|b| b.open), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.high), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.low), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.close), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.volume), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.vwap), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.vwap_num), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.buy_volume), &mut s.m);
-    put_floats(out, bars.iter().map(|b| b.sell_volume), &mut s.m);
-    put_int_col(out, bars.iter().map(|b| b.count));
+    put_int_col(out, rel(|b| b.end), &mut s.u);
+    put_int_col(out, rel(|b| b.first_ts), &mut s.u);
+    put_int_col(out, rel(|b| b.last_ts), &mut s.u);
+    let fl: [fn(&Bar) -> f64; 9] = [
+        |b| b.open,
+        |b| b.high,
+        |b| b.low,
+        |b| b.close,
+        |b| b.volume,
+        |b| b.vwap,
+        |b| b.vwap_num,
+        |b| b.buy_volume,
+        |b| b.sell_volume,
+    ];
+    for f in fl {
+        put_floats(out, bars.iter().map(f), &mut s.m, &mut s.u);
+    }
+    put_int_col(out, bars.iter().map(|b| b.count), &mut s.u);
     put_int_col(
         out,
         bars.iter()
             .map(|b| b.revision as u64 | (b.flags as u64) << 32),
+        &mut s.u,
     );
 }
 
@@ -740,8 +883,8 @@ pub fn decode_bars(
     };
     out.resize(n, blank);
     let mut c = Cursor::new(payload);
-    let (mut tmp, mut ts, mut fl) = (Vec::new(), vec![0i64; n], vec![0f64; n]);
-    read_times(&mut c, &mut ts, &mut tmp)?;
+    let (mut ts, mut fl) = (vec![0i64; n], vec![0f64; n]);
+    read_times(&mut c, &mut ts)?;
     for (b, &t) in out.iter_mut().zip(&ts) {
         b.start = t;
     }
@@ -751,11 +894,12 @@ pub fn decode_bars(
         |b, v| b.last_ts = v,
     ];
     for set in rel {
-        read_int_col(&mut c, n, &mut tmp)?;
-        for (b, &v) in out.iter_mut().zip(&tmp) {
-            let t = b.start.wrapping_add(unzigzag(v));
-            set(b, t);
-        }
+        read_int_col(&mut c, out, |o, v| {
+            for (b, &v) in o.iter_mut().zip(v) {
+                let t = b.start.wrapping_add(unzigzag(v));
+                set(b, t);
+            }
+        })?;
     }
     let floats: [fn(&mut Bar, f64); 9] = [
         |b, v| b.open = v,
@@ -769,20 +913,22 @@ pub fn decode_bars(
         |b, v| b.sell_volume = v,
     ];
     for set in floats {
-        read_floats(&mut c, &mut fl, &mut tmp)?;
+        read_floats(&mut c, &mut fl)?;
         for (b, &v) in out.iter_mut().zip(&fl) {
             set(b, v);
         }
     }
-    read_int_col(&mut c, n, &mut tmp)?;
-    for (b, &v) in out.iter_mut().zip(&tmp) {
-        b.count = v;
-    }
-    read_int_col(&mut c, n, &mut tmp)?;
-    for (b, &v) in out.iter_mut().zip(&tmp) {
-        b.revision = v as u32;
-        b.flags = (v >> 32) as u32;
-    }
+    read_int_col(&mut c, out, |o, v| {
+        for (b, &v) in o.iter_mut().zip(v) {
+            b.count = v;
+        }
+    })?;
+    read_int_col(&mut c, out, |o, v| {
+        for (b, &v) in o.iter_mut().zip(v) {
+            b.revision = v as u32;
+            b.flags = (v >> 32) as u32;
+        }
+    })?;
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
     }
@@ -899,9 +1045,9 @@ mod tests {
         #[test]
         fn float_columns_bit_exact(vals in prop::collection::vec(any_f64(), 0..300)) {
             let mut buf = Vec::new();
-            put_floats(&mut buf, vals.iter().copied(), &mut Vec::new());
+            put_floats(&mut buf, vals.iter().copied(), &mut Vec::new(), &mut Vec::new());
             let mut got = vec![0f64; vals.len()];
-            read_floats(&mut Cursor::new(&buf), &mut got, &mut Vec::new()).unwrap();
+            read_floats(&mut Cursor::new(&buf), &mut got).unwrap();
             let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
             let want: Vec<u64> = vals.iter().map(|v| v.to_bits()).collect();
             prop_assert_eq!(got, want);
@@ -910,9 +1056,9 @@ mod tests {
         #[test]
         fn time_columns_exact(ts in prop::collection::vec(any_time(), 0..300)) {
             let mut buf = Vec::new();
-            put_times(&mut buf, &ts, &mut Vec::new());
+            put_times(&mut buf, &ts, &mut Vec::new(), &mut Vec::new());
             let mut got = vec![0i64; ts.len()];
-            read_times(&mut Cursor::new(&buf), &mut got, &mut Vec::new()).unwrap();
+            read_times(&mut Cursor::new(&buf), &mut got).unwrap();
             prop_assert_eq!(got, ts);
         }
 
@@ -954,11 +1100,17 @@ mod tests {
             &mut buf,
             [167.42, 167.43, 167.41].into_iter(),
             &mut Vec::new(),
+            &mut Vec::new(),
         );
         assert_eq!(buf[0], FLOAT_DECIMAL);
         assert_eq!(buf[1], 2);
         let mut buf = Vec::new();
-        put_floats(&mut buf, [1.0, -0.0].into_iter(), &mut Vec::new());
+        put_floats(
+            &mut buf,
+            [1.0, -0.0].into_iter(),
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
         assert_eq!(buf[0], FLOAT_XOR, "-0.0 has no decimal form");
     }
 
@@ -968,8 +1120,91 @@ mod tests {
             .map(|i| 1_381_000_000_000_000_000 + i * 3_000_000)
             .collect();
         let mut buf = Vec::new();
-        put_times(&mut buf, &ts, &mut Vec::new());
+        put_times(&mut buf, &ts, &mut Vec::new(), &mut Vec::new());
         // first (8) + divisor varint (3) + mode (1) + const column (3)
         assert!(buf.len() <= 16, "{}", buf.len());
+    }
+
+    /// The version-1 integer column (varints), as old files hold it.
+    fn put_int_col_v1(out: &mut Vec<u8>, vals: &[u64]) {
+        out.push(MODE_VARINT);
+        put_varint(out, vals[0]);
+        let mut body = Vec::new();
+        for &v in &vals[1..] {
+            put_varint(&mut body, v);
+        }
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+
+    fn read_all(buf: &[u8], n: usize) -> Res<Vec<u64>> {
+        let mut got = vec![0u64; n];
+        read_int_col(&mut Cursor::new(buf), &mut got, |o, v| o.copy_from_slice(v))?;
+        Ok(got)
+    }
+
+    #[test]
+    fn every_width_round_trips() {
+        for w in 0..=64u32 {
+            for n in [1usize, 2, 3, 64, 127, 128, 129, 130, 255, 256, 257, 1000] {
+                let top = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+                // a base, then values spanning the whole width (top and 0 offsets included)
+                let vals: Vec<u64> = (0..n as u64)
+                    .map(|i| match i % 5 {
+                        0 => 7,
+                        1 => 7u64.wrapping_add(top),
+                        _ => 7u64.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15) & top),
+                    })
+                    .collect();
+                let mut buf = Vec::new();
+                put_int_slice(&mut buf, &vals);
+                assert_eq!(read_all(&buf, n).unwrap(), vals, "width {w}, {n} values");
+            }
+        }
+    }
+
+    #[test]
+    fn version_1_varint_columns_still_decode() {
+        let vals: Vec<u64> = (0..1000u64).map(|i| i * i * 31 % 100_003).collect();
+        let mut buf = Vec::new();
+        put_int_col_v1(&mut buf, &vals);
+        assert_eq!(read_all(&buf, vals.len()).unwrap(), vals);
+        // a whole v1 price column: decimal mode, e = 2
+        let prices = [167.42, 167.43, 167.41, 167.41, 168.0];
+        let m: Vec<u64> = [16742i64, 1, -2, 0, 59].map(zigzag).to_vec();
+        let mut buf = vec![FLOAT_DECIMAL, 2];
+        put_int_col_v1(&mut buf, &m);
+        let mut got = [0.0; 5];
+        read_floats(&mut Cursor::new(&buf), &mut got).unwrap();
+        assert_eq!(got.map(f64::to_bits), prices.map(f64::to_bits));
+    }
+
+    #[test]
+    fn packed_columns_reject_bad_widths_and_lengths() {
+        let vals: Vec<u64> = (0..300).collect();
+        let mut buf = Vec::new();
+        put_int_slice(&mut buf, &vals);
+        // mode, first varint (1 byte), count varint (2), u32 length, then the first miniblock's width
+        assert_eq!(buf[0], MODE_PACKED);
+        let mut bad = buf.clone();
+        bad[8] = 9;
+        assert!(read_all(&bad, 300).is_err());
+        bad[8] = 0xff;
+        assert!(read_all(&bad, 300).is_err());
+        for cut in 0..buf.len() {
+            assert!(read_all(&buf[..cut], 300).is_err());
+        }
+        assert!(read_all(&buf, 299).is_err());
+        assert!(read_all(&buf, 301).is_err());
+        assert!(read_all(&buf, 0).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn int_columns_round_trip(vals in prop::collection::vec(prop_oneof![any::<u64>(), 0u64..4, Just(u64::MAX)], 0..700)) {
+            let mut buf = Vec::new();
+            put_int_slice(&mut buf, &vals);
+            prop_assert_eq!(read_all(&buf, vals.len()).unwrap(), vals);
+        }
     }
 }

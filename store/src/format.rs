@@ -8,7 +8,10 @@ use crate::codec::Corrupt;
 /// `TICKDSEG`: the first 8 bytes of every segment file.
 pub const FILE_MAGIC: [u8; 8] = *b"TICKDSEG";
 /// Format version written in the file header.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
+/// Oldest format version still read (version 1 differs only in its integer
+/// columns, which the decoder still reads).
+pub const MIN_FORMAT_VERSION: u16 = 1;
 
 /// A hot (appendable, lz4) segment.
 pub const FILE_HOT: u8 = 1;
@@ -169,7 +172,7 @@ impl FileHeader {
         if crc32c::crc32c(&b[..FH_CRC]) != crc {
             return Err(Corrupt("file header checksum"));
         }
-        if rd_u16(b, FH_VERSION) != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&rd_u16(b, FH_VERSION)) {
             return Err(Corrupt("unsupported format version"));
         }
         let kind = b[FH_KIND];
@@ -556,6 +559,9 @@ mod tests {
             assert!(seen.contains(n), "{n} is not in docs/storage.md");
         }
         assert!(doc.contains(&format!("{} (this version)", FORMAT_VERSION)));
+        assert!(doc.contains(&format!(
+            "# tickd storage format (version {FORMAT_VERSION})"
+        )));
         assert_eq!(COMMIT_LEN, 8);
         assert_eq!(crate::stage::SLOT_HEADER_LEN, 64);
     }
@@ -597,5 +603,13 @@ mod tests {
             created: 1,
         };
         assert_eq!(FileHeader::decode(&f.encode()).unwrap().0, f);
+        // version 1 files are still read; unknown versions are not
+        for (v, ok) in [(0u16, false), (1, true), (2, true), (3, false)] {
+            let mut b = f.encode();
+            wr(&mut b, FH_VERSION, &v.to_le_bytes());
+            let crc = crc32c::crc32c(&b[..FH_CRC]);
+            wr(&mut b, FH_CRC, &crc.to_le_bytes());
+            assert_eq!(FileHeader::decode(&b).is_ok(), ok, "version {v}");
+        }
     }
 }
