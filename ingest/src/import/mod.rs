@@ -913,6 +913,21 @@ mod tests {
         );
     }
 
+    /// Found by the property below: an over-long line's symbol must not be
+    /// interned (shifting later ids) before the line is known to fit the cap.
+    #[test]
+    fn over_long_line_interns_no_symbol() {
+        let lines: Vec<Vec<u8>> = [
+            TARDIS_ROWS[0],
+            "binance-futures,BTCUSDT,1582329602111000,1582329602418379,42377944,buy,9682,0.13200",
+            "binance-futures,ETHUSDT,1582329602117000,,7,unknown,265.5,1.5",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        fused_equals_line_path("trades.csv", &Format::Tardis, &lines, false, 80).unwrap();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
