@@ -19,16 +19,19 @@ pub fn tick_is_valid(ts: i64, price: f64, size: f64) -> bool {
 }
 
 /// The price and size half of [`tick_is_valid`]: finite price, finite size
-/// `>= 0`. One comparison chain, no branches (the streaming hot path gets
-/// the time half from its window, which lies within `TS_MIN ..= TS_MAX`).
+/// `>= 0` (`-0.0` included). Four instructions on the hot path (the
+/// streaming hot path gets the time half from its window, which lies within
+/// `TS_MIN ..= TS_MAX`).
 #[inline(always)]
 pub(crate) fn price_size_ok(price: f64, size: f64) -> bool {
-    // On the bits: a finite price has an exponent below all-ones; a finite
-    // size >= 0 is +0.0 ..< +inf as an unsigned integer, or -0.0.
-    const INF: u64 = 0x7FF0_0000_0000_0000;
-    const NEG_ZERO: u64 = 0x8000_0000_0000_0000;
-    let (p, q) = (price.to_bits(), size.to_bits());
-    ((p & !NEG_ZERO) < INF) & ((q < INF) | (q == NEG_ZERO))
+    // `size + 0.0` is the size with -0.0 made +0.0; `price * 0.0` is ±0.0
+    // for a finite price and NaN otherwise, and adding ±0.0 to a number
+    // keeps it (+0.0 stays +0.0). So `v` is NaN unless the price is finite,
+    // and otherwise the size, -0.0 as +0.0. Then one unsigned comparison on
+    // the bits: +0.0 ..< +inf is below the bits of +inf; negatives (sign
+    // bit) and NaNs are above.
+    let v = (size + 0.0) + price * 0.0;
+    v.to_bits() < f64::INFINITY.to_bits()
 }
 
 /// An empty bar (count 0) for `[start, start + tf)`.
@@ -137,22 +140,28 @@ pub(crate) fn apply_held(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hot {
     pub(crate) last_ts: i64,
+    /// End of the hot path's window: `warm_limit` when the aggregator takes
+    /// the inline hot path, else `i64::MIN` (every tick goes to the warm
+    /// check).
     pub(crate) limit: i64,
+    // High and low apart: side by side, the compiler pairs them into a
+    // packed compare-and-blend that costs more than two scalar max/min.
     pub(crate) high: f64,
-    pub(crate) low: f64,
     pub(crate) close: f64,
+    pub(crate) low: f64,
+    pub(crate) vwap_num: f64,
     /// Σ size since loading, by side: unknown, buy, sell.
     pub(crate) side_vol: [f64; 3],
-    pub(crate) vwap_num: f64,
     /// Ticks applied since loading.
     pub(crate) count: u64,
+    /// The bar's window, `start ..warm_limit`; `start == i64::MAX` when
+    /// nothing is loaded.
     pub(crate) start: i64,
+    pub(crate) warm_limit: i64,
     pub(crate) first_ts: i64,
     pub(crate) open: f64,
     pub(crate) roll_from: i64,
     pub(crate) roll_until: i64,
-    /// The bar is loaded (its ring slot is stale until written back).
-    pub(crate) cached: bool,
 }
 
 const _: () = assert!(std::mem::size_of::<Hot>() == 128);
@@ -169,20 +178,28 @@ impl Hot {
         vwap_num: 0.0,
         count: 0,
         start: i64::MAX,
+        warm_limit: i64::MIN,
         first_ts: 0,
         open: 0.0,
         roll_from: i64::MAX,
         roll_until: i64::MIN,
-        cached: false,
     };
 
+    /// A bar is loaded (its ring slot is stale until written back).
+    #[inline(always)]
+    pub(crate) fn cached(&self) -> bool {
+        self.start != i64::MAX
+    }
+
     /// Loads `b` (holding at least one tick) with the in-bar window
-    /// `start ..limit`; the roll window stays as it was.
+    /// `start ..limit` (`start` is not `i64::MAX`); `inline`: the inline hot
+    /// path may take it. The roll window stays as it was.
     #[inline]
-    pub(crate) fn load(&mut self, b: &Bar, start: i64, limit: i64) {
-        debug_assert!(b.count > 0);
+    pub(crate) fn load(&mut self, b: &Bar, start: i64, limit: i64, inline: bool) {
+        debug_assert!(b.count > 0 && start != i64::MAX);
         self.last_ts = b.last_ts;
-        self.limit = limit;
+        self.limit = if inline { limit } else { i64::MIN };
+        self.warm_limit = limit;
         self.high = b.high;
         self.low = b.low;
         self.close = b.close;
@@ -192,7 +209,6 @@ impl Hot {
         self.start = start;
         self.first_ts = b.first_ts;
         self.open = b.open;
-        self.cached = true;
     }
 
     /// Drops the loaded bar (after writing it back): every window empty.
@@ -205,7 +221,7 @@ impl Hot {
     /// comparisons left but the window's.
     #[inline(always)]
     pub(crate) fn push(&mut self, ts: i64, price: f64, size: f64, side: Side) {
-        debug_assert!(self.cached && ts >= self.last_ts);
+        debug_assert!(self.cached() && ts >= self.last_ts);
         self.high = if price > self.high { price } else { self.high };
         self.low = if price < self.low { price } else { self.low };
         self.close = price;
@@ -218,7 +234,7 @@ impl Hot {
     /// Applies a valid tick of the bar's bucket, at any time.
     #[inline]
     pub(crate) fn apply(&mut self, ts: i64, price: f64, size: f64, side: Side) {
-        debug_assert!(self.cached);
+        debug_assert!(self.cached());
         self.high = if price > self.high { price } else { self.high };
         self.low = if price < self.low { price } else { self.low };
         if ts < self.first_ts {
@@ -252,6 +268,39 @@ impl Hot {
         b.vwap_num += self.vwap_num;
         b.count += self.count;
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_size_ok_is_finite_price_and_finite_non_negative_size() {
+        let vals = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7FF0_0000_0000_0001),
+            101.25,
+        ];
+        for &p in &vals {
+            for &q in &vals {
+                let want = p.is_finite() && q.is_finite() && q >= 0.0;
+                assert_eq!(price_size_ok(p, q), want, "{p} {q}");
+            }
+        }
     }
 }
 

@@ -121,7 +121,7 @@ impl SymState {
     /// watermark and the applied count); every hot window is closed until
     /// `set_due` reopens it.
     fn sync_out(&mut self, hot: &mut Hot) {
-        if hot.cached {
+        if hot.cached() {
             self.wm = watermark(self, hot);
             self.applied += hot.count;
             let t = &mut self.tfs[0];
@@ -137,7 +137,7 @@ impl SymState {
 /// The watermark including hot-path ticks not written back yet.
 #[inline]
 fn watermark(sym: &SymState, hot: &Hot) -> i64 {
-    if hot.cached {
+    if hot.cached() {
         sym.wm.max(hot.last_ts)
     } else {
         sym.wm
@@ -146,7 +146,7 @@ fn watermark(sym: &SymState, hot: &Hot) -> i64 {
 
 /// Ticks applied on the hot path (written back or not).
 fn hot_applied(sym: &SymState, hot: &Hot) -> u64 {
-    sym.applied + if hot.cached { hot.count } else { 0 }
+    sym.applied + if hot.cached() { hot.count } else { 0 }
 }
 
 /// The streaming multi-timeframe aggregator. See the crate docs for the contract.
@@ -293,6 +293,7 @@ impl Aggregator {
             fill: self.cfg.fill_empty,
             max_fill: self.cfg.max_fill_per_gap,
             flags: self.flags,
+            fast: self.fast,
         }
     }
 
@@ -319,12 +320,12 @@ impl Aggregator {
     /// counted in [`AggStats`].
     #[inline]
     pub fn update<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
-        // Hot path (fold mode, trade bars, no open updates): an in-order
-        // trade of the newest finest bar that closes nothing. The window
+        // Hot path (fold mode, trade bars, no open updates: otherwise every
+        // `limit` is `i64::MIN`): an in-order trade of the newest finest bar
+        // that closes nothing. The window
         // lies within `TS_MIN ..= TS_MAX` (`set_due` clamps it), so inside
         // it only price and size are left to check.
-        if self.fast
-            && let Some(h) = self.hot.get_mut(tick.symbol as usize)
+        if let Some(h) = self.hot.get_mut(tick.symbol as usize)
             && tick.kind == crate::TickKind::Trade
             && tick.ts_event >= h.last_ts
             && tick.ts_event < h.limit
@@ -351,7 +352,7 @@ impl Aggregator {
             if let Some(h) = self.hot.get_mut(i)
                 && accum::price_size_ok(price, size)
             {
-                if ts >= h.start && ts < h.limit {
+                if ts >= h.start && ts < h.warm_limit {
                     if ts >= h.last_ts {
                         h.push(ts, price, size, side);
                     } else {
@@ -447,7 +448,7 @@ impl Aggregator {
         // The new bar's own due times are at or after its end; the coarser
         // timeframes' are unchanged.
         sym.due = end.min(sym.coarse_due);
-        h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1));
+        h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1), self.fast);
         h.roll_from = end.saturating_add(self.lateness);
         h.roll_until = if self.cfg.fill_empty {
             sym.roll_until.min(end.saturating_add(p0.width))
@@ -848,7 +849,7 @@ fn emit_fold_open<S: BarSink>(
     let fb = {
         let fine = &sym.tfs[0];
         let b = &fine.get(fine.len - 1).bar;
-        if hot.cached { hot.bar(b) } else { *b }
+        if hot.cached() { hot.bar(b) } else { *b }
     };
     let (fine, coarse) = sym.tfs.split_at_mut(1);
     let fine = &mut fine[0];
@@ -946,7 +947,7 @@ fn set_due(sym: &mut SymState, hot: &mut Hot, params: &[TfParams], c: &Common, f
     if fine.back_start > fine.back_end {
         return; // no unfolded newest finest bar
     }
-    hot.load(&fine.ring[fine.back_idx].bar, lo, hi);
+    hot.load(&fine.ring[fine.back_idx].bar, lo, hi, c.fast);
     // The roll window: a later tick may start the next finest bar without
     // the slow path when the finest ring holds only this bar (not emitted),
     // every coarser timeframe's newest bar holds its bucket (not emitted,

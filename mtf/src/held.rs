@@ -26,6 +26,8 @@ pub(crate) struct Common {
     pub(crate) fill: bool,
     pub(crate) max_fill: u32,
     pub(crate) flags: u32,
+    /// Fold mode, trade bars, no open updates: the inline hot path is on.
+    pub(crate) fast: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
