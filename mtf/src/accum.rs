@@ -271,39 +271,6 @@ impl Hot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn price_size_ok_is_finite_price_and_finite_non_negative_size() {
-        let vals = [
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            f64::MIN_POSITIVE,
-            -f64::MIN_POSITIVE,
-            5e-324,
-            -5e-324,
-            f64::MAX,
-            f64::MIN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-            f64::from_bits(0x7FF0_0000_0000_0001),
-            101.25,
-        ];
-        for &p in &vals {
-            for &q in &vals {
-                let want = p.is_finite() && q.is_finite() && q >= 0.0;
-                assert_eq!(price_size_ok(p, q), want, "{p} {q}");
-            }
-        }
-    }
-}
-
 #[inline(always)]
 fn add_sums(b: &mut Bar, price: f64, size: f64, side: Side) {
     b.volume += size;
@@ -361,4 +328,37 @@ pub(crate) fn finish(b: &Bar) -> Bar {
     let mut o = *b;
     o.vwap = Bar::vwap_of(o.vwap_num, o.volume, o.close);
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_size_ok_is_finite_price_and_finite_non_negative_size() {
+        let vals = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7FF0_0000_0000_0001),
+            101.25,
+        ];
+        for &p in &vals {
+            for &q in &vals {
+                let want = p.is_finite() && q.is_finite() && q >= 0.0;
+                assert_eq!(price_size_ok(p, q), want, "{p} {q}");
+            }
+        }
+    }
 }
