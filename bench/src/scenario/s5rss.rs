@@ -544,10 +544,15 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
     ];
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
+    // One run per store: memory is not a timing, there is nothing to take a median of.
+    let one = Opts {
+        runs: 1,
+        ..opts.clone()
+    };
     let mut md = super::block_header(
         5,
         "daemon resident memory, a year stored vs a day",
-        opts,
+        &one,
         &command,
     );
     let _ = writeln!(
