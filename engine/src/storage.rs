@@ -203,6 +203,8 @@ pub struct Recovery {
 /// timeframe) with its last stored bar, then replay the stored ticks after
 /// the earliest of those bars' ends, so open bars are rebuilt and bars that
 /// closed but were not stored before a crash are emitted again (into `out`).
+/// A timeframe without any stored bar replays only its bucket holding the
+/// last stored tick, so recovery never grows with the history stored.
 pub fn recover(
     cfg: &Config,
     owns: impl Fn(SymbolId) -> bool,
@@ -233,8 +235,12 @@ pub fn recover(
         };
         r.symbols += 1;
         // Replay from the earliest end of a stored bar (each timeframe
-        // ignores ticks before its own seed); from the first tick when a
-        // timeframe has no stored bar yet.
+        // ignores ticks before its own seed). A timeframe with no stored bar
+        // (newly configured, or never closed) is rebuilt from the start of
+        // its bucket holding the last stored tick: its open bar comes back
+        // whole, while start-up time and memory stay bounded by one bucket,
+        // not by the history stored. Its older bars remain available from
+        // the ticks through the store's rebuilding query.
         let mut from = i64::MAX;
         for &tf in &tfs {
             let trade_bar = reader.last_bar(id, tf).map_err(err)?;
@@ -243,7 +249,7 @@ pub fn recover(
                 None => None,
             };
             if trade_bar.is_none() && quote_bar.is_none() {
-                from = i64::MIN;
+                from = from.min(tf.bucket_start(last_tick, cfg.aggregation.origin_ns));
             }
             if let Some(b) = trade_bar {
                 if trades.seed(&b).is_ok() {
@@ -290,4 +296,74 @@ pub fn recover(
 /// Whether a data directory holds a store.
 pub fn has_store(data_dir: &Path) -> bool {
     data_dir.join("store").join(store::SYMBOLS_FILE).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtf::{Bar, Side};
+
+    /// Three days of ticks with only 1m bars stored: a configured 1h
+    /// timeframe without stored bars is rebuilt from its last bucket, not
+    /// from the first stored tick.
+    #[test]
+    fn a_timeframe_without_stored_bars_replays_one_bucket_not_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default();
+        cfg.data_dir = dir.path().to_path_buf();
+        cfg.aggregation.timeframes = vec![Timeframe::M1, Timeframe::H1];
+        const DAY: i64 = 86_400_000_000_000;
+        const MIN: i64 = 60_000_000_000;
+        let t0 = 1_700_006_400_000_000_000 / DAY * DAY; // a UTC midnight
+        let ticks: Vec<Tick> = (0..3 * 24 * 60)
+            .map(|m| Tick::trade(0, t0 + m * MIN + 1, 100.0 + m as f64, 1.0, Side::Buy, 0))
+            .collect();
+        {
+            let mut w = StoreWriter::open(&store_dir(&cfg), 0, store_config(&cfg)).unwrap();
+            w.define_symbol(0, "AAA").unwrap();
+            w.append_ticks(&ticks).unwrap();
+            // Every 1m bar but the open one, as a running daemon stores them.
+            for t in &ticks[..ticks.len() - 1] {
+                let start = t.ts_event - 1;
+                w.append_bar(&Bar {
+                    symbol: 0,
+                    timeframe: Timeframe::M1,
+                    start,
+                    end: start + MIN,
+                    open: t.price,
+                    high: t.price,
+                    low: t.price,
+                    close: t.price,
+                    volume: 1.0,
+                    vwap: t.price,
+                    vwap_num: t.price,
+                    buy_volume: 1.0,
+                    sell_volume: 0.0,
+                    count: 1,
+                    first_ts: t.ts_event,
+                    last_ts: t.ts_event,
+                    revision: 0,
+                    flags: 0,
+                })
+                .unwrap();
+            }
+            w.close().unwrap();
+        }
+        let mut trades = Aggregator::new(crate::pipeline::agg_config(&cfg, false)).unwrap();
+        let mut quotes = Aggregator::new(crate::pipeline::agg_config(&cfg, true)).unwrap();
+        let mut out = Vec::new();
+        let r = recover(&cfg, |_| true, &mut trades, &mut quotes, &mut out).unwrap();
+        assert_eq!(r.symbols, 1);
+        // The last hour: 60 ticks (the 1m seed's end is later, inside it).
+        assert_eq!(r.replayed_ticks, 60, "{r:?}");
+        // The open 1h bar holds that whole hour.
+        let mut sink = Vec::new();
+        trades.flush(&mut sink);
+        let h1 = sink
+            .iter()
+            .find(|e| e.bar.timeframe == Timeframe::H1)
+            .expect("the open 1h bar");
+        assert_eq!(h1.bar.count, 60);
+        assert_eq!(h1.bar.start, t0 + 71 * 60 * MIN);
+    }
 }
