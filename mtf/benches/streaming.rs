@@ -2,7 +2,8 @@
 //! symbols interleaved; ns per tick, against a naive HashMap-per-timeframe
 //! aggregator in the same run.
 //!
-//! `cargo bench -p mtf --bench streaming`. MTF_BENCH_STREAM_TICKS (default
+//! `cargo bench -p mtf --bench streaming`; `sparse_closed_only_fold` runs
+//! ticks ~2 s apart per symbol (every tick starts a new 1 s bar). MTF_BENCH_STREAM_TICKS (default
 //! 20,000 = 1.3 MB, so ticks come from cache as they do from the engine's
 //! queue; 2,000,000 measures ticks streamed from memory). Each iteration
 //! starts a fresh aggregator (created outside the timing; first sight of the
@@ -18,9 +19,11 @@ use mtf::{AggConfig, Aggregator, BarEvent, CountingSink, OpenUpdates, Side, Tick
 
 const SYMBOLS: u32 = 10;
 
-/// Ticks of 10 symbols, about 1 ms apart overall (100 per second per symbol),
-/// prices on a random walk, sides mixed, some equal timestamps.
-fn ticks(n: usize) -> Vec<Tick> {
+/// Ticks of 10 symbols, `step / 2` ns apart on average overall (2 ms: about
+/// 100 per second per symbol; 400 ms: each symbol ~2 s apart, so every tick
+/// starts a new 1 s bar), prices on a random walk, sides mixed, some equal
+/// timestamps.
+fn ticks(n: usize, step: u64) -> Vec<Tick> {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut rnd = move || {
         x ^= x << 13;
@@ -33,7 +36,7 @@ fn ticks(n: usize) -> Vec<Tick> {
     (0..n)
         .map(|i| {
             let r = rnd();
-            ts += (r % 2_000_000) as i64;
+            ts += (r % step) as i64;
             let s = (r >> 32) as u32 % SYMBOLS;
             let p = &mut px[s as usize];
             *p += ((r >> 40) % 21) as f64 * 0.01 - 0.1;
@@ -153,12 +156,17 @@ fn aos_6tf(ticks: &[Tick]) -> f64 {
             .sum::<f64>()
 }
 
+fn ticks_sparse(n: usize) -> Vec<Tick> {
+    ticks(n, 400_000_000)
+}
+
 fn bench(c: &mut Criterion) {
     let n: usize = std::env::var("MTF_BENCH_STREAM_TICKS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    let ticks = ticks(n);
+    let ticks = ticks(n, 2_000_000);
+    let sparse = ticks_sparse(n);
     let base = AggConfig::default();
 
     // Behaviour before timing: both versions close the same number of bars.
@@ -177,11 +185,17 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("streaming_6tf_10sym");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(50);
-    for (name, fold, open) in [
-        ("closed_only_fold", true, OpenUpdates::None),
-        ("closed_only_direct", false, OpenUpdates::None),
-        ("open_every_tick_fold", true, OpenUpdates::EveryTick),
-        ("open_every_tick_direct", false, OpenUpdates::EveryTick),
+    for (name, fold, open, ticks) in [
+        ("closed_only_fold", true, OpenUpdates::None, &ticks),
+        ("closed_only_direct", false, OpenUpdates::None, &ticks),
+        ("open_every_tick_fold", true, OpenUpdates::EveryTick, &ticks),
+        (
+            "open_every_tick_direct",
+            false,
+            OpenUpdates::EveryTick,
+            &ticks,
+        ),
+        ("sparse_closed_only_fold", true, OpenUpdates::None, &sparse),
     ] {
         let cfg = AggConfig {
             fold,
@@ -190,15 +204,21 @@ fn bench(c: &mut Criterion) {
         };
         g.bench_function(name, |b| {
             b.iter_batched(
-                || Aggregator::new(cfg.clone()).unwrap(),
-                |mut agg| {
-                    let mut out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
-                    for t in &ticks {
+                // The sink is sized once, as a caller does (its capacity,
+                // ~16 MB with the default fill bound, is never touched but
+                // would cost an mmap/munmap per iteration).
+                || {
+                    let agg = Aggregator::new(cfg.clone()).unwrap();
+                    let out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
+                    (agg, out)
+                },
+                |(mut agg, mut out)| {
+                    for t in ticks {
                         agg.update(t, &mut out);
                         black_box(out.as_slice());
                         out.clear();
                     }
-                    agg
+                    (agg, out)
                 },
                 BatchSize::LargeInput,
             )

@@ -12,6 +12,19 @@
 //! Otherwise every timeframe is updated directly. Both give the same open,
 //! high, low, close, count, first and last time; sums may differ in the last
 //! bits (see the crate docs).
+//!
+//! Fold mode has three paths, cheapest first, each chosen by comparing the
+//! tick's time with windows of the symbol's `Hot` state (set by `set_due`
+//! after every slow path, so the common cases need no other test):
+//!
+//! - hot (`update`, inline): an in-order trade of the newest finest bar that
+//!   closes nothing; only with trade bars and no open updates (otherwise the
+//!   window is empty and `update_cold` takes the same ticks, then emits);
+//! - roll (`roll`): the tick starts the next finest bar, the finest ring
+//!   holds only the current one, and no coarser timeframe is due: fold,
+//!   emit, release, load the new bar;
+//! - slow (`update_slow`): anything else — first sight, late ticks, closes
+//!   of coarser bars, fills, lateness, seeds, the clock — through the rings.
 
 use crate::accum::{self, Hot, TS_MAX, TS_MIN, tick_is_valid};
 use crate::config::{AggConfig, BarSource, CloseAt, ConfigError, OpenUpdates, QuotePrice};

@@ -84,10 +84,14 @@
 //! # Cost
 //!
 //! Per symbol a dense slot; per (symbol, timeframe) a ring of held bars sized
-//! for the lateness when the symbol first appears. A tick landing in the
-//! newest bar touches one cache line of its symbol (fold mode: only the
-//! finest bar; coarser bars get the finest bar once it is complete). Cost per
-//! tick does not grow with history, symbols or bars emitted.
+//! for the lateness when the symbol first appears. Fold mode keeps each
+//! symbol's newest finest bar in a dense array of 128-byte hot states: an
+//! in-order trade of that bar is a window compare, a price/size check and
+//! the bar update (about 45 instructions with the caller's loop); a tick
+//! that starts the next finest bar while nothing coarser is due folds the
+//! closed one into the coarser bars and emits it without routing or settling
+//! (a few hundred instructions); everything else takes the general path.
+//! Cost per tick does not grow with history, symbols or bars emitted.
 
 mod accum;
 mod aggregator;
