@@ -11,7 +11,7 @@
 //! integers published per batch ([`Dispatcher::end_batch`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ingest::Validator;
 use mtf::Tick;
@@ -43,6 +43,11 @@ pub struct Dispatcher {
     now: i64,
     /// `now` is from an earlier batch: read the clock at the next offer.
     stale: bool,
+    /// Receive time of the current run of queued ticks with equal receive
+    /// times, and its length: their receive → enqueue latency is recorded
+    /// once per run (when the run or the batch ends), not per tick.
+    run_ts: i64,
+    run: u64,
     /// Inline mode: the worker's processing, run on this thread (`txs` is
     /// then empty).
     inline: Option<Box<Inline>>,
@@ -59,6 +64,8 @@ impl Dispatcher {
             stats,
             now: now_ns(),
             stale: false,
+            run_ts: 0,
+            run: 0,
             inline: None,
         }
     }
@@ -73,6 +80,7 @@ impl Dispatcher {
     /// Read the clock for the ticks that follow (once per datagram, read or batch).
     #[inline]
     pub fn begin_batch(&mut self) -> i64 {
+        self.end_run();
         self.now = now_ns();
         self.stale = false;
         self.now
@@ -87,6 +95,7 @@ impl Dispatcher {
     /// Publish counters (and, now and then, histograms). Once per batch.
     #[inline]
     pub fn end_batch(&mut self) {
+        self.end_run();
         let now = Instant::now();
         if let Some(inl) = &mut self.inline {
             inl.end_burst(now);
@@ -144,10 +153,26 @@ impl Dispatcher {
         }
         self.stats.bump(Counter::Received, 1);
         self.stats.bump(Counter::Queued, 1);
-        // The batch's clock reading stands in for this tick's enqueue time.
-        self.stats
-            .record(Stage::RecvToEnqueue, elapsed_ns(tick.ts_recv, self.now));
+        if tick.ts_recv != self.run_ts {
+            self.end_run();
+            self.run_ts = tick.ts_recv;
+        }
+        self.run += 1;
         Ok(Offer::Queued)
+    }
+
+    /// Record the receive → enqueue latency of the current run of ticks.
+    #[inline]
+    fn end_run(&mut self) {
+        if self.run > 0 {
+            // The batch's clock reading stands in for the enqueue time.
+            self.stats.record_n(
+                Stage::RecvToEnqueue,
+                elapsed_ns(self.run_ts, self.now),
+                self.run,
+            );
+            self.run = 0;
+        }
     }
 
     /// Validate and queue one tick, spinning while its queue is full (in-process
@@ -164,6 +189,13 @@ impl Dispatcher {
                         self.stats.bump(Counter::Received, 1);
                         self.stats.bump(Counter::QueueFull, 1);
                         return Offer::Dropped;
+                    }
+                    if let Some(inl) = &mut self.inline {
+                        // Inline: the store is behind; let it have the core.
+                        // Process what is buffered first (it holds slots).
+                        inl.run();
+                        std::thread::sleep(Duration::from_micros(50));
+                        continue;
                     }
                     spins += 1;
                     if spins.is_multiple_of(1024) {
@@ -205,6 +237,7 @@ impl Dispatcher {
 
 impl Drop for Dispatcher {
     fn drop(&mut self) {
+        self.end_run();
         if let Some(inl) = self.inline.take() {
             // Process what is buffered and hand everything to the store.
             inl.finish();

@@ -377,6 +377,28 @@ impl ThreadStats {
         self.dirty = true;
     }
 
+    /// Record, for each tick, the time from its receipt to `at` (ns since
+    /// the epoch): one histogram update per run of ticks with the same
+    /// receive time (a receiver stamps every tick of a read or datagram
+    /// batch alike), the same histogram as one update per tick.
+    #[inline]
+    pub fn record_since_recv(&mut self, stage: Stage, ticks: &[mtf::Tick], at: i64) {
+        let Some(first) = ticks.first() else {
+            return;
+        };
+        let mut run_ts = first.ts_recv;
+        let mut run = 0u64;
+        for t in ticks {
+            if t.ts_recv != run_ts {
+                self.record_n(stage, crate::clock::elapsed_ns(run_ts, at), run);
+                run_ts = t.ts_recv;
+                run = 0;
+            }
+            run += 1;
+        }
+        self.record_n(stage, crate::clock::elapsed_ns(run_ts, at), run);
+    }
+
     /// Record `count` samples of the same latency.
     #[inline]
     pub fn record_n(&mut self, stage: Stage, ns: u64, count: u64) {
@@ -539,6 +561,31 @@ mod tests {
         }
         for (i, c) in Counter::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i);
+        }
+    }
+
+    #[test]
+    fn runs_of_equal_receive_times_record_like_single_ticks() {
+        let stats = Stats::new();
+        let (mut a, mut b) = (stats.register("a"), stats.register("b"));
+        let recv = [5, 5, 5, 9, 9, 5, 100, 100, 100, 100];
+        let ticks: Vec<mtf::Tick> = recv
+            .iter()
+            .map(|&r| mtf::Tick::trade(0, 1, 1.0, 1.0, mtf::Side::Buy, 0).with_recv(r))
+            .collect();
+        a.record_since_recv(Stage::EndToEnd, &ticks, 1_000);
+        a.record_since_recv(Stage::EndToEnd, &[], 1_000);
+        for t in &ticks {
+            b.record(Stage::QueueWait, crate::clock::elapsed_ns(t.ts_recv, 1_000));
+        }
+        a.publish_now();
+        b.publish_now();
+        let s = stats.snapshot();
+        let (e2e, qw) = (s.latency(Stage::EndToEnd), s.latency(Stage::QueueWait));
+        assert_eq!(e2e.len(), 10);
+        assert_eq!(e2e.len(), qw.len());
+        for v in [900, 991, 995] {
+            assert_eq!(e2e.count_at(v), qw.count_at(v), "{v}");
         }
     }
 }
