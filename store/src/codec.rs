@@ -852,6 +852,13 @@ pub fn encode_bars(bars: &[Bar], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     );
 }
 
+/// Reusable buffers for [`decode_bars_with`].
+#[derive(Default, Debug)]
+pub struct BarScratch {
+    ts: Vec<i64>,
+    fl: Vec<f64>,
+}
+
 /// Decodes `n` bars of `symbol` / `timeframe` from `payload` into `out` (cleared first).
 pub fn decode_bars(
     payload: &[u8],
@@ -859,6 +866,25 @@ pub fn decode_bars(
     symbol: u32,
     timeframe: Timeframe,
     out: &mut Vec<Bar>,
+) -> Res<()> {
+    decode_bars_with(
+        payload,
+        n,
+        symbol,
+        timeframe,
+        out,
+        &mut BarScratch::default(),
+    )
+}
+
+/// [`decode_bars`] with reusable column buffers.
+pub fn decode_bars_with(
+    payload: &[u8],
+    n: usize,
+    symbol: u32,
+    timeframe: Timeframe,
+    out: &mut Vec<Bar>,
+    scratch: &mut BarScratch,
 ) -> Res<()> {
     out.clear();
     let blank = Bar {
@@ -883,41 +909,42 @@ pub fn decode_bars(
     };
     out.resize(n, blank);
     let mut c = Cursor::new(payload);
-    let (mut ts, mut fl) = (vec![0i64; n], vec![0f64; n]);
-    read_times(&mut c, &mut ts)?;
+    // every column straight into its field (no per-value indirect call)
+    let mut ts = std::mem::take(&mut scratch.ts);
+    read_times(&mut c, fill(&mut ts, n))?;
     for (b, &t) in out.iter_mut().zip(&ts) {
         b.start = t;
     }
-    let rel: [fn(&mut Bar, i64); 3] = [
-        |b, v| b.end = v,
-        |b, v| b.first_ts = v,
-        |b, v| b.last_ts = v,
-    ];
-    for set in rel {
-        read_int_col(&mut c, out, |o, v| {
-            for (b, &v) in o.iter_mut().zip(v) {
-                let t = b.start.wrapping_add(unzigzag(v));
-                set(b, t);
+    scratch.ts = ts;
+    macro_rules! rel {
+        ($field:ident) => {
+            read_int_col(&mut c, out, |o, v| {
+                for (b, &v) in o.iter_mut().zip(v) {
+                    b.$field = b.start.wrapping_add(unzigzag(v));
+                }
+            })?;
+        };
+    }
+    rel!(end);
+    rel!(first_ts);
+    rel!(last_ts);
+    macro_rules! float {
+        ($field:ident) => {
+            read_floats(&mut c, fill(&mut scratch.fl, n))?;
+            for (b, &v) in out.iter_mut().zip(&scratch.fl) {
+                b.$field = v;
             }
-        })?;
+        };
     }
-    let floats: [fn(&mut Bar, f64); 9] = [
-        |b, v| b.open = v,
-        |b, v| b.high = v,
-        |b, v| b.low = v,
-        |b, v| b.close = v,
-        |b, v| b.volume = v,
-        |b, v| b.vwap = v,
-        |b, v| b.vwap_num = v,
-        |b, v| b.buy_volume = v,
-        |b, v| b.sell_volume = v,
-    ];
-    for set in floats {
-        read_floats(&mut c, &mut fl)?;
-        for (b, &v) in out.iter_mut().zip(&fl) {
-            set(b, v);
-        }
-    }
+    float!(open);
+    float!(high);
+    float!(low);
+    float!(close);
+    float!(volume);
+    float!(vwap);
+    float!(vwap_num);
+    float!(buy_volume);
+    float!(sell_volume);
     read_int_col(&mut c, out, |o, v| {
         for (b, &v) in o.iter_mut().zip(v) {
             b.count = v;

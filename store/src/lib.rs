@@ -70,8 +70,8 @@ mod symbols;
 mod writer;
 
 pub use codec::{
-    Corrupt, EncodeScratch, MAX_DECIMALS, TickColumns, decode_bars, decode_tick_columns,
-    decode_ticks, decode_ticks_with, encode_bars, encode_ticks,
+    BarScratch, Corrupt, EncodeScratch, MAX_DECIMALS, TickColumns, decode_bars, decode_bars_with,
+    decode_tick_columns, decode_ticks, decode_ticks_with, encode_bars, encode_ticks,
 };
 pub use error::{Result, StoreError};
 pub use reader::{BarIter, StoreReader, SymbolInfo, TickIter};

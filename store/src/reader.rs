@@ -2,11 +2,12 @@
 //! a running writer (another process may be appending: readers only use
 //! positional reads and see committed blocks).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use mtf::batch::{BatchSpec, SortedColumns};
 use mtf::{Bar, SymbolId, Tick, Timeframe};
@@ -20,12 +21,207 @@ use crate::segment::{self, Codecs, Toc};
 use crate::symbols::SymbolMap;
 
 /// Read access to a store directory.
+///
+/// Clones share one cache of opened sealed segments (file handle and parsed
+/// footer index), so that repeated queries skip the per-day open, `fstat`
+/// and index read; see [`StoreReader::with_cache`] for its rules and bounds.
 #[derive(Clone, Debug)]
 pub struct StoreReader {
     root: PathBuf,
+    cache: Arc<SegCache>,
+}
+
+/// Days whose segments are all sealed, kept open across queries.
+///
+/// A day is reused while its directory's modification time is unchanged
+/// (any seal, import, compaction or retention adds, renames or unlinks a
+/// file there, which updates it). Sealed files never change once renamed
+/// into place, so a cached handle always reads what the listing named. A
+/// day is only cached once its directory is [`SegCache::SETTLE`] old, so a
+/// change within the file system's timestamp granularity cannot hide
+/// behind an equal mtime; days with hot segments are never cached.
+/// Bounded by open segments (file descriptors): the least recently used
+/// days are dropped first.
+///
+/// A cached day also keeps the stored bars that queries decoded from it
+/// (per symbol and timeframe, latest revisions resolved), bounded by
+/// `max_bar_bytes` in total. Eviction is least recently used, but never of a
+/// day the running query has already touched: a scan larger than the budget
+/// keeps what fits instead of evicting its own head.
+#[derive(Debug)]
+struct SegCache {
+    max_segs: usize,
+    max_bar_bytes: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    days: HashMap<i32, CachedDay>,
+    segs: usize,
+    bar_bytes: usize,
+    clock: u64,
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct CachedDay {
+    mtime: SystemTime,
+    segs: Vec<Arc<OpenSeg>>,
+    /// Decoded stored bars by (symbol, timeframe ms).
+    bars: HashMap<(SymbolId, u32), Arc<[Bar]>>,
+    used: u64,
+    generation: u64,
+}
+
+impl CachedDay {
+    fn bar_bytes(&self) -> usize {
+        self.bars.values().map(|b| size_of_val(&**b)).sum()
+    }
+}
+
+/// The segments of one day, and the cache entry they came from.
+struct DaySegs {
+    segs: Vec<Arc<OpenSeg>>,
+    /// Generation of the cache entry, if the day is cached.
+    cached: Option<u64>,
+}
+
+impl SegCache {
+    /// How old a day directory must be before its listing is cached.
+    const SETTLE: Duration = Duration::from_secs(2);
+
+    fn new(max_segs: usize, max_bar_bytes: usize) -> SegCache {
+        SegCache {
+            max_segs,
+            max_bar_bytes,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    /// The segments of `day`, from the cache when still valid.
+    fn day(&self, root: &Path, day: i32) -> Result<DaySegs> {
+        let dir = layout::day_dir(root, day);
+        if self.max_segs == 0 {
+            let segs = open_day(root, day)?.into_iter().map(Arc::new).collect();
+            return Ok(DaySegs { segs, cached: None });
+        }
+        let mtime = std::fs::metadata(&dir).and_then(|m| m.modified()).ok();
+        if let Some(mt) = mtime {
+            let mut c = self.lock();
+            c.clock += 1;
+            let now = c.clock;
+            if let Some(d) = c.days.get_mut(&day) {
+                if d.mtime == mt {
+                    d.used = now;
+                    return Ok(DaySegs {
+                        segs: d.segs.clone(),
+                        cached: Some(d.generation),
+                    });
+                }
+                c.remove(day);
+            }
+        }
+        let segs: Vec<Arc<OpenSeg>> = open_day(root, day)?.into_iter().map(Arc::new).collect();
+        let settled = mtime.filter(|&mt| {
+            SystemTime::now()
+                .duration_since(mt)
+                .is_ok_and(|age| age >= Self::SETTLE)
+        });
+        let mut cached = None;
+        if let Some(mt) = settled
+            && segs.len() <= self.max_segs
+            && segs.iter().all(|s| s.name.ends_with(".seg"))
+        {
+            let mut c = self.lock();
+            while c.segs + segs.len() > self.max_segs {
+                let Some((&old, _)) = c.days.iter().min_by_key(|(_, d)| d.used) else {
+                    break;
+                };
+                c.remove(old);
+            }
+            c.remove(day);
+            c.segs += segs.len();
+            c.generation += 1;
+            let (used, generation) = (c.clock, c.generation);
+            c.days.insert(
+                day,
+                CachedDay {
+                    mtime: mt,
+                    segs: segs.clone(),
+                    bars: HashMap::new(),
+                    used,
+                    generation,
+                },
+            );
+            cached = Some(generation);
+        }
+        Ok(DaySegs { segs, cached })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The access clock now: days used after it belong to the running query.
+    fn now(&self) -> u64 {
+        self.lock().clock
+    }
+
+    /// Cached stored bars of a day entry of generation `generation`.
+    fn bars(&self, day: i32, generation: u64, key: (SymbolId, u32)) -> Option<Arc<[Bar]>> {
+        let c = self.lock();
+        let d = c.days.get(&day).filter(|d| d.generation == generation)?;
+        d.bars.get(&key).cloned()
+    }
+
+    /// Keeps `bars` with the day entry of generation `generation`, if the
+    /// budget allows without evicting days used since `since`.
+    fn keep_bars(&self, day: i32, generation: u64, key: (SymbolId, u32), bars: &[Bar], since: u64) {
+        let bytes = size_of_val(bars);
+        if bytes > self.max_bar_bytes {
+            return;
+        }
+        let mut c = self.lock();
+        while c.bar_bytes + bytes > self.max_bar_bytes {
+            let victim = c
+                .days
+                .iter()
+                .filter(|(_, d)| !d.bars.is_empty())
+                .min_by_key(|(_, d)| d.used)
+                .map(|(&k, d)| (k, d.used));
+            match victim {
+                Some((k, used)) if used < since && k != day => {
+                    if let Some(d) = c.days.get_mut(&k) {
+                        let freed = d.bar_bytes();
+                        d.bars.clear();
+                        c.bar_bytes -= freed;
+                    }
+                }
+                _ => return,
+            }
+        }
+        let Some(d) = c.days.get_mut(&day).filter(|d| d.generation == generation) else {
+            return;
+        };
+        if let Some(old) = d.bars.insert(key, Arc::from(bars)) {
+            c.bar_bytes -= size_of_val(&*old);
+        }
+        c.bar_bytes += bytes;
+    }
+}
+
+impl CacheInner {
+    fn remove(&mut self, day: i32) {
+        if let Some(d) = self.days.remove(&day) {
+            self.segs -= d.segs.len();
+            self.bar_bytes -= d.bar_bytes();
+        }
+    }
 }
 
 /// One segment opened for reading.
+#[derive(Debug)]
 pub(crate) struct OpenSeg {
     pub file: File,
     pub toc: Toc,
@@ -172,13 +368,13 @@ impl BlockReader {
 /// block as stored, i.e. append order. Late ticks appear where they were
 /// appended, not re-sorted.
 pub struct TickIter {
-    root: PathBuf,
+    reader: StoreReader,
     symbol: SymbolId,
     from: i64,
     to: i64,
     days: std::vec::IntoIter<i32>,
-    segs: std::vec::IntoIter<OpenSeg>,
-    seg: Option<(OpenSeg, usize)>,
+    segs: std::vec::IntoIter<Arc<OpenSeg>>,
+    seg: Option<(Arc<OpenSeg>, usize)>,
     blocks: BlockReader,
     batch: Vec<Tick>,
     pos: usize,
@@ -231,7 +427,7 @@ impl TickIter {
                 continue;
             }
             let day = self.days.next()?;
-            match open_day(&self.root, day) {
+            match self.reader.day_segs(day) {
                 Ok(v) => self.segs = v.into_iter(),
                 Err(e) => return Some(Err(e)),
             }
@@ -286,8 +482,13 @@ pub struct BarIter {
     carry: Option<Bar>,
     blocks: BlockReader,
     tmp: Vec<Bar>,
+    bar_scratch: codec::BarScratch,
     cols: DayColumns,
     done: bool,
+    /// The day's bars straight from the cache (`pos..end` left to yield).
+    shared: Option<(Arc<[Bar]>, usize)>,
+    /// Cache clock at the query's start.
+    since: u64,
 }
 
 #[derive(Default)]
@@ -305,8 +506,22 @@ impl BarIter {
     fn load_day(&mut self, day: i32) -> Result<()> {
         self.day_bars.clear();
         self.pos = 0;
-        let segs = open_day(&self.reader.root, day)?;
+        self.shared = None;
+        let DaySegs { segs, cached } = self.reader.cache.day(&self.reader.root, day)?;
         let tf_ms = self.tf.millis();
+        let key = (self.symbol, tf_ms);
+        if let Some(g) = cached
+            && self.carry.is_none()
+            && let Some(bars) = self.reader.cache.bars(day, g, key)
+        {
+            let (f, t) = (self.from, self.to);
+            // sorted by start (latest_revisions)
+            let lo = bars.partition_point(|b| b.start < f);
+            let hi = bars.partition_point(|b| b.start < t);
+            self.pos = lo;
+            self.shared = Some((bars, hi));
+            return Ok(());
+        }
         for seg in &segs {
             for e in &seg.toc.entries {
                 if e.kind != KIND_BARS || e.symbol != self.symbol || e.timeframe_ms != tf_ms {
@@ -317,12 +532,13 @@ impl BarIter {
                     Ok(Err(c)) => return Err(corrupt(&seg.path, e.offset, c)),
                     Ok(Ok(h)) => h,
                 };
-                codec::decode_bars(
+                codec::decode_bars_with(
                     &self.blocks.raw,
                     h.count as usize,
                     h.symbol,
                     self.tf,
                     &mut self.tmp,
+                    &mut self.bar_scratch,
                 )
                 .map_err(|c| corrupt(&seg.path, e.offset, c))?;
                 self.day_bars.extend_from_slice(&self.tmp);
@@ -330,6 +546,12 @@ impl BarIter {
         }
         if !self.day_bars.is_empty() {
             segment::latest_revisions(&mut self.day_bars);
+            if let Some(g) = cached {
+                let since = self.since;
+                self.reader
+                    .cache
+                    .keep_bars(day, g, key, &self.day_bars, since);
+            }
             if let Some(c) = self.carry.take() {
                 self.day_bars.insert(0, c);
             }
@@ -343,7 +565,7 @@ impl BarIter {
 
     /// Bars of the day from its ticks; a bucket that crosses midnight is
     /// carried into the next day and merged there.
-    fn rebuild_day(&mut self, segs: &[OpenSeg]) -> Result<()> {
+    fn rebuild_day(&mut self, segs: &[Arc<OpenSeg>]) -> Result<()> {
         let c = &mut self.cols;
         c.ts.clear();
         c.price.clear();
@@ -459,11 +681,66 @@ fn merge(a: &Bar, b: &Bar) -> Bar {
     }
 }
 
+impl BarIter {
+    /// The next run of bars in range (the rest of a day; never empty), or
+    /// `None` at the end. A day served from the reader's cache is lent
+    /// straight from it, without a copy.
+    pub fn next_batch(&mut self) -> Option<Result<&[Bar]>> {
+        loop {
+            if let Some((_, end)) = &self.shared {
+                let end = *end;
+                if self.pos < end {
+                    let p = self.pos;
+                    self.pos = end;
+                    let (bars, _) = self.shared.as_ref()?;
+                    return Some(Ok(&bars[p..end]));
+                }
+                self.shared = None;
+                self.pos = 0;
+            }
+            if self.pos < self.day_bars.len() {
+                let p = self.pos;
+                self.pos = self.day_bars.len();
+                return Some(Ok(&self.day_bars[p..]));
+            }
+            if self.done {
+                return None;
+            }
+            match self.days.next() {
+                Some(day) => {
+                    if let Err(e) = self.load_day(day) {
+                        return Some(Err(e));
+                    }
+                }
+                None => {
+                    self.done = true;
+                    let c = self.carry.take()?;
+                    if c.start >= self.from && c.start < self.to {
+                        self.day_bars.clear();
+                        self.day_bars.push(c);
+                        self.pos = 1;
+                        return Some(Ok(&self.day_bars[..]));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 impl Iterator for BarIter {
     type Item = Result<Bar>;
 
     fn next(&mut self) -> Option<Result<Bar>> {
         loop {
+            if let Some((bars, end)) = &self.shared {
+                if self.pos < *end {
+                    self.pos += 1;
+                    return Some(Ok(bars[self.pos - 1]));
+                }
+                self.shared = None;
+                self.pos = 0;
+            }
             if self.pos < self.day_bars.len() {
                 self.pos += 1;
                 return Some(Ok(self.day_bars[self.pos - 1]));
@@ -494,10 +771,40 @@ impl StoreReader {
     /// A reader of the store at `root` (which must exist). Needs no lock and
     /// no daemon.
     pub fn open(root: &Path) -> Result<StoreReader> {
+        Self::with_cache(
+            root,
+            Self::DEFAULT_CACHED_SEGMENTS,
+            Self::DEFAULT_CACHED_BAR_BYTES,
+        )
+    }
+
+    /// Open segments a reader from [`StoreReader::open`] keeps cached.
+    pub const DEFAULT_CACHED_SEGMENTS: usize = 512;
+    /// Bytes of decoded stored bars it keeps (32 MiB: a year of 390 one-minute
+    /// bars a day for one symbol is 18 MiB; 1,440 a day is 67 MiB).
+    pub const DEFAULT_CACHED_BAR_BYTES: usize = 32 << 20;
+
+    /// A reader that keeps up to `max_segments` sealed segments open across
+    /// queries (one file descriptor each, plus its parsed index; 0 turns the
+    /// cache off), and up to `max_bar_bytes` of the stored bars queries
+    /// decoded from them. Only days whose segments are all sealed and whose
+    /// directory has not changed for 2 s are cached; a cached day is checked
+    /// against its directory's mtime at each use (one `stat`). Clones share
+    /// the cache.
+    pub fn with_cache(
+        root: &Path,
+        max_segments: usize,
+        max_bar_bytes: usize,
+    ) -> Result<StoreReader> {
         std::fs::metadata(root).map_err(|e| StoreError::io(root, e))?;
         Ok(StoreReader {
             root: root.to_owned(),
+            cache: Arc::new(SegCache::new(max_segments, max_bar_bytes)),
         })
+    }
+
+    fn day_segs(&self, day: i32) -> Result<Vec<Arc<OpenSeg>>> {
+        Ok(self.cache.day(&self.root, day)?.segs)
     }
 
     /// The store directory.
@@ -528,7 +835,7 @@ impl StoreReader {
     /// Ticks of `symbol` with `from <= ts_event < to`.
     pub fn ticks(&self, symbol: SymbolId, from: i64, to: i64) -> Result<TickIter> {
         Ok(TickIter {
-            root: self.root.clone(),
+            reader: self.clone(),
             symbol,
             from,
             to,
@@ -579,8 +886,11 @@ impl StoreReader {
             carry: None,
             blocks: BlockReader::new().map_err(|e| StoreError::io(&self.root, e))?,
             tmp: Vec::new(),
+            bar_scratch: codec::BarScratch::default(),
             cols: DayColumns::default(),
             done: false,
+            shared: None,
+            since: self.cache.now(),
         })
     }
 
@@ -590,7 +900,7 @@ impl StoreReader {
         let names = self.symbols()?;
         let mut m: BTreeMap<SymbolId, SymbolInfo> = BTreeMap::new();
         for day in self.days()? {
-            for seg in open_day(&self.root, day)? {
+            for seg in self.day_segs(day)? {
                 for e in &seg.toc.entries {
                     let i = m.entry(e.symbol).or_insert_with(|| SymbolInfo {
                         symbol: e.symbol,
@@ -629,7 +939,7 @@ impl StoreReader {
     pub fn last_tick_time(&self, symbol: SymbolId) -> Result<Option<i64>> {
         for day in self.days()?.into_iter().rev() {
             let mut best: Option<i64> = None;
-            for seg in open_day(&self.root, day)? {
+            for seg in self.day_segs(day)? {
                 for e in &seg.toc.entries {
                     if e.kind == KIND_TICKS && e.symbol == symbol {
                         best = Some(best.map_or(e.t_max, |b| b.max(e.t_max)));

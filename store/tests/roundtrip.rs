@@ -354,3 +354,64 @@ fn many_streams_evict_oldest_slot() {
         assert_same(&read_all(&r, s), &want);
     }
 }
+
+/// Sets every day directory's mtime into the past, as if settled.
+fn settle_days(root: &std::path::Path) {
+    let past = std::time::SystemTime::now() - Duration::from_secs(10);
+    for e in std::fs::read_dir(root.join("data")).unwrap() {
+        let d = std::fs::File::open(e.unwrap().path()).unwrap();
+        d.set_modified(past).unwrap();
+    }
+}
+
+#[test]
+fn reader_cache_follows_new_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = Timeframe::M1;
+    let start = T0 - T0 % 60_000_000_000;
+    let write = |close: f64, rev: u32| {
+        let mut w = StoreWriter::open(dir.path(), 0, small()).unwrap();
+        for i in 0..100 {
+            w.append_bar(&bar(1, tf, start + i * tf.nanos(), close, rev))
+                .unwrap();
+        }
+        w.seal_all().unwrap();
+        w.close().unwrap();
+    };
+    let closes = |r: &StoreReader| -> Vec<f64> {
+        let mut it = r.stored_bars(1, tf, i64::MIN, i64::MAX).unwrap();
+        let mut v = Vec::new();
+        while let Some(b) = it.next_batch() {
+            v.extend(b.unwrap().iter().map(|b| b.close));
+        }
+        // the per-bar iterator agrees with the batches
+        let one: Vec<f64> = r
+            .stored_bars(1, tf, i64::MIN, i64::MAX)
+            .unwrap()
+            .map(|b| b.unwrap().close)
+            .collect();
+        assert_eq!(one, v);
+        v
+    };
+    write(1.0, 0);
+    settle_days(dir.path());
+    let r = StoreReader::open(dir.path()).unwrap();
+    let uncached = StoreReader::with_cache(dir.path(), 0, 0).unwrap();
+    assert_eq!(closes(&r), vec![1.0; 100]);
+    assert_eq!(closes(&r), vec![1.0; 100], "served from the cache");
+    // a part range: partition of the cached day
+    let mid: Vec<Bar> = r
+        .stored_bars(1, tf, start + 10 * tf.nanos(), start + 20 * tf.nanos())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(mid.len(), 10);
+    assert_eq!(mid[0].start, start + 10 * tf.nanos());
+    // a new revision lands in a new sealed segment: the directory changes
+    write(2.0, 1);
+    assert_eq!(closes(&r), vec![2.0; 100], "a changed day is reread");
+    settle_days(dir.path());
+    assert_eq!(closes(&r), vec![2.0; 100]);
+    assert_eq!(closes(&r), vec![2.0; 100]);
+    assert_eq!(closes(&uncached), vec![2.0; 100]);
+}
