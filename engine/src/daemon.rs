@@ -88,10 +88,16 @@ pub fn run(cfg: Config, log: LogHandle) -> Result<(), DaemonError> {
         data_dir = %data_dir.display(),
         ingest_threads = cfg.ingest.threads,
         workers = cfg.workers.threads,
+        mode = ?cfg.workers.mode,
         timeframes = ?cfg.aggregation.timeframes.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         "tickd starting"
     );
-    crate::pin::warn_on_shared_cores(&cfg.ingest.cores, &cfg.workers.cores);
+    // Inline mode has no worker threads: their cores are not used.
+    let worker_cores: &[usize] = match cfg.workers.mode {
+        crate::config::WorkerMode::Threads => &cfg.workers.cores,
+        crate::config::WorkerMode::Inline => &[],
+    };
+    crate::pin::warn_on_shared_cores(&cfg.ingest.cores, worker_cores);
     let rings = if cfg.ring.enabled {
         (0..cfg.workers.threads)
             .map(|w| crate::publish::paths_of(&cfg, w))

@@ -734,6 +734,7 @@ fn tickctl_misuse_gives_clear_errors_and_exit_codes() {
 fn configured_cores_the_machine_lacks_give_a_warning_and_a_working_daemon() {
     let d = Daemon::start(&[
         "ingest.cores=[4000]",
+        "workers.mode=\"threads\"",
         "workers.threads=2",
         "workers.cores=[4001,4002]",
     ]);

@@ -130,7 +130,7 @@ pub struct RawWorkers {
 impl Default for RawWorkers {
     fn default() -> Self {
         RawWorkers {
-            mode: "threads".into(),
+            mode: "inline".into(),
             threads: 1,
             cores: vec![1],
             queue_capacity: 65_536,

@@ -41,7 +41,11 @@ fn every_key_has_a_comment_above_it() {
 fn print_config_round_trips() {
     let c = Config::load(
         None,
-        &["workers.threads=3".into(), "workers.cores=[]".into()],
+        &[
+            "workers.mode=\"threads\"".into(),
+            "workers.threads=3".into(),
+            "workers.cores=[]".into(),
+        ],
     )
     .unwrap();
     let again = Config::from_toml_str(&c.to_toml()).unwrap();
