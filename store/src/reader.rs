@@ -39,7 +39,11 @@ pub struct StoreReader {
 /// into place, so a cached handle always reads what the listing named. A
 /// day is only cached once its directory is [`SegCache::SETTLE`] old, so a
 /// change within the file system's timestamp granularity cannot hide
-/// behind an equal mtime; days with hot segments are never cached.
+/// behind an equal mtime; days with hot segments are never cached. Days
+/// enter the cache only through a stored-bars query that decoded bars from
+/// them (tick queries and rebuilt bars reuse cached days but add none: their
+/// long-lived small allocations between large transient ones would make a
+/// reader's resident memory grow with the history it streams).
 /// Bounded by open segments (file descriptors): the least recently used
 /// days are dropped first.
 ///
@@ -85,6 +89,8 @@ struct DaySegs {
     segs: Vec<Arc<OpenSeg>>,
     /// Generation of the cache entry, if the day is cached.
     cached: Option<u64>,
+    /// The directory's mtime if the day was read uncached and is settled.
+    settled: Option<SystemTime>,
 }
 
 impl SegCache {
@@ -104,7 +110,11 @@ impl SegCache {
         let dir = layout::day_dir(root, day);
         if self.max_segs == 0 {
             let segs = open_day(root, day)?.into_iter().map(Arc::new).collect();
-            return Ok(DaySegs { segs, cached: None });
+            return Ok(DaySegs {
+                segs,
+                cached: None,
+                settled: None,
+            });
         }
         let mtime = std::fs::metadata(&dir).and_then(|m| m.modified()).ok();
         if let Some(mt) = mtime {
@@ -117,6 +127,7 @@ impl SegCache {
                     return Ok(DaySegs {
                         segs: d.segs.clone(),
                         cached: Some(d.generation),
+                        settled: None,
                     });
                 }
                 c.remove(day);
@@ -128,35 +139,41 @@ impl SegCache {
                 .duration_since(mt)
                 .is_ok_and(|age| age >= Self::SETTLE)
         });
-        let mut cached = None;
-        if let Some(mt) = settled
-            && segs.len() <= self.max_segs
-            && segs.iter().all(|s| s.name.ends_with(".seg"))
-        {
-            let mut c = self.lock();
-            while c.segs + segs.len() > self.max_segs {
-                let Some((&old, _)) = c.days.iter().min_by_key(|(_, d)| d.used) else {
-                    break;
-                };
-                c.remove(old);
-            }
-            c.remove(day);
-            c.segs += segs.len();
-            c.generation += 1;
-            let (used, generation) = (c.clock, c.generation);
-            c.days.insert(
-                day,
-                CachedDay {
-                    mtime: mt,
-                    segs: segs.clone(),
-                    bars: HashMap::new(),
-                    used,
-                    generation,
-                },
-            );
-            cached = Some(generation);
+        Ok(DaySegs {
+            segs,
+            cached: None,
+            settled,
+        })
+    }
+
+    /// Caches a day read uncached (its directory `settled` at `mtime`), if
+    /// all its segments are sealed; the new entry's generation.
+    fn insert_day(&self, day: i32, mtime: SystemTime, segs: &[Arc<OpenSeg>]) -> Option<u64> {
+        if segs.len() > self.max_segs || !segs.iter().all(|s| s.name.ends_with(".seg")) {
+            return None;
         }
-        Ok(DaySegs { segs, cached })
+        let mut c = self.lock();
+        c.remove(day);
+        while c.segs + segs.len() > self.max_segs {
+            let Some((&old, _)) = c.days.iter().min_by_key(|(_, d)| d.used) else {
+                break;
+            };
+            c.remove(old);
+        }
+        c.segs += segs.len();
+        c.generation += 1;
+        let (used, generation) = (c.clock, c.generation);
+        c.days.insert(
+            day,
+            CachedDay {
+                mtime,
+                segs: segs.to_vec(),
+                bars: HashMap::new(),
+                used,
+                generation,
+            },
+        );
+        Some(generation)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
@@ -507,7 +524,11 @@ impl BarIter {
         self.day_bars.clear();
         self.pos = 0;
         self.shared = None;
-        let DaySegs { segs, cached } = self.reader.cache.day(&self.reader.root, day)?;
+        let DaySegs {
+            segs,
+            cached,
+            settled,
+        } = self.reader.cache.day(&self.reader.root, day)?;
         let tf_ms = self.tf.millis();
         let key = (self.symbol, tf_ms);
         if let Some(g) = cached
@@ -546,6 +567,9 @@ impl BarIter {
         }
         if !self.day_bars.is_empty() {
             segment::latest_revisions(&mut self.day_bars);
+            // days enter the cache through the stored bars decoded from them
+            let cached = cached
+                .or_else(|| settled.and_then(|mt| self.reader.cache.insert_day(day, mt, &segs)));
             if let Some(g) = cached {
                 let since = self.since;
                 self.reader
