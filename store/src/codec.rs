@@ -451,6 +451,26 @@ pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64]) -> Res<()> {
 
 // ---------------------------------------------------------------- float columns
 
+/// `x` rounded half away from zero, if `|x| < 2^53` (so that the integer
+/// converts back exactly). Without SSE4.1, `f64::round` is a libm call; the
+/// truncating conversion and one exact subtraction are not.
+#[inline(always)]
+fn round_i64(x: f64) -> Option<i64> {
+    if !(x.abs() < MAX_EXACT) {
+        return None;
+    }
+    let t = x as i64;
+    // exact: |x| < 2^53, so x - t is representable
+    let f = x - t as f64;
+    Some(if f >= 0.5 {
+        t + 1
+    } else if f <= -0.5 {
+        t - 1
+    } else {
+        t
+    })
+}
+
 /// The smallest number of decimals that represents every value exactly, if any.
 fn decimals_of(vals: impl Iterator<Item = f64>) -> Option<u8> {
     let mut e = 0u8;
@@ -463,9 +483,10 @@ fn decimals_of(vals: impl Iterator<Item = f64>) -> Option<u8> {
         last = Some(v.to_bits());
         loop {
             let p = POW10[e as usize];
-            let m = (v * p).round();
             // through the integer, as the decoder does: -0.0 has no integer form
-            if m.abs() < MAX_EXACT && ((m as i64) as f64 / p).to_bits() == v.to_bits() {
+            if let Some(m) = round_i64(v * p)
+                && (m as f64 / p).to_bits() == v.to_bits()
+            {
                 break;
             }
             e += 1;
@@ -490,7 +511,8 @@ pub(crate) fn put_floats(
         let mut last = (f64::NAN.to_bits(), 0i64);
         m.extend(vals.map(|v| {
             if v.to_bits() != last.0 {
-                last = (v.to_bits(), (v * p).round() as i64);
+                // decimals_of found this very integer for v
+                last = (v.to_bits(), round_i64(v * p).unwrap_or(0));
             }
             last.1
         }));
@@ -1137,6 +1159,38 @@ mod tests {
             let _ = decode_ticks(&bytes, n, 1, &mut out);
             let mut bars = Vec::new();
             let _ = decode_bars(&bytes, n, 1, Timeframe::S1, &mut bars);
+        }
+    }
+
+    #[test]
+    fn round_i64_is_round() {
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            16742.000000000004,
+            16741.999999999996,
+            4503599627370495.5,
+            -4503599627370495.5,
+            9007199254740991.0,
+            123.456e6,
+        ] {
+            assert_eq!(round_i64(x), Some(x.round() as i64), "{x}");
+        }
+        for x in [
+            9007199254740992.0,
+            -9007199254740992.0,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+        ] {
+            assert_eq!(round_i64(x), None, "{x}");
         }
     }
 
