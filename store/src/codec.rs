@@ -456,7 +456,7 @@ pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64]) -> Res<()> {
 /// truncating conversion and one exact subtraction are not.
 #[inline(always)]
 fn round_i64(x: f64) -> Option<i64> {
-    if !(x.abs() < MAX_EXACT) {
+    if x.is_nan() || x.abs() >= MAX_EXACT {
         return None;
     }
     let t = x as i64;
