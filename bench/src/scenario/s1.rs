@@ -202,10 +202,9 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             let sent = rep.ticks;
             let (st, drained) =
                 d.wait_until(Duration::from_secs(30), Duration::from_secs(2), |s| {
-                    s.counter("processed")
-                        + s.counter("queue_full_drops")
-                        + s.counter("udp_kernel_drops")
-                        >= sent
+                    // Ticks only: `udp_kernel_drops` counts datagrams (of
+                    // however many ticks each), so it cannot be added here.
+                    s.counter("processed") + s.counter("queue_full_drops") >= sent
                 })?;
             let rcvbuf = match (snmp0, crate::sys::udp_errors()) {
                 (Some(a), Some(b)) => Some(b.1.saturating_sub(a.1)),
@@ -238,8 +237,9 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             let _ = writeln!(
                 md,
                 "\nSent {} ticks in {:.1} s ({:.0}/s offered {}/s); daemon received {}, processed {}, \
-                 stored {}; drops: queue full {}, UDP kernel (daemon's count) {}, UDP receive-buffer \
-                 datagrams (kernel /proc/net/snmp RcvbufErrors, whole machine) {}, sender {}; \
+                 stored {}; ticks lost before the daemon (sent − received) {}; drops: queue full {} ticks, \
+                 UDP kernel {} datagrams (daemon's SO_RXQ_OVFL count), UDP receive-buffer \
+                 {} datagrams (kernel /proc/net/snmp RcvbufErrors, whole machine), sender {}; \
                  rejected {:?}; drained: {drained}. Daemon RSS {:.1} MiB.\n\nCPU during the load: {}\n",
                 sent,
                 rep.elapsed_s,
@@ -248,6 +248,7 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
                 st.counter("received"),
                 st.counter("processed"),
                 st.counter("ticks_stored"),
+                sent.saturating_sub(st.counter("received")),
                 st.counter("queue_full_drops"),
                 st.counter("udp_kernel_drops"),
                 rcvbuf.map_or("n/a".into(), |n| n.to_string()),
