@@ -319,10 +319,12 @@ impl WorkerCore {
         self.stats
             .record_n(Stage::Aggregate, elapsed_ns(t0, t1) / n.max(1), n);
 
-        self.emit_batch(batch);
-
+        self.publish_batch(batch);
+        // Receive → published: taken before the store hand-off, which a
+        // subscriber does not wait for.
         let t2 = now_ns();
         self.stats.record_since_recv(Stage::EndToEnd, batch, t2);
+        self.store_batch(batch);
         self.stats.bump(Counter::Processed, n);
         if self.store.is_none() {
             // No store: a tick is accepted once aggregated and published.
@@ -330,8 +332,8 @@ impl WorkerCore {
         }
     }
 
-    /// Publish and store what a batch produced.
-    fn emit_batch(&mut self, batch: &[Tick]) {
+    /// Publish what a batch produced (then [`WorkerCore::store_batch`]).
+    fn publish_batch(&mut self, batch: &[Tick]) {
         let mut closed = 0u64;
         let mut revisions = 0u64;
         let mut updates = 0u64;
@@ -355,6 +357,10 @@ impl WorkerCore {
             }
             self.stats.bump(Counter::Published, published);
         }
+    }
+
+    /// Hand a batch's ticks and its closed bars to the store thread.
+    fn store_batch(&mut self, batch: &[Tick]) {
         if let Some(s) = &mut self.store {
             // `store_room` bounded the batch by the free tick slots.
             if let Ok(chunk) = s.ticks.write_chunk_uninit(batch.len()) {
@@ -448,7 +454,8 @@ impl WorkerCore {
             self.quotes.advance(wall, &mut self.events);
             self.rename_quote_bars(before);
             if !self.events.is_empty() {
-                self.emit_batch(&[]);
+                self.publish_batch(&[]);
+                self.store_batch(&[]);
             }
         }
         let (a, b) = (self.trades.stats(), self.quotes.stats());
