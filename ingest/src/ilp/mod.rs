@@ -227,6 +227,9 @@ pub struct IlpStream {
     /// Lines completed on this stream so far.
     pub line_no: u64,
     discarding: bool,
+    /// While discarding: the discarded bytes end with an odd run of
+    /// backslashes (so a `\n` right after them is escaped).
+    discard_odd: bool,
 }
 
 impl IlpStream {
@@ -237,6 +240,7 @@ impl IlpStream {
             peer,
             line_no: 0,
             discarding: false,
+            discard_odd: false,
         }
     }
 }
@@ -264,22 +268,37 @@ pub struct IlpParser {
 /// by an odd run of backslashes.
 #[inline]
 fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+    line_end_after(buf, from, false)
+}
+
+/// [`line_end`] for a line whose earlier bytes are gone (an over-long line
+/// being discarded across reads): `odd` says whether they ended with an odd
+/// run of backslashes, which then continues into `buf[from..]`.
+#[inline]
+fn line_end_after(buf: &[u8], from: usize, odd: bool) -> Option<usize> {
     let mut i = from;
     loop {
         let nl = i + memchr::memchr(b'\n', buf.get(i..)?)?;
-        if nl == from || buf[nl - 1] != b'\\' {
-            return Some(nl);
-        }
         let run = buf[from..nl]
             .iter()
             .rev()
             .take_while(|&&b| b == b'\\')
             .count();
-        if run % 2 == 0 {
+        // A run reaching back to `from` continues the carried one.
+        let carried = usize::from(odd && run == nl - from);
+        if (run + carried) % 2 == 0 {
             return Some(nl);
         }
         i = nl + 1;
     }
+}
+
+/// Whether `bytes`, following bytes that ended with an odd run of
+/// backslashes when `odd`, end with an odd run of backslashes.
+fn ends_escaping(bytes: &[u8], odd: bool) -> bool {
+    let run = bytes.iter().rev().take_while(|&&b| b == b'\\').count();
+    let carried = usize::from(odd && run == bytes.len());
+    (run + carried) % 2 == 1
 }
 
 /// Scans from `i` to the first unescaped byte that `stop` accepts; returns its
@@ -723,13 +742,15 @@ impl IlpParser {
         let mut n = 0usize;
         while pos < buf.len() {
             if st.discarding {
-                match line_end(buf, pos) {
+                match line_end_after(buf, pos, st.discard_odd) {
                     Some(nl) => {
                         st.discarding = false;
+                        st.discard_odd = false;
                         pos = nl + 1;
                         continue;
                     }
                     None => {
+                        st.discard_odd = ends_escaping(&buf[pos..], st.discard_odd);
                         pos = buf.len();
                         break;
                     }
@@ -749,6 +770,7 @@ impl IlpParser {
                         self.counts.lines += 1;
                         self.fail(st, IlpError::LineTooLong, &buf[pos..], now_ns);
                         st.discarding = true;
+                        st.discard_odd = ends_escaping(&buf[pos..], false);
                         pos = buf.len();
                     }
                     break;

@@ -343,3 +343,73 @@ proptest! {
         prop_assert_eq!(parse_i64(s.as_bytes()), s.parse::<i64>().ok().filter(|&x| x != i64::MIN));
     }
 }
+
+/// Parses `chunks` in order as one stream (as a TCP connection delivers
+/// them), returning the ticks' (symbol, price) and the counts.
+fn parse_chunked(chunks: &[&[u8]]) -> (Vec<(u32, u64)>, IlpCounts) {
+    let (mut p, _) = parser_with(&IlpConfig {
+        max_line: 64,
+        ..IlpConfig::default()
+    });
+    let mut st = IlpStream::default();
+    let mut out = vec![Tick::default(); 4096];
+    let mut buf = Vec::new();
+    let mut ticks = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        buf.extend_from_slice(c);
+        let r = p.parse_buf(&mut st, &buf, i + 1 == chunks.len(), NOW, &mut out);
+        ticks.extend(out[..r.ticks].iter().map(|t| (t.symbol, t.price.to_bits())));
+        buf.drain(..r.consumed);
+    }
+    (ticks, p.counts)
+}
+
+/// An over-long line being discarded across reads: a run of backslashes
+/// split between two reads still escapes the newline after it, as it does
+/// when the bytes arrive at once (found by the `ilp_line` fuzz target).
+#[test]
+fn discarding_an_overlong_line_keeps_escapes_across_reads() {
+    let crash: &[u8] = b"mamuPtuno\\\\\\\n\\matuno\\\x7f\0\0\0\0\0\0\0\\\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88)))\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88\x88))))))))))))))))\x88\x88\x88\x88\x88\\\n\\";
+    let long = "x".repeat(80);
+    let cases: Vec<Vec<u8>> = vec![
+        crash.to_vec(),
+        format!("{long}\\\\\\\nt,symbol=A price=1,size=1 1\n").into_bytes(),
+        format!("{long}\\\\\nt,symbol=A price=1,size=1 1\n").into_bytes(),
+        format!("{long}\\\\\\\\\\\nstill the long line\nt,symbol=B price=2,size=1 1\n")
+            .into_bytes(),
+    ];
+    for data in &cases {
+        let whole = parse_chunked(&[data]);
+        for cut in 0..=data.len() {
+            let (a, b) = data.split_at(cut);
+            assert_eq!(parse_chunked(&[a, b]), whole, "cut at {cut} of {data:?}");
+        }
+        for cut in 1..data.len() {
+            let (a, rest) = data.split_at(cut);
+            let (b, c) = rest.split_at(rest.len() / 2);
+            assert_eq!(
+                parse_chunked(&[a, b, c]),
+                whole,
+                "cuts at {cut} of {data:?}"
+            );
+        }
+    }
+}
+
+proptest! {
+    /// Any split of any mix of long lines, backslashes and newlines parses
+    /// as the bytes whole do.
+    #[test]
+    fn splits_are_invisible(
+        parts in proptest::collection::vec(prop_oneof![
+            Just(b"\\".to_vec()), Just(b"\n".to_vec()), Just(b"x".repeat(40)),
+            Just(b"t,symbol=A price=1,size=1 1".to_vec()), Just(b" ".to_vec()),
+        ], 0..24),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let data = parts.concat();
+        let whole = parse_chunked(&[&data]);
+        let (a, b) = data.split_at(cut.index(data.len() + 1));
+        prop_assert_eq!(parse_chunked(&[a, b]), whole);
+    }
+}
