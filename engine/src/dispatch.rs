@@ -41,6 +41,8 @@ pub struct Dispatcher {
     stats: ThreadStats,
     /// Clock at the start of the current batch, ns since the epoch.
     now: i64,
+    /// The validator's event-time window at `now` (computed once per batch).
+    window: (i64, i64),
     /// `now` is from an earlier batch: read the clock at the next offer.
     stale: bool,
     /// Receive time of the current run of queued ticks with equal receive
@@ -57,12 +59,14 @@ impl Dispatcher {
     /// A dispatcher over one queue per worker (`txs[w]` feeds worker `w`).
     pub fn new(txs: Vec<TickTx>, validator: Validator, stats: ThreadStats) -> Dispatcher {
         let router = Router::new(txs.len());
+        let now = now_ns();
         Dispatcher {
             txs,
             router,
+            window: validator.window(now),
             validator,
             stats,
-            now: now_ns(),
+            now,
             stale: false,
             run_ts: 0,
             run: 0,
@@ -82,6 +86,7 @@ impl Dispatcher {
     pub fn begin_batch(&mut self) -> i64 {
         self.end_run();
         self.now = now_ns();
+        self.window = self.validator.window(self.now);
         self.stale = false;
         self.now
     }
@@ -136,7 +141,7 @@ impl Dispatcher {
         if self.stale {
             self.begin_batch();
         }
-        if let Err(r) = self.validator.check(tick, self.now) {
+        if let Err(r) = Validator::check_in(tick, self.window) {
             self.stats.bump(Counter::Received, 1);
             self.stats.reject(r);
             return Ok(Offer::Rejected);

@@ -727,28 +727,31 @@ impl BarIter {
                 self.pos = self.day_bars.len();
                 return Some(Ok(&self.day_bars[p..]));
             }
-            if self.done {
-                return None;
-            }
-            match self.days.next() {
-                Some(day) => {
-                    if let Err(e) = self.load_day(day) {
-                        return Some(Err(e));
-                    }
-                }
-                None => {
-                    self.done = true;
-                    let c = self.carry.take()?;
-                    if c.start >= self.from && c.start < self.to {
-                        self.day_bars.clear();
-                        self.day_bars.push(c);
-                        self.pos = 1;
-                        return Some(Ok(&self.day_bars[..]));
-                    }
-                    return None;
-                }
+            if let Err(e) = self.refill()? {
+                return Some(Err(e));
             }
         }
+    }
+
+    /// Loads the next day (into `shared` or `day_bars`), or after the last
+    /// day the bar carried over midnight when it is in range; `None` when
+    /// nothing is left.
+    fn refill(&mut self) -> Option<Result<()>> {
+        if self.done {
+            return None;
+        }
+        if let Some(day) = self.days.next() {
+            return Some(self.load_day(day));
+        }
+        self.done = true;
+        let c = self.carry.take()?;
+        if c.start >= self.from && c.start < self.to {
+            self.day_bars.clear();
+            self.day_bars.push(c);
+            self.pos = 0;
+            return Some(Ok(()));
+        }
+        None
     }
 }
 
@@ -769,23 +772,8 @@ impl Iterator for BarIter {
                 self.pos += 1;
                 return Some(Ok(self.day_bars[self.pos - 1]));
             }
-            if self.done {
-                return None;
-            }
-            match self.days.next() {
-                Some(day) => {
-                    if let Err(e) = self.load_day(day) {
-                        return Some(Err(e));
-                    }
-                }
-                None => {
-                    self.done = true;
-                    let c = self.carry.take()?;
-                    if c.start >= self.from && c.start < self.to {
-                        return Some(Ok(c));
-                    }
-                    return None;
-                }
+            if let Err(e) = self.refill()? {
+                return Some(Err(e));
             }
         }
     }

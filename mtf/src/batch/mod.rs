@@ -339,23 +339,10 @@ fn fold_bars(fine: &[Bar], tf: Timeframe, spec: &BatchSpec, out: &mut Vec<Bar>) 
     for f in fine {
         if let Some(b) = open.as_mut() {
             if f.first_ts < b.end {
-                if f.high > b.high {
-                    b.high = f.high;
-                }
-                if f.low < b.low {
-                    b.low = f.low;
-                }
-                b.close = f.close;
-                b.volume += f.volume;
-                b.vwap_num += f.vwap_num;
-                b.buy_volume += f.buy_volume;
-                b.sell_volume += f.sell_volume;
-                b.count += f.count;
-                b.last_ts = f.last_ts;
+                crate::accum::merge(b, f);
                 continue;
             }
-            b.vwap = Bar::vwap_of(b.vwap_num, b.volume, b.close);
-            out.push(*b);
+            out.push(crate::accum::finish(b));
             n += 1;
         }
         let start = tf.bucket_start(f.first_ts, origin);
@@ -366,9 +353,8 @@ fn fold_bars(fine: &[Bar], tf: Timeframe, spec: &BatchSpec, out: &mut Vec<Bar>) 
             ..*f
         });
     }
-    if let Some(mut b) = open {
-        b.vwap = Bar::vwap_of(b.vwap_num, b.volume, b.close);
-        out.push(b);
+    if let Some(b) = open {
+        out.push(crate::accum::finish(&b));
         n += 1;
     }
     n
