@@ -75,7 +75,11 @@ fn replay_and_compare(file: &Path, via: &str, mode: &str) {
         "{via}: UDP loss"
     );
     let n = ticks.len() as u64;
-    d.wait_for(120, "every tick accepted", |s| s.counter("accepted") >= n);
+    // `received` is the receiver thread's counter, published on its own
+    // cadence: wait for it too before asserting both exactly.
+    d.wait_for(120, "every tick accepted", |s| {
+        s.counter("accepted") >= n && s.counter("received") >= n
+    });
     let s = d.stats();
     assert_eq!(s.counter("accepted"), n, "{via}");
     assert_eq!(s.counter("received"), n, "{via}");
@@ -518,7 +522,15 @@ fn a_feed_gap_is_counted_and_published_to_subscribers_in(mode: &str) {
         sent += n;
         std::thread::sleep(Duration::from_millis(20));
     }
-    let s = d.wait_for(30, "every tick", |s| s.counter("accepted") >= sent);
+    // Counters are published by the thread that owns them, each on its own
+    // cadence (the receiver's every sources::REPORT_EVERY), so `accepted` can
+    // be seen before `gaps`: wait for both, then check the gap count is exact.
+    d.wait_for(30, "every tick and the gap", |s| {
+        s.counter("accepted") >= sent && s.counter("gaps") >= 6
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let s = d.stats();
+    assert_eq!(s.counter("accepted"), sent, "{:?}", s.counters);
     assert_eq!(s.counter("gaps"), 6, "{:?}", s.counters);
     let t0 = Instant::now();
     let gap = loop {
