@@ -36,6 +36,9 @@ const MODE_CONST: u8 = 1;
 const MODE_PACKED: u8 = 2;
 const TIME_DELTA: u8 = 0;
 const TIME_DOD: u8 = 1;
+/// Deltas / g without zigzag: written (by version 3) when every delta is
+/// non-negative, i.e. the usual sorted column, where zigzag costs a bit.
+const TIME_DELTA_UNSIGNED: u8 = 2;
 const FLOAT_DECIMAL: u8 = 0;
 const FLOAT_XOR: u8 = 1;
 const FLOAT_DECIMAL_RAW: u8 = 2;
@@ -386,7 +389,12 @@ pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>, u
             d => d / gi,
         }));
     }
-    let delta_cost: usize = scratch.iter().map(|&d| varint_len(zigzag(d))).sum();
+    let (mut delta_cost, mut unsigned_cost, mut sorted) = (0usize, 0usize, true);
+    for &d in scratch.iter() {
+        delta_cost += varint_len(zigzag(d));
+        unsigned_cost += varint_len(d as u64);
+        sorted &= d >= 0;
+    }
     let mut prev = 0i64;
     let dod_cost: usize = scratch
         .iter()
@@ -396,7 +404,10 @@ pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>, u
             varint_len(zigzag(dd))
         })
         .sum();
-    if dod_cost < delta_cost {
+    if sorted && unsigned_cost <= dod_cost {
+        out.push(TIME_DELTA_UNSIGNED);
+        put_int_col(out, scratch.iter().map(|&d| d as u64), u);
+    } else if dod_cost < delta_cost {
         out.push(TIME_DOD);
         let mut prev = 0i64;
         let it = scratch.iter().map(|&d| {
@@ -432,6 +443,12 @@ pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64]) -> Res<()> {
         TIME_DELTA => read_int_col(c, rest, |o, v| {
             for (o, &v) in o.iter_mut().zip(v) {
                 t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
+                *o = t;
+            }
+        }),
+        TIME_DELTA_UNSIGNED => read_int_col(c, rest, |o, v| {
+            for (o, &v) in o.iter_mut().zip(v) {
+                t = t.wrapping_add((v as i64).wrapping_mul(g));
                 *o = t;
             }
         }),
@@ -727,24 +744,36 @@ pub struct EncodeScratch {
     m: Vec<i64>,
     u: Vec<u64>,
     alt: Vec<u8>,
+    /// Where each column but the last of the newest tick block ends in its
+    /// output (the sealer ends a zstd block there; see `Codecs::compress`).
+    pub(crate) splits: Vec<usize>,
 }
 
 /// Appends the column encoding of `ticks` (one symbol) to `out`.
 pub fn encode_ticks(ticks: &[Tick], out: &mut Vec<u8>, s: &mut EncodeScratch) {
+    let base = out.len();
+    s.splits.clear();
     s.col.clear();
     s.col.extend(ticks.iter().map(|t| t.ts_event));
     put_times(out, &s.col, &mut s.times, &mut s.u);
+    s.splits.push(out.len() - base);
     put_recv(out, ticks, s);
+    s.splits.push(out.len() - base);
     put_runs(
         out,
         ticks
             .iter()
             .map(|t| t.side as u64 | (t.kind as u64) << 2 | (t.flags as u64) << 8),
     );
+    s.splits.push(out.len() - base);
     put_floats(out, ticks.iter().map(|t| t.price), &mut s.m, &mut s.u);
+    s.splits.push(out.len() - base);
     put_floats(out, ticks.iter().map(|t| t.size), &mut s.m, &mut s.u);
+    s.splits.push(out.len() - base);
     put_floats(out, ticks.iter().map(|t| t.ask), &mut s.m, &mut s.u);
+    s.splits.push(out.len() - base);
     put_floats(out, ticks.iter().map(|t| t.ask_size), &mut s.m, &mut s.u);
+    s.splits.push(out.len() - base);
     let ids = ticks.iter().scan(0u64, |prev, t| {
         let d = t.id.wrapping_sub(*prev) as i64;
         *prev = t.id;
@@ -1132,6 +1161,17 @@ mod tests {
         }
 
         #[test]
+        fn sorted_time_columns_exact(first in any_time(), steps in prop::collection::vec(prop_oneof![0i64..3, 0i64..1_000_000, 0..i64::MAX / 4], 0..300), unit in prop_oneof![Just(1i64), Just(1_000), Just(1_000_000)]) {
+            let mut t = first;
+            let ts: Vec<i64> = steps.iter().map(|&d| { t = t.wrapping_add(d.wrapping_mul(unit)); t }).collect();
+            let mut buf = Vec::new();
+            put_times(&mut buf, &ts, &mut Vec::new(), &mut Vec::new());
+            let mut got = vec![0i64; ts.len()];
+            read_times(&mut Cursor::new(&buf), &mut got).unwrap();
+            prop_assert_eq!(got, ts);
+        }
+
+        #[test]
         fn bars_round_trip_bit_exact(raw in prop::collection::vec((any_time(), any_f64(), any_f64(), any::<u64>(), any::<u32>(), any::<u32>()), 0..100)) {
             let tf = Timeframe::M1;
             let bars: Vec<Bar> = raw.iter().map(|&(t, p, v, c, r, f)| Bar {
@@ -1213,6 +1253,41 @@ mod tests {
             &mut Vec::new(),
         );
         assert_eq!(buf[0], FLOAT_XOR, "-0.0 has no decimal form");
+    }
+
+    #[test]
+    fn sorted_bursty_times_take_unsigned_deltas() {
+        // Trades in bursts: many equal times, then gaps up to 127 ms. Zigzag
+        // would need two bytes from 64 ms on; unsigned deltas need one.
+        let mut t = 1_582_329_602_111_000_000i64;
+        let ts: Vec<i64> = (0..1000)
+            .map(|i: i64| {
+                t += (i * 37 % 5).min(2) * (i * 53 % 120) * 1_000_000;
+                t
+            })
+            .collect();
+        let mut buf = Vec::new();
+        put_times(&mut buf, &ts, &mut Vec::new(), &mut Vec::new());
+        let mut c = Cursor::new(&buf);
+        c.u64().unwrap();
+        assert_eq!(c.varint().unwrap(), 1_000_000);
+        assert_eq!(c.u8().unwrap(), TIME_DELTA_UNSIGNED);
+        let mut got = vec![0i64; ts.len()];
+        read_times(&mut Cursor::new(&buf), &mut got).unwrap();
+        assert_eq!(got, ts);
+        // Out of order: never the unsigned mode.
+        let mut back = ts.clone();
+        back.swap(10, 11);
+        back[11] -= 1_000_000;
+        let mut buf = Vec::new();
+        put_times(&mut buf, &back, &mut Vec::new(), &mut Vec::new());
+        let mut c = Cursor::new(&buf);
+        c.u64().unwrap();
+        c.varint().unwrap();
+        assert_ne!(c.u8().unwrap(), TIME_DELTA_UNSIGNED);
+        let mut got = vec![0i64; back.len()];
+        read_times(&mut Cursor::new(&buf), &mut got).unwrap();
+        assert_eq!(got, back);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::codec::Corrupt;
 /// `TICKDSEG`: the first 8 bytes of every segment file.
 pub const FILE_MAGIC: [u8; 8] = *b"TICKDSEG";
 /// Format version written in the file header.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// Oldest format version still read (version 1 differs only in its integer
 /// columns, which the decoder still reads).
 pub const MIN_FORMAT_VERSION: u16 = 1;
@@ -604,7 +604,7 @@ mod tests {
         };
         assert_eq!(FileHeader::decode(&f.encode()).unwrap().0, f);
         // version 1 files are still read; unknown versions are not
-        for (v, ok) in [(0u16, false), (1, true), (2, true), (3, false)] {
+        for (v, ok) in [(0u16, false), (1, true), (2, true), (3, true), (4, false)] {
             let mut b = f.encode();
             wr(&mut b, FH_VERSION, &v.to_le_bytes());
             let crc = crc32c::crc32c(&b[..FH_CRC]);

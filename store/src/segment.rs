@@ -16,6 +16,8 @@ use crate::io::ReadAt;
 pub(crate) struct Codecs {
     level: i32,
     zc: Option<zstd::bulk::Compressor<'static>>,
+    /// Streaming context for payloads compressed in column-aligned blocks.
+    zs: Option<zstd::zstd_safe::CCtx<'static>>,
     zd: Option<zstd::bulk::Decompressor<'static>>,
     buf: Vec<u8>,
 }
@@ -25,14 +27,19 @@ impl Codecs {
         Ok(Codecs {
             level: zstd_level,
             zc: None,
+            zs: None,
             zd: None,
             buf: Vec::new(),
         })
     }
 
     /// Compresses `raw` with `codec` into `self.buf`; falls back to
-    /// [`CODEC_NONE`] when compression does not shrink it.
-    fn compress(&mut self, codec: u8, raw: &[u8]) -> io::Result<u8> {
+    /// [`CODEC_NONE`] when compression does not shrink it. For zstd, `splits`
+    /// (ascending offsets into `raw`, e.g. where each column ends) end a zstd
+    /// block: each column then gets entropy tables of its own instead of
+    /// sharing one with unlike columns (about 3 % smaller on the BTCUSDT
+    /// trades). The payload stays one standard zstd frame.
+    fn compress(&mut self, codec: u8, raw: &[u8], splits: &[usize]) -> io::Result<u8> {
         self.buf.clear();
         let used = match codec {
             CODEC_LZ4 => {
@@ -40,6 +47,19 @@ impl Codecs {
                     .resize(lz4_flex::block::get_maximum_output_size(raw.len()), 0);
                 lz4_flex::block::compress_into(raw, &mut self.buf)
                     .map_err(|e| io::Error::other(e.to_string()))?
+            }
+            CODEC_ZSTD if raw.len() >= 2 * MIN_ZSTD_SPLIT && !splits.is_empty() => {
+                let zs = match &mut self.zs {
+                    Some(z) => z,
+                    None => {
+                        let mut z = zstd::zstd_safe::CCtx::create();
+                        z.set_parameter(zstd::zstd_safe::CParameter::CompressionLevel(self.level))
+                            .map_err(zstd_error)?;
+                        self.zs.insert(z)
+                    }
+                };
+                compress_split(zs, raw, splits, &mut self.buf)?;
+                self.buf.len()
             }
             CODEC_ZSTD => {
                 self.buf.reserve(zstd::zstd_safe::compress_bound(raw.len()));
@@ -105,6 +125,59 @@ impl Codecs {
     }
 }
 
+/// A column-aligned zstd block is ended only where both sides hold at least
+/// this many bytes: a block's entropy tables cost tens of bytes, more than a
+/// tiny column gains from tables of its own.
+const MIN_ZSTD_SPLIT: usize = 512;
+
+fn zstd_error(code: usize) -> io::Error {
+    io::Error::other(zstd::zstd_safe::get_error_name(code))
+}
+
+/// One zstd frame of `raw` into `out`, with a block ended at each split
+/// (`ZSTD_e_flush`) that leaves at least [`MIN_ZSTD_SPLIT`] bytes on both sides.
+fn compress_split(
+    z: &mut zstd::zstd_safe::CCtx<'static>,
+    raw: &[u8],
+    splits: &[usize],
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    use zstd::zstd_safe::{InBuffer, OutBuffer, ResetDirective, zstd_sys::ZSTD_EndDirective};
+    z.reset(ResetDirective::SessionOnly).map_err(zstd_error)?;
+    z.set_pledged_src_size(Some(raw.len() as u64))
+        .map_err(zstd_error)?;
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(raw.len()) + 8 * splits.len() + 64);
+    let mut at = 0;
+    let ends = splits
+        .iter()
+        .copied()
+        .map(|e| (e, ZSTD_EndDirective::ZSTD_e_flush))
+        .chain([(raw.len(), ZSTD_EndDirective::ZSTD_e_end)]);
+    for (end, op) in ends {
+        let last = op == ZSTD_EndDirective::ZSTD_e_end;
+        if !last && (end < at + MIN_ZSTD_SPLIT || end + MIN_ZSTD_SPLIT > raw.len()) {
+            continue;
+        }
+        let mut input = InBuffer::around(&raw[at..end]);
+        loop {
+            if out.capacity() - out.len() < 256 {
+                out.reserve(4096);
+            }
+            let pos = out.len();
+            let mut o = OutBuffer::around_pos(out, pos);
+            let left = z
+                .compress_stream2(&mut o, &mut input, op)
+                .map_err(zstd_error)?;
+            if left == 0 && input.pos() == end - at {
+                break;
+            }
+        }
+        at = end;
+    }
+    Ok(())
+}
+
 /// What goes into a block header besides the payload facts.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockMeta {
@@ -123,11 +196,12 @@ pub(crate) fn build_record(
     m: &BlockMeta,
     codec: u8,
     raw: &[u8],
+    splits: &[usize],
     prev_crc: u32,
     codecs: &mut Codecs,
     out: &mut Vec<u8>,
 ) -> io::Result<(BlockHeader, u32)> {
-    let codec = codecs.compress(codec, raw)?;
+    let codec = codecs.compress(codec, raw, splits)?;
     let payload = &codecs.buf;
     let h = BlockHeader {
         kind: m.kind,
@@ -383,11 +457,15 @@ impl SealedWriter {
         })
     }
 
-    fn write_raw(&mut self, m: BlockMeta) -> io::Result<()> {
+    /// Writes `self.raw` as a block; `split` when it is a tick block just
+    /// encoded (its column ends are in the scratch).
+    fn write_raw(&mut self, m: BlockMeta, split: bool) -> io::Result<()> {
+        let splits: &[usize] = if split { &self.scratch.splits } else { &[] };
         let (h, crc) = build_record(
             &m,
             CODEC_ZSTD,
             &self.raw,
+            splits,
             self.prev,
             &mut self.codecs,
             &mut self.rec,
@@ -405,15 +483,18 @@ impl SealedWriter {
             self.raw.clear();
             codec::encode_ticks(chunk, &mut self.raw, &mut self.scratch);
             let (t_min, t_max) = tick_range(chunk);
-            self.write_raw(BlockMeta {
-                kind: KIND_TICKS,
-                symbol,
-                timeframe_ms: 0,
-                count: chunk.len() as u32,
-                t_min,
-                t_max,
-                tag: 0,
-            })?;
+            self.write_raw(
+                BlockMeta {
+                    kind: KIND_TICKS,
+                    symbol,
+                    timeframe_ms: 0,
+                    count: chunk.len() as u32,
+                    t_min,
+                    t_max,
+                    tag: 0,
+                },
+                true,
+            )?;
         }
         Ok(())
     }
@@ -424,15 +505,18 @@ impl SealedWriter {
             self.raw.clear();
             codec::encode_bars(chunk, &mut self.raw, &mut self.scratch);
             let (t_min, t_max) = bar_range(chunk);
-            self.write_raw(BlockMeta {
-                kind: KIND_BARS,
-                symbol,
-                timeframe_ms: tf.millis(),
-                count: chunk.len() as u32,
-                t_min,
-                t_max,
-                tag: 0,
-            })?;
+            self.write_raw(
+                BlockMeta {
+                    kind: KIND_BARS,
+                    symbol,
+                    timeframe_ms: tf.millis(),
+                    count: chunk.len() as u32,
+                    t_min,
+                    t_max,
+                    tag: 0,
+                },
+                false,
+            )?;
         }
         Ok(())
     }
@@ -618,4 +702,51 @@ pub(crate) fn rewrite(
         i = j;
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Column-aligned zstd blocks are one standard frame: any decoder
+        /// gives back the bytes, wherever the splits fall.
+        #[test]
+        fn split_zstd_frames_decode_to_the_input(
+            parts in prop::collection::vec((any::<u8>(), 0usize..3000, any::<bool>()), 0..12),
+            extra in prop::collection::vec(0usize..40_000, 0..8),
+        ) {
+            let mut raw = Vec::new();
+            let mut splits = Vec::new();
+            for (i, &(b, n, noisy)) in parts.iter().enumerate() {
+                raw.extend((0..n).map(|k| if noisy { (k as u8).wrapping_mul(b) ^ (i as u8) } else { b }));
+                splits.push(raw.len());
+            }
+            splits.extend(extra.iter().map(|&e| e.min(raw.len())));
+            splits.sort_unstable();
+            let mut c = Codecs::new(3).unwrap();
+            let codec = c.compress(CODEC_ZSTD, &raw, &splits).unwrap();
+            let h = BlockHeader {
+                kind: KIND_TICKS,
+                codec,
+                symbol: 0,
+                count: 1,
+                timeframe_ms: 0,
+                payload_len: c.buf.len() as u32,
+                raw_len: raw.len() as u32,
+                payload_crc: 0,
+                t_min: 0,
+                t_max: 0,
+                tag: 0,
+                prev_crc: 0,
+            };
+            let payload = c.buf.clone();
+            let mut back = Vec::new();
+            c.decompress(&h, &payload, &mut back).unwrap();
+            prop_assert_eq!(back, raw);
+        }
+    }
 }
