@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ingest::SymbolTable;
-use mtf::{BarEvent, Tick};
+use mtf::BarEvent;
 
 use crate::config::Config;
 use crate::pipeline::{EngineError, Persist};
@@ -70,8 +70,6 @@ pub fn run_store_thread(
     recovered: Vec<BarEvent>,
 ) {
     let cold = stats.cold();
-    let mut ticks: Vec<Tick> = Vec::with_capacity(CHUNK);
-    let mut bars: Vec<BarEvent> = Vec::with_capacity(CHUNK);
     let mut last_poll = Instant::now();
     let mut errors_logged = 0u64;
     if !recovered.is_empty() {
@@ -97,38 +95,30 @@ pub fn run_store_thread(
         let mut moved = 0usize;
         let mut all_gone = true;
         for rx in &mut rxs {
-            // Ticks first, then the bars they produced.
-            ticks.clear();
-            take(&mut rx.ticks, &mut ticks);
-            bars.clear();
-            take(&mut rx.bars, &mut bars);
-            if !ticks.is_empty() {
-                match p.ticks(&ticks) {
-                    Ok(bytes) => {
-                        // Counted only now: an accepted tick survives a kill.
-                        cold.add(Counter::TicksStored, ticks.len() as u64);
-                        cold.add(Counter::Accepted, ticks.len() as u64);
-                        cold.add(Counter::BytesStored, bytes);
-                    }
-                    Err(e) => {
-                        cold.add(Counter::StoreErrors, 1);
-                        log_error(&mut errors_logged, "append ticks", &e);
-                    }
+            // Ticks first, then the bars they produced. Appended straight
+            // from the queue's memory (no copy), released after.
+            moved += take(&mut rx.ticks, |ticks| match p.ticks(ticks) {
+                Ok(bytes) => {
+                    // Counted only now: an accepted tick survives a kill.
+                    cold.add(Counter::TicksStored, ticks.len() as u64);
+                    cold.add(Counter::Accepted, ticks.len() as u64);
+                    cold.add(Counter::BytesStored, bytes);
                 }
-            }
-            if !bars.is_empty() {
-                match p.bars(&bars) {
-                    Ok(bytes) => {
-                        cold.add(Counter::BarsStored, bars.len() as u64);
-                        cold.add(Counter::BytesStored, bytes);
-                    }
-                    Err(e) => {
-                        cold.add(Counter::StoreErrors, 1);
-                        log_error(&mut errors_logged, "append bars", &e);
-                    }
+                Err(e) => {
+                    cold.add(Counter::StoreErrors, 1);
+                    log_error(&mut errors_logged, "append ticks", &e);
                 }
-            }
-            moved += ticks.len() + bars.len();
+            });
+            moved += take(&mut rx.bars, |bars| match p.bars(bars) {
+                Ok(bytes) => {
+                    cold.add(Counter::BarsStored, bars.len() as u64);
+                    cold.add(Counter::BytesStored, bytes);
+                }
+                Err(e) => {
+                    cold.add(Counter::StoreErrors, 1);
+                    log_error(&mut errors_logged, "append bars", &e);
+                }
+            });
             let gone = rx.ticks.is_abandoned() && rx.bars.is_abandoned();
             all_gone &= gone && rx.ticks.is_empty() && rx.bars.is_empty();
         }
@@ -168,17 +158,24 @@ fn poll_if_due(
     *last_poll = Instant::now();
 }
 
-fn take<T: Copy>(c: &mut rtrb::Consumer<T>, out: &mut Vec<T>) {
+/// Hands up to [`CHUNK`] queued records to `f` in place (one or two slices:
+/// the queue may wrap), then releases them; returns how many.
+fn take<T: Copy>(c: &mut rtrb::Consumer<T>, mut f: impl FnMut(&[T])) -> usize {
     let n = c.slots().min(CHUNK);
     if n == 0 {
-        return;
+        return 0;
     }
-    if let Ok(chunk) = c.read_chunk(n) {
-        let (a, b) = chunk.as_slices();
-        out.extend_from_slice(a);
-        out.extend_from_slice(b);
-        chunk.commit_all();
+    let Ok(chunk) = c.read_chunk(n) else {
+        return 0;
+    };
+    let (a, b) = chunk.as_slices();
+    for part in [a, b] {
+        if !part.is_empty() {
+            f(part);
+        }
     }
+    chunk.commit_all();
+    n
 }
 
 /// Log the first 10 errors, then every 1000th (the counter has them all).
@@ -193,7 +190,7 @@ fn log_error(logged: &mut u64, what: &str, e: &str) {
 mod tests {
     use super::*;
     use crate::worker::store_queue;
-    use mtf::Side;
+    use mtf::{Side, Tick};
     use parking_lot::Mutex;
 
     #[derive(Default)]
