@@ -18,7 +18,7 @@ use ingest::sink::{Sink, SinkFull};
 use ingest::{RejectCounts, SymbolTable, Validator};
 use mtf::Tick;
 
-use crate::config::{Config, WorkerMode};
+use crate::config::{Config, IdlePolicy, WorkerMode};
 use crate::dispatch::Dispatcher;
 use crate::pipeline::{Endpoints, EngineError};
 use crate::stats::{Counter, ThreadStats};
@@ -65,6 +65,14 @@ pub fn receiver_config(cfg: &Config, validator: Validator) -> ReceiverConfig {
         poll_timeout: match cfg.workers.mode {
             WorkerMode::Inline => Duration::from_millis(1),
             WorkerMode::Threads => ReceiverConfig::default().poll_timeout,
+        },
+        // Inline mode: the ingest thread is the worker, so the workers' idle
+        // policy is its own: `spin` never blocks in poll, `park` polls
+        // without blocking for `park_after` after its last work.
+        spin_after_work: match (cfg.workers.mode, cfg.workers.idle) {
+            (WorkerMode::Inline, IdlePolicy::Spin) => Duration::MAX,
+            (WorkerMode::Inline, IdlePolicy::Park) => cfg.workers.park_after,
+            (WorkerMode::Threads, _) => Duration::ZERO,
         },
         ..ReceiverConfig::default()
     }

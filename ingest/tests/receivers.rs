@@ -409,3 +409,46 @@ fn receivers_and_senders_move_to_their_threads() {
     is_send::<ingest::ilp::IlpParser>();
     is_send::<ingest::wire::WireDecoder>();
 }
+
+/// A receiver that never blocks in poll (`spin_after_work: MAX`, the inline
+/// engine's `idle = "spin"`) still delivers everything and still sees `stop`.
+#[test]
+fn a_spinning_receiver_delivers_and_stops() {
+    for spin in [Duration::MAX, Duration::from_millis(50)] {
+        let cfg = ReceiverConfig {
+            udp_binary: any_port(),
+            udp_recv_buffer: 4 << 20,
+            spin_after_work: spin,
+            ..ReceiverConfig::default()
+        };
+        let table = Arc::new(SymbolTable::new(100));
+        let mut rx = Receiver::bind(&cfg, table, VecSink::with_capacity(10_000)).unwrap();
+        let addr = rx.local_addr(Listener::UdpBinary).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let h = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                rx.run(&stop).unwrap();
+                rx
+            })
+        };
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(addr).unwrap();
+        let mut sent = 0;
+        for (k, f) in frames(&trades(1000, 1), 3, 1, false).iter().enumerate() {
+            tx.send(f).unwrap();
+            sent += 1;
+            if k % 3 == 0 {
+                // some idle time between datagrams: the spin window expires
+                // with the 50 ms setting, never with MAX
+                std::thread::sleep(Duration::from_millis(if k % 9 == 0 { 80 } else { 1 }));
+            }
+        }
+        assert!(sent > 1);
+        std::thread::sleep(Duration::from_millis(100));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rx = h.join().unwrap();
+        assert_eq!(rx.sink().ticks.len(), 1000, "{spin:?}");
+        assert_eq!(ids(&rx.sink().ticks), (1..=1000).collect::<Vec<_>>());
+    }
+}

@@ -44,6 +44,11 @@ pub struct ReceiverConfig {
     pub ilp: IlpConfig,
     /// Longest wait in `poll` when idle (bounds how late a stop request is seen).
     pub poll_timeout: Duration,
+    /// After a round that found work, keep polling without blocking for this
+    /// long before blocking in `poll` again (`Duration::MAX`: never block).
+    /// A steady feed then never pays the wake-up from a blocked `epoll_wait`
+    /// and finds its caches warm; the thread burns its core while it spins.
+    pub spin_after_work: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -64,6 +69,7 @@ impl Default for ReceiverConfig {
             validator: Validator::history(),
             ilp: IlpConfig::default(),
             poll_timeout: Duration::from_millis(10),
+            spin_after_work: Duration::ZERO,
         }
     }
 }

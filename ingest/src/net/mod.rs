@@ -133,6 +133,7 @@ pub struct Receiver<S: Sink> {
     tcp_buffer: usize,
     ilp_buffer: usize,
     poll_timeout: Duration,
+    spin_after_work: Duration,
 }
 
 fn udp_socket(addr: SocketAddr, cfg: &ReceiverConfig, ilp: bool) -> io::Result<Udp> {
@@ -246,6 +247,7 @@ impl<S: Sink> Receiver<S> {
             tcp_buffer: cfg.tcp_buffer.max(cfg.max_frame + wire_prefix()),
             ilp_buffer: cfg.tcp_buffer.max(ilp_max + 2),
             poll_timeout: cfg.poll_timeout,
+            spin_after_work: cfg.spin_after_work,
         })
     }
 
@@ -322,14 +324,23 @@ impl<S: Sink> Receiver<S> {
         mut each: impl FnMut(&mut Self),
     ) -> io::Result<()> {
         let mut last = Instant::now();
+        let mut last_work = last;
         // Relaxed: a flag with no data attached; seeing it one round late is fine.
         while !stop.load(Ordering::Relaxed) {
-            let timeout = if self.busy() {
+            let spinning = self.spin_after_work != Duration::ZERO
+                && last_work.elapsed() < self.spin_after_work;
+            let timeout = if self.busy() || spinning {
                 Some(Duration::ZERO)
             } else {
                 Some(self.poll_timeout)
             };
             self.poll_once(timeout)?;
+            let worked = !self.events.is_empty() || self.busy();
+            if worked && self.spin_after_work != Duration::ZERO {
+                last_work = Instant::now();
+            } else if !worked && spinning {
+                std::hint::spin_loop();
+            }
             if every != Duration::MAX && last.elapsed() >= every {
                 last = Instant::now();
                 each(self);
