@@ -10,8 +10,10 @@ use mtf::{Side, Tick};
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, Row};
 use super::time::{TimeUnit, Zone, ZoneConverter};
+use super::window::{self, Window, at, ld};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::symbols::SymbolName;
+use crate::validate::Validator;
 
 /// The asset class (LEAN's `SecurityType`), which fixes columns, price scale and time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -462,6 +464,126 @@ impl Decode for LeanDecoder {
         }
         Some((Outcome::Tick, len))
     }
+
+    /// Trade rows as [`LeanDecoder::decode_fused`] takes them whose trailing
+    /// fields (after the size) fit 16 bytes: see [`trade_row`].
+    #[inline]
+    fn decode_run(
+        &mut self,
+        rest: &[u8],
+        max_len: usize,
+        syms: &mut Syms<'_>,
+        out: &mut [Tick],
+        window: (i64, i64),
+    ) -> (usize, usize) {
+        let lay = self.layout;
+        let (LeanKind::Trade, false, Some(flag)) = (lay.kind, lay.fx, lay.suspicious) else {
+            return (0, 0);
+        };
+        // the member's symbol, resolved once (a refusal goes the per-row path)
+        let Ok(symbol) = syms.fixed() else {
+            return (0, 0);
+        };
+        let tmpl = Tick {
+            symbol,
+            flags: Tick::FLAG_REPLAY,
+            ..Tick::trade(symbol, 0, 0.0, 0.0, Side::Unknown, 0)
+        };
+        let mut pos = 0;
+        let mut rows = 0;
+        // trade layouts put the flag at field 3 or later
+        let Some(want) = flag.checked_sub(3) else {
+            return (0, 0);
+        };
+        for slot in out.iter_mut() {
+            let Some(w) = window::window(rest, pos) else {
+                break;
+            };
+            let Some((ms, price, size, suspicious, len)) = trade_row(w, want as u32) else {
+                break;
+            };
+            let Some(ts) = self.zone.to_utc(self.days, ms as i64 * 1_000_000) else {
+                break;
+            };
+            let mut t = tmpl;
+            t.ts_event = ts;
+            t.ts_recv = ts;
+            t.price = self.scaled(price);
+            t.size = size;
+            t.flags |= u16::from(suspicious) * Tick::FLAG_SUSPICIOUS;
+            if len > max_len || Validator::check_in(&t, window).is_err() {
+                break;
+            }
+            *slot = t;
+            pos += len;
+            rows += 1;
+        }
+        (rows, pos)
+    }
+}
+
+/// One LEAN trade row from the start of `w`: `ms,price,size` (ms a run of 1
+/// to 19 digits below 2^40, price and size short plain decimals, as
+/// [`Row`] reads them), then either the line's end or trailing fields whose
+/// `\n` lies within the 16 bytes after the size's comma. `want`: commas
+/// before the flag field among the trailing fields. `(ms, price as written,
+/// size, suspicious, line length through its \n)`, the same as
+/// [`LeanDecoder::decode_fused`] (a flag field is `1` exactly, after the
+/// line's `\r` is stripped; fewer fields than the flag's: not suspicious);
+/// `None` for anything else, including more trailing fields than `want`.
+///
+/// Offsets: ms with its comma at most 20 bytes, price 8, size 8, the trailing
+/// 16: the last byte read is below 52 < [`window::WIN`].
+#[inline(always)]
+fn trade_row(w: &Window, want: u32) -> Option<(u64, f64, f64, bool, usize)> {
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // exact per byte: 0x80 where the byte of `x` is zero
+    let zero = |x: u64| !(((x & LO7).wrapping_add(LO7)) | x | LO7);
+    let (ms, e) = window::digits(w, 0)?;
+    if e == 0 || at(w, e) != b',' || ms >= 1 << 40 {
+        return None;
+    }
+    let (price, e) = window::short_f64(w, e + 1)?;
+    if at(w, e) != b',' {
+        return None;
+    }
+    let (size, e) = window::short_f64(w, e + 1)?;
+    if at(w, e) != b',' {
+        return Some((ms, price, size, false, window::line_end(w, e)?));
+    }
+    let k = e + 1;
+    let (t0, t1) = (ld(w, k), ld(w, k + 8));
+    let nl_pat = u64::from_ne_bytes([b'\n'; 8]);
+    let comma = u64::from_ne_bytes([b','; 8]);
+    let nl = u128::from(zero(t0 ^ nl_pat)) | (u128::from(zero(t1 ^ nl_pat)) << 64);
+    if nl == 0 {
+        return None;
+    }
+    let at_nl = (nl.trailing_zeros() / 8) as usize;
+    // commas before the line's end
+    let mut c = (u128::from(zero(t0 ^ comma)) | (u128::from(zero(t1 ^ comma)) << 64))
+        & ((nl & nl.wrapping_neg()) - 1);
+    // the flag field starts after the `want`-th comma
+    let mut start = 0;
+    for _ in 0..want {
+        if c == 0 {
+            // fewer fields than the flag's
+            return Some((ms, price, size, false, k + at_nl + 1));
+        }
+        start = (c.trailing_zeros() / 8) as usize + 1;
+        c &= c - 1;
+    }
+    if c != 0 {
+        // more fields after the flag: the fused path finds it
+        return None;
+    }
+    let end = if at_nl > start && at(w, k + at_nl - 1) == b'\r' {
+        at_nl - 1
+    } else {
+        at_nl
+    };
+    let suspicious = end == start + 1 && at(w, k + start) == b'1';
+    Some((ms, price, size, suspicious, k + at_nl + 1))
 }
 
 /// The symbol of a member: futures and options name the contract

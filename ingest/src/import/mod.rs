@@ -59,6 +59,7 @@ mod source;
 mod tardis;
 mod time;
 mod truefx;
+mod window;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -361,6 +362,30 @@ pub(crate) trait Decode {
         let _ = (rest, syms, out);
         None
     }
+
+    /// The batch fast path: decodes rows from the start of `rest` (the input
+    /// from a line's start on) straight into `out` while each row is one that
+    /// [`Decode::decode_fused`] gives as [`Outcome::Tick`], its line (through
+    /// its `\n`) is at most `max_len` bytes, and its tick passes
+    /// [`Validator::check_in`] against `window`; each tick gets
+    /// [`Tick::FLAG_REPLAY`], as the per-row path sets it. Returns `(rows,
+    /// bytes)`: that many leading lines were consumed, each giving one tick in
+    /// `out[..rows]`. It stops before the first other row (which the per-row
+    /// path then decodes, so a state change the batch made for it must give
+    /// the same result there), when `out` is full, or when too few bytes
+    /// remain for its fixed window; `(0, 0)` (the default) takes nothing.
+    #[inline(always)]
+    fn decode_run(
+        &mut self,
+        rest: &[u8],
+        max_len: usize,
+        syms: &mut Syms<'_>,
+        out: &mut [Tick],
+        window: (i64, i64),
+    ) -> (usize, usize) {
+        let _ = (rest, max_len, syms, out, window);
+        (0, 0)
+    }
 }
 
 enum Decoder {
@@ -529,22 +554,40 @@ impl Core {
                 }
                 continue;
             };
-            let slot = &mut out[n];
             // the fused path first: the line's fields and its end in one pass
             let rest = match r {
                 Reader::Stream(_) => self.lines.pending(),
                 Reader::Memory(data, pos) => data.get(*pos..).unwrap_or_default(),
             };
-            // a line over the cap (a '\r' before its '\n' counts, as for the
-            // splitter) cannot find its end here: it goes the line path whole,
-            // before the decoder resolves (interns) its symbol
-            let rest = &rest[..rest.len().min(self.lines.max_line().saturating_add(1))];
+            #[cfg(test)]
+            let rest = if tests::NO_FUSED.get() { &[][..] } else { rest };
+            // whole runs of plain rows, validated, straight into `out`
             let mut syms = Syms {
                 cache,
                 st: &mut self.sym,
             };
-            #[cfg(test)]
-            let rest = if tests::NO_FUSED.get() { &[][..] } else { rest };
+            let max_len = self.lines.max_line().saturating_add(1);
+            let (rows, len) = dec.decode_run(rest, max_len, &mut syms, &mut out[n..], window);
+            if rows > 0 {
+                debug_assert!(len <= rest.len() && rows <= out.len() - n);
+                match r {
+                    Reader::Stream(_) => self.lines.consume_lines(rows as u64, len),
+                    Reader::Memory(_, pos) => {
+                        *pos += len;
+                        self.lines.consumed_in_lines(rows as u64, len);
+                    }
+                }
+                self.counts.lines += rows as u64;
+                self.counts.rows += rows as u64;
+                self.counts.ticks += rows as u64;
+                n += rows;
+                continue;
+            }
+            let slot = &mut out[n];
+            // a line over the cap (a '\r' before its '\n' counts, as for the
+            // splitter) cannot find its end here: it goes the line path whole,
+            // before the decoder resolves (interns) its symbol
+            let rest = &rest[..rest.len().min(max_len)];
             let fused = match dec.decode_fused(rest, &mut syms, slot) {
                 Some((o, len)) => {
                     debug_assert!(len <= rest.len());

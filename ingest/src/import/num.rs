@@ -38,7 +38,7 @@ pub fn leading_u64(b: &[u8], start: usize) -> Option<(u64, usize)> {
 
 /// Bytes of `w` (little-endian load) that are not ASCII digits: their top bit set.
 #[inline(always)]
-fn non_digits(w: u64) -> u64 {
+pub(crate) fn non_digits(w: u64) -> u64 {
     const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HI: u64 = 0x8080_8080_8080_8080;
     // digits become 0..=9 (and only digits: xor is a bijection); per byte, no
@@ -66,7 +66,24 @@ fn digits_lead(w: u64, n: u32) -> u64 {
 /// `u64`).
 #[inline(always)]
 pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
-    let w = word_at(b, start);
+    digits_with(
+        |i| word_at(b, i),
+        |i| b.get(i).is_some_and(u8::is_ascii_digit),
+        start,
+    )
+}
+
+/// [`digits`] over any byte source: `word(i)` is the little-endian load of
+/// the eight bytes from `i` (zero bytes past the end), `is_digit(i)` whether
+/// byte `i` is an ASCII digit. It reads at most the 24 bytes from `start`
+/// (the batch paths pass loads from a fixed window that holds them).
+#[inline(always)]
+pub(crate) fn digits_with(
+    word: impl Fn(usize) -> u64,
+    is_digit: impl Fn(usize) -> bool,
+    start: usize,
+) -> Option<(u64, usize)> {
+    let w = word(start);
     let n = non_digits(w).trailing_zeros() / 8;
     if n < 8 {
         if n == 0 {
@@ -77,10 +94,10 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
     let v = digits8(w);
     // a delimiter right after eight digits (ids) or sixteen (µs times) is
     // found with one byte instead of a word
-    if !b.get(start + 8).is_some_and(u8::is_ascii_digit) {
+    if !is_digit(start + 8) {
         return Some((v, start + 8));
     }
-    let w = word_at(b, start + 8);
+    let w = word(start + 8);
     let n = non_digits(w).trailing_zeros() / 8;
     if n < 8 {
         if n == 0 {
@@ -92,10 +109,10 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
         ));
     }
     let v = v * 100_000_000 + digits8(w);
-    if !b.get(start + 16).is_some_and(u8::is_ascii_digit) {
+    if !is_digit(start + 16) {
         return Some((v, start + 16));
     }
-    let w = word_at(b, start + 16);
+    let w = word(start + 16);
     let n = non_digits(w).trailing_zeros() / 8;
     match n {
         0 => Some((v, start + 16)),
@@ -184,7 +201,7 @@ pub(crate) fn scaled_f64(mant: u64, frac: u32) -> f64 {
 
 /// Eight ASCII digits (little-endian load, first byte most significant) → their value.
 #[inline(always)]
-fn digits8(chunk: u64) -> u64 {
+pub(crate) fn digits8(chunk: u64) -> u64 {
     debug_assert_eq!(non_digits(chunk), 0);
     // pairs, quads, then the whole, each step one multiply that adds a
     // neighbour times its weight into the upper lane (2561 = 10 << 8 | 1, …)
