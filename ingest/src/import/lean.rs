@@ -536,9 +536,6 @@ impl Decode for LeanDecoder {
 /// 16: the last byte read is below 52 < [`window::WIN`].
 #[inline(always)]
 fn trade_row(w: &Window, want: u32) -> Option<(u64, f64, f64, bool, usize)> {
-    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    // exact per byte: 0x80 where the byte of `x` is zero
-    let zero = |x: u64| !(((x & LO7).wrapping_add(LO7)) | x | LO7);
     let (ms, e) = window::digits(w, 0)?;
     if e == 0 || at(w, e) != b',' || ms >= 1 << 40 {
         return None;
@@ -552,17 +549,13 @@ fn trade_row(w: &Window, want: u32) -> Option<(u64, f64, f64, bool, usize)> {
         return Some((ms, price, size, false, window::line_end(w, e)?));
     }
     let k = e + 1;
-    let (t0, t1) = (ld(w, k), ld(w, k + 8));
-    let nl_pat = u64::from_ne_bytes([b'\n'; 8]);
-    let comma = u64::from_ne_bytes([b','; 8]);
-    let nl = u128::from(zero(t0 ^ nl_pat)) | (u128::from(zero(t1 ^ nl_pat)) << 64);
+    let (nl, cm) = window::newlines_commas([ld(w, k), ld(w, k + 8)]);
     if nl == 0 {
         return None;
     }
-    let at_nl = (nl.trailing_zeros() / 8) as usize;
+    let at_nl = nl.trailing_zeros() as usize;
     // commas before the line's end
-    let mut c = (u128::from(zero(t0 ^ comma)) | (u128::from(zero(t1 ^ comma)) << 64))
-        & ((nl & nl.wrapping_neg()) - 1);
+    let mut c = cm & ((nl & nl.wrapping_neg()) - 1);
     // the flag field starts after the `want`-th comma
     let mut start = 0;
     for _ in 0..want {
@@ -570,7 +563,7 @@ fn trade_row(w: &Window, want: u32) -> Option<(u64, f64, f64, bool, usize)> {
             // fewer fields than the flag's
             return Some((ms, price, size, false, k + at_nl + 1));
         }
-        start = (c.trailing_zeros() / 8) as usize + 1;
+        start = c.trailing_zeros() as usize + 1;
         c &= c - 1;
     }
     if c != 0 {

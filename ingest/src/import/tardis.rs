@@ -8,7 +8,7 @@ use mtf::{Side, SymbolId, Tick, TickKind};
 
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, Row, split};
-use super::num::{digits8, non_digits, word_at};
+use super::num::word_at;
 use super::window::{self, Window, at, ld};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::validate::Validator;
@@ -429,8 +429,7 @@ fn trade_row(w: &Window, prefix: &Prefix) -> Option<(Tick, usize)> {
     }
     let i = prefix.len;
     debug_assert!(i <= 32);
-    let ts = micros16(w, i)?;
-    let recv = micros16(w, i + 17)?;
+    let (ts, recv) = micros16x2(w, i)?;
     let (id, e) = window::digits(w, i + 34)?;
     if e == i + 34 || at(w, e) != b',' {
         return None;
@@ -468,19 +467,19 @@ fn trade_row(w: &Window, prefix: &Prefix) -> Option<(Tick, usize)> {
     Some((t, len))
 }
 
-/// Exactly 16 digits (µs) at `w[i]` followed by a comma → ns; `None` past
-/// the `i64` range (as [`micros`]) or for any other text.
+/// `timestamp,local_timestamp,` as exactly 16 digits (µs) each, from `w[i]`
+/// → ns; `None` past the `i64` range (as [`micros`]) or for any other text.
 #[inline(always)]
-fn micros16(w: &Window, i: usize) -> Option<i64> {
-    let (a, b) = (ld(w, i), ld(w, i + 8));
-    if non_digits(a) | non_digits(b) != 0 || at(w, i + 16) != b',' {
+fn micros16x2(w: &Window, i: usize) -> Option<(i64, i64)> {
+    if at(w, i + 16) != b',' || at(w, i + 33) != b',' {
         return None;
     }
-    let us = digits8(a) * 100_000_000 + digits8(b);
-    if us > (i64::MAX / 1_000) as u64 {
+    let (ts, recv) = window::digits16x2([ld(w, i), ld(w, i + 8)], [ld(w, i + 17), ld(w, i + 25)])?;
+    const MAX: u64 = (i64::MAX / 1_000) as u64;
+    if ts > MAX || recv > MAX {
         return None;
     }
-    Some(us as i64 * 1_000)
+    Some((ts as i64 * 1_000, recv as i64 * 1_000))
 }
 
 /// [`standard_trade`] fused with the line's end: rows whose numbers are plain

@@ -66,9 +66,176 @@ pub(crate) fn line_end(w: &Window, i: usize) -> Option<usize> {
     }
 }
 
+/// Two runs of exactly 16 ASCII digits, given as their little-endian words
+/// (`a = [first 8 bytes, next 8]`, `b` likewise): their values, `None` when
+/// any of the 32 bytes is not a digit. SSE2 on x86_64 (both runs in one
+/// pass: subtract `'0'`, check, then pairs, quads and halves with three
+/// multiply-adds); [`digits16x2_scalar`] elsewhere, and as the reference.
+#[inline(always)]
+pub(crate) fn digits16x2(a: [u64; 2], b: [u64; 2]) -> Option<(u64, u64)> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: the intrinsics need SSE2, which this cfg proves is enabled
+        // for the whole build (every x86_64 target has it).
+        unsafe { digits16x2_sse2(a, b) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        digits16x2_scalar(a, b)
+    }
+}
+
+/// The reference of [`digits16x2`]: eight digits per word in SWAR.
+#[inline(always)]
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+pub(crate) fn digits16x2_scalar(a: [u64; 2], b: [u64; 2]) -> Option<(u64, u64)> {
+    use super::num::{digits8, non_digits};
+    if non_digits(a[0]) | non_digits(a[1]) | non_digits(b[0]) | non_digits(b[1]) != 0 {
+        return None;
+    }
+    Some((
+        digits8(a[0]) * 100_000_000 + digits8(a[1]),
+        digits8(b[0]) * 100_000_000 + digits8(b[1]),
+    ))
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn digits16x2_sse2(a: [u64; 2], b: [u64; 2]) -> Option<(u64, u64)> {
+    use std::arch::x86_64::*;
+    let zero = _mm_set1_epi8(b'0' as i8);
+    let va = _mm_sub_epi8(_mm_set_epi64x(a[1] as i64, a[0] as i64), zero);
+    let vb = _mm_sub_epi8(_mm_set_epi64x(b[1] as i64, b[0] as i64), zero);
+    // digits are now 0..=9; every other byte is above 9 (unsigned, wrapped):
+    // saturating `x - 9` is zero exactly for the digits
+    let nine = _mm_set1_epi8(9);
+    let over = _mm_or_si128(_mm_subs_epu8(va, nine), _mm_subs_epu8(vb, nine));
+    let z = _mm_setzero_si128();
+    if _mm_movemask_epi8(_mm_cmpeq_epi8(over, z)) != 0xFFFF {
+        return None;
+    }
+    // i16 weights per lane pair (first digit, second): [10, 1], [100, 1], [10000, 1]
+    let w10 = _mm_set1_epi32(0x0001_000A);
+    let w100 = _mm_set1_epi32(0x0001_0064);
+    let w1e4 = _mm_set1_epi32(0x0001_2710);
+    // 2-digit values (< 100), eight per run, in order
+    let pairs = |v: __m128i| {
+        _mm_packs_epi32(
+            _mm_madd_epi16(_mm_unpacklo_epi8(v, z), w10),
+            _mm_madd_epi16(_mm_unpackhi_epi8(v, z), w10),
+        )
+    };
+    // 4-digit values (< 10^4, fit i16): a's four, then b's
+    let quads = _mm_packs_epi32(
+        _mm_madd_epi16(pairs(va), w100),
+        _mm_madd_epi16(pairs(vb), w100),
+    );
+    // 8-digit values (< 10^8): a high, a low, b high, b low
+    let halves = _mm_madd_epi16(quads, w1e4);
+    // per 64-bit lane: high × 10^8 (the lane's low u32) + low (its high u32)
+    let v = _mm_add_epi64(
+        _mm_mul_epu32(halves, _mm_set1_epi64x(100_000_000)),
+        _mm_srli_epi64(halves, 32),
+    );
+    Some((
+        _mm_cvtsi128_si64(v) as u64,
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) as u64,
+    ))
+}
+
+/// Bit masks of the bytes equal to `\n` and to `,` among the 16 bytes of the
+/// words `t` (little-endian; bit k: byte k). SSE2 on x86_64;
+/// [`newlines_commas_scalar`] elsewhere, and as the reference.
+#[inline(always)]
+pub(crate) fn newlines_commas(t: [u64; 2]) -> (u32, u32) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: the intrinsics need SSE2, which this cfg proves is enabled
+        // for the whole build (every x86_64 target has it).
+        unsafe { newlines_commas_sse2(t) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        newlines_commas_scalar(t)
+    }
+}
+
+/// The reference of [`newlines_commas`]: byte by byte.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+pub(crate) fn newlines_commas_scalar(t: [u64; 2]) -> (u32, u32) {
+    let (mut nl, mut cm) = (0, 0);
+    for (k, b) in t[0]
+        .to_le_bytes()
+        .into_iter()
+        .chain(t[1].to_le_bytes())
+        .enumerate()
+    {
+        nl |= u32::from(b == b'\n') << k;
+        cm |= u32::from(b == b',') << k;
+    }
+    (nl, cm)
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn newlines_commas_sse2(t: [u64; 2]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    let v = _mm_set_epi64x(t[1] as i64, t[0] as i64);
+    let nl = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)));
+    let cm = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b',' as i8)));
+    (nl as u32, cm as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn words(b: &[u8; 16]) -> [u64; 2] {
+        [
+            u64::from_le_bytes(b[..8].try_into().unwrap()),
+            u64::from_le_bytes(b[8..].try_into().unwrap()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        /// The SIMD kernels equal their scalar references (and `str::parse`) on any bytes.
+        #[test]
+        fn simd_matches_scalar(
+            a in proptest::array::uniform16(prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()]),
+            b in proptest::array::uniform16(prop_oneof![8 => b'0'..=b'9', 1 => any::<u8>()]),
+            t in proptest::array::uniform16(prop_oneof![Just(b'\n'), Just(b','), Just(b'\r'), any::<u8>()]),
+        ) {
+            let got = digits16x2(words(&a), words(&b));
+            prop_assert_eq!(got, digits16x2_scalar(words(&a), words(&b)));
+            let parse = |x: &[u8; 16]| std::str::from_utf8(x).ok().filter(|s| s.bytes().all(|c| c.is_ascii_digit())).and_then(|s| s.parse::<u64>().ok());
+            prop_assert_eq!(got, parse(&a).zip(parse(&b)));
+            prop_assert_eq!(newlines_commas(words(&t)), newlines_commas_scalar(words(&t)));
+        }
+    }
+
+    #[test]
+    fn sixteen_digit_extremes() {
+        for (a, b) in [
+            (*b"9999999999999999", *b"0000000000000000"),
+            (*b"1582329602111000", *b"1582329602418379"),
+            (*b"0000000000000001", *b"1000000000000000"),
+        ] {
+            let v = |x: &[u8; 16]| std::str::from_utf8(x).unwrap().parse::<u64>().unwrap();
+            assert_eq!(digits16x2(words(&a), words(&b)), Some((v(&a), v(&b))));
+        }
+        assert_eq!(
+            digits16x2(words(b"15823296021110/0"), words(b"1582329602418379")),
+            None
+        );
+        assert_eq!(
+            digits16x2(words(b"1582329602111000"), words(b"158232960241837:")),
+            None
+        );
+    }
 
     #[test]
     fn windows_and_loads() {
