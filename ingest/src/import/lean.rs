@@ -499,7 +499,13 @@ impl Decode for LeanDecoder {
             let Some(w) = window::window(rest, pos) else {
                 break;
             };
-            let Some((ms, price, size, suspicious, len)) = trade_row(w, want as u32) else {
+            // equity, option and future trades: the flag after two fields (a
+            // constant trip count); crypto: right after the size
+            let row = match want {
+                2 => trade_row(w, 2),
+                w_ => trade_row(w, w_ as u32),
+            };
+            let Some((ms, price, size, suspicious, len)) = row else {
                 break;
             };
             let Some(ts) = self.zone.to_utc(self.days, ms as i64 * 1_000_000) else {
@@ -511,7 +517,7 @@ impl Decode for LeanDecoder {
             t.price = self.scaled(price);
             t.size = size;
             t.flags |= u16::from(suspicious) * Tick::FLAG_SUSPICIOUS;
-            if len > max_len || Validator::check_in(&t, window).is_err() {
+            if len > max_len || !Validator::trade_ok(t.price, t.size, t.ts_event, window) {
                 break;
             }
             *slot = t;

@@ -391,7 +391,7 @@ fn trades_run(
         let Some((t, len)) = trade_row(w, prefix) else {
             break;
         };
-        if len > max_len || Validator::check_in(&t, window).is_err() {
+        if len > max_len || !Validator::trade_ok(t.price, t.size, t.ts_event, window) {
             break;
         }
         *slot = t;
