@@ -69,22 +69,32 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
     digits_with(
         |i| word_at(b, i),
         |i| b.get(i).is_some_and(u8::is_ascii_digit),
+        leading_digits,
         start,
     )
 }
 
+/// How many of the bytes of `w` (little-endian load), from the first, are
+/// ASCII digits: 0 to 8.
+#[inline(always)]
+pub(crate) fn leading_digits(w: u64) -> u32 {
+    non_digits(w).trailing_zeros() / 8
+}
+
 /// [`digits`] over any byte source: `word(i)` is the little-endian load of
 /// the eight bytes from `i` (zero bytes past the end), `is_digit(i)` whether
-/// byte `i` is an ASCII digit. It reads at most the 24 bytes from `start`
-/// (the batch paths pass loads from a fixed window that holds them).
+/// byte `i` is an ASCII digit, `lead(w)` [`leading_digits`] (or a kernel
+/// equal to it). It reads at most the 24 bytes from `start` (the batch paths
+/// pass loads from a fixed window that holds them).
 #[inline(always)]
 pub(crate) fn digits_with(
     word: impl Fn(usize) -> u64,
     is_digit: impl Fn(usize) -> bool,
+    lead: impl Fn(u64) -> u32,
     start: usize,
 ) -> Option<(u64, usize)> {
     let w = word(start);
-    let n = non_digits(w).trailing_zeros() / 8;
+    let n = lead(w);
     if n < 8 {
         if n == 0 {
             return Some((0, start));
@@ -98,7 +108,7 @@ pub(crate) fn digits_with(
         return Some((v, start + 8));
     }
     let w = word(start + 8);
-    let n = non_digits(w).trailing_zeros() / 8;
+    let n = lead(w);
     if n < 8 {
         if n == 0 {
             return Some((v, start + 8));
@@ -113,7 +123,7 @@ pub(crate) fn digits_with(
         return Some((v, start + 16));
     }
     let w = word(start + 16);
-    let n = non_digits(w).trailing_zeros() / 8;
+    let n = lead(w);
     match n {
         0 => Some((v, start + 16)),
         // ≤ 19 digits: below 10^19 < 2^64
@@ -176,6 +186,35 @@ pub(crate) fn short_decimal(w: u64) -> Option<(u64, u32, u32)> {
     // the non-digit after the point
     let n2 = (nd & (nd - 1)).trailing_zeros() / 8;
     if n2 == 8 || n2 == 1 {
+        // runs on past the word, or "." alone
+        return None;
+    }
+    // bytes before the point stay, bytes after it move down one: the point is gone
+    let low = (1u64 << (n1 * 8)) - 1;
+    let merged = (w & low) | ((w >> 8) & !low);
+    Some((digits_lead(merged, n2 - 1), n2 - n1 - 1, n2))
+}
+
+/// [`short_decimal`] given the non-digit bytes of `w` as bits (`nd`: bit k
+/// set when byte k is not an ASCII digit, bits 8 and up all set), as an
+/// SSE2 byte compare gives them: the same result for every `w`.
+#[inline(always)]
+pub(crate) fn short_decimal_bits(w: u64, nd: u32) -> Option<(u64, u32, u32)> {
+    debug_assert_eq!(nd & 0xFF, (0..8).fold(0, |m, k| m | (u32::from(!((w >> (8 * k)) as u8).is_ascii_digit()) << k)));
+    debug_assert!(nd >> 8 != 0);
+    let n1 = nd.trailing_zeros();
+    if n1 >= 8 {
+        return None;
+    }
+    if (w >> (n1 * 8)) as u8 != b'.' {
+        if n1 == 0 {
+            return None;
+        }
+        return Some((digits_lead(w, n1), 0, n1));
+    }
+    // the non-digit after the point
+    let n2 = (nd & (nd - 1)).trailing_zeros();
+    if n2 >= 8 || n2 == 1 {
         // runs on past the word, or "." alone
         return None;
     }

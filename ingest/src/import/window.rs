@@ -45,15 +45,61 @@ pub(crate) fn at(w: &Window, i: usize) -> u8 {
 /// (`start + 24 <= WIN`), `(value, end)`; `None` past 19 digits.
 #[inline(always)]
 pub(crate) fn digits(w: &Window, start: usize) -> Option<(u64, usize)> {
-    super::num::digits_with(|i| ld(w, i), |i| at(w, i).is_ascii_digit(), start)
+    super::num::digits_with(
+        |i| ld(w, i),
+        |i| at(w, i).is_ascii_digit(),
+        |x| non_digit_bits(x).trailing_zeros(),
+        start,
+    )
 }
 
 /// A plain short decimal from `w[start]` (`start < WIN`), as
 /// [`super::num::short_decimal`]: `(value, end)`, the value correctly rounded.
 #[inline(always)]
 pub(crate) fn short_f64(w: &Window, start: usize) -> Option<(f64, usize)> {
-    let (mant, frac, len) = super::num::short_decimal(ld(w, start))?;
+    let x = ld(w, start);
+    let (mant, frac, len) = super::num::short_decimal_bits(x, non_digit_bits(x))?;
     Some((super::num::scaled_f64(mant, frac), start + len as usize))
+}
+
+/// Bit k set when byte k of `w` (little-endian) is not an ASCII digit, and
+/// bits 8 to 15 set: one SSE2 compare on x86_64 (instead of the SWAR mask
+/// and its 64-bit constants); [`non_digit_bits_scalar`] elsewhere, and as
+/// the reference.
+#[inline(always)]
+pub(crate) fn non_digit_bits(w: u64) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: the intrinsics need SSE2, which this cfg proves is enabled
+        // for the whole build (every x86_64 target has it).
+        unsafe { non_digit_bits_sse2(w) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        non_digit_bits_scalar(w)
+    }
+}
+
+/// The reference of [`non_digit_bits`].
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+pub(crate) fn non_digit_bits_scalar(w: u64) -> u32 {
+    let mut m = 0xFF00;
+    for (k, b) in w.to_le_bytes().into_iter().enumerate() {
+        m |= u32::from(!b.is_ascii_digit()) << k;
+    }
+    m
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn non_digit_bits_sse2(w: u64) -> u32 {
+    use std::arch::x86_64::*;
+    // the upper eight bytes are zero: not digits
+    let x = _mm_sub_epi8(_mm_cvtsi64_si128(w as i64), _mm_set1_epi8(b'0' as i8));
+    // saturating `x - 9` is zero exactly for the digits
+    let digit = _mm_cmpeq_epi8(_mm_subs_epu8(x, _mm_set1_epi8(9)), _mm_setzero_si128());
+    !(_mm_movemask_epi8(digit) as u32) & 0xFFFF
 }
 
 /// The line's end at `w[i]`: `\n`, or `\r\n`; the line's length through its `\n`.
@@ -214,6 +260,28 @@ mod tests {
             let parse = |x: &[u8; 16]| std::str::from_utf8(x).ok().filter(|s| s.bytes().all(|c| c.is_ascii_digit())).and_then(|s| s.parse::<u64>().ok());
             prop_assert_eq!(got, parse(&a).zip(parse(&b)));
             prop_assert_eq!(newlines_commas(words(&t)), newlines_commas_scalar(words(&t)));
+            for x in [words(&a)[0], words(&a)[1], words(&t)[0], words(&t)[1]] {
+                prop_assert_eq!(non_digit_bits(x), non_digit_bits_scalar(x));
+                prop_assert_eq!(non_digit_bits(x).trailing_zeros(), super::super::num::leading_digits(x));
+                prop_assert_eq!(super::super::num::short_decimal_bits(x, non_digit_bits(x)), super::super::num::short_decimal(x));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        /// The bit-mask decimal and digit-run readers equal the SWAR ones on short decimals.
+        #[test]
+        fn bit_masks_match_swar(x in proptest::array::uniform8(prop_oneof![6 => b'0'..=b'9', 2 => Just(b'.'), 1 => Just(b','), 1 => Just(b'\n'), 1 => any::<u8>()])) {
+            let x = u64::from_le_bytes(x);
+            prop_assert_eq!(non_digit_bits(x), non_digit_bits_scalar(x));
+            prop_assert_eq!(super::super::num::short_decimal_bits(x, non_digit_bits(x)), super::super::num::short_decimal(x));
+            let mut b = [b'x'; WIN + 8];
+            b[..8].copy_from_slice(&x.to_le_bytes());
+            b[8..16].copy_from_slice(&x.to_le_bytes());
+            b[16..24].copy_from_slice(&x.to_le_bytes());
+            let w = window(&b, 0).unwrap();
+            prop_assert_eq!(digits(w, 0), super::super::num::digits(&b, 0));
         }
     }
 
