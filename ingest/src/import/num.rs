@@ -200,7 +200,11 @@ pub(crate) fn short_decimal(w: u64) -> Option<(u64, u32, u32)> {
 /// SSE2 byte compare gives them: the same result for every `w`.
 #[inline(always)]
 pub(crate) fn short_decimal_bits(w: u64, nd: u32) -> Option<(u64, u32, u32)> {
-    debug_assert_eq!(nd & 0xFF, (0..8).fold(0, |m, k| m | (u32::from(!((w >> (8 * k)) as u8).is_ascii_digit()) << k)));
+    debug_assert_eq!(
+        nd & 0xFF,
+        (0..8).fold(0, |m, k| m
+            | (u32::from(!((w >> (8 * k)) as u8).is_ascii_digit()) << k))
+    );
     debug_assert!(nd >> 8 != 0);
     let n1 = nd.trailing_zeros();
     if n1 >= 8 {
