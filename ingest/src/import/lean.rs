@@ -10,7 +10,7 @@ use mtf::{Side, Tick};
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, Row};
 use super::time::{TimeUnit, Zone, ZoneConverter};
-use super::window::{self, Window, at, ld};
+use super::window::{self, Window, at};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::symbols::SymbolName;
 use crate::validate::Validator;
@@ -492,18 +492,18 @@ impl Decode for LeanDecoder {
         let mut pos = 0;
         let mut rows = 0;
         // trade layouts put the flag at field 3 or later
-        let Some(want) = flag.checked_sub(3) else {
+        if flag < 3 {
             return (0, 0);
-        };
+        }
         for slot in out.iter_mut() {
             let Some(w) = window::window(rest, pos) else {
                 break;
             };
             // equity, option and future trades: the flag after two fields (a
             // constant trip count); crypto: right after the size
-            let row = match want {
-                2 => trade_row(w, 2),
-                w_ => trade_row(w, w_ as u32),
+            let row = match flag {
+                5 => trade_row(w, 5),
+                f => trade_row(w, f as u32),
             };
             let Some((ms, price, size, suspicious, len)) = row else {
                 break;
@@ -530,59 +530,78 @@ impl Decode for LeanDecoder {
 
 /// One LEAN trade row from the start of `w`: `ms,price,size` (ms a run of 1
 /// to 19 digits below 2^40, price and size short plain decimals, as
-/// [`Row`] reads them), then either the line's end or trailing fields whose
-/// `\n` lies within the 16 bytes after the size's comma. `want`: commas
-/// before the flag field among the trailing fields. `(ms, price as written,
-/// size, suspicious, line length through its \n)`, the same as
+/// [`Row`] reads them), then either the line's end or trailing fields, the
+/// row's `\n` within its first 48 bytes. `flag`: the index of the
+/// suspicious-flag field (at least 3). `(ms, price as written, size,
+/// suspicious, line length through its \n)`, the same as
 /// [`LeanDecoder::decode_fused`] (a flag field is `1` exactly, after the
 /// line's `\r` is stripped; fewer fields than the flag's: not suspicious);
-/// `None` for anything else, including more trailing fields than `want`.
+/// `None` for anything else, including fields after the flag.
 ///
-/// Offsets: ms with its comma at most 20 bytes, price 8, size 8, the trailing
-/// 16: the last byte read is below 52 < [`window::WIN`].
+/// The commas and the line's end come first, from one mask of the row's 48
+/// bytes ([`window::commas_newlines48`]), so each field is parsed from its
+/// known start, independently of the others; a parse that does not end
+/// exactly at its field's comma refuses the row.
 #[inline(always)]
-fn trade_row(w: &Window, want: u32) -> Option<(u64, f64, f64, bool, usize)> {
-    let (ms, e) = window::digits(w, 0)?;
-    if e == 0 || at(w, e) != b',' || ms >= 1 << 40 {
-        return None;
-    }
-    let (price, e) = window::short_f64(w, e + 1)?;
-    if at(w, e) != b',' {
-        return None;
-    }
-    let (size, e) = window::short_f64(w, e + 1)?;
-    if at(w, e) != b',' {
-        return Some((ms, price, size, false, window::line_end(w, e)?));
-    }
-    let k = e + 1;
-    let (nl, cm) = window::newlines_commas([ld(w, k), ld(w, k + 8)]);
+fn trade_row(w: &Window, flag: u32) -> Option<(u64, f64, f64, bool, usize)> {
+    let (cm, nl) = window::commas_newlines48(w, 0);
     if nl == 0 {
         return None;
     }
     let at_nl = nl.trailing_zeros() as usize;
-    // commas before the line's end
-    let mut c = cm & ((nl & nl.wrapping_neg()) - 1);
-    // the flag field starts after the `want`-th comma
-    let mut start = 0;
-    for _ in 0..want {
-        if c == 0 {
-            // fewer fields than the flag's
-            return Some((ms, price, size, false, k + at_nl + 1));
-        }
-        start = c.trailing_zeros() as usize + 1;
-        c &= c - 1;
+    let len = at_nl + 1;
+    // the commas of the line, in order: c1 after ms, c2 after price, c3 after size
+    let c = cm & ((nl & nl.wrapping_neg()) - 1);
+    let c1 = c.trailing_zeros() as usize;
+    let c = c & c.wrapping_sub(1);
+    let c2 = c.trailing_zeros() as usize;
+    let c = c & c.wrapping_sub(1);
+    if c2 >= at_nl {
+        // fewer than three fields (also no comma at all: c1 = c2 = 64)
+        return None;
     }
-    if c != 0 {
+    let (ms, e) = window::digits(w, 0)?;
+    if e != c1 || e == 0 || ms >= 1 << 40 {
+        return None;
+    }
+    let (price, e) = window::short_f64(w, c1 + 1)?;
+    if e != c2 {
+        return None;
+    }
+    let (size, e) = window::short_f64(w, c2 + 1)?;
+    if c == 0 {
+        // the size ends the line
+        let end = if at_nl > 0 && at(w, at_nl - 1) == b'\r' {
+            at_nl - 1
+        } else {
+            at_nl
+        };
+        return (e == end).then_some((ms, price, size, false, len));
+    }
+    if e != c.trailing_zeros() as usize {
+        return None;
+    }
+    // the flag field starts after comma number `flag`, the last one
+    let mut c = c;
+    for _ in 3..flag {
+        c &= c.wrapping_sub(1);
+    }
+    if c == 0 {
+        // fewer fields than the flag's
+        return Some((ms, price, size, false, len));
+    }
+    let start = c.trailing_zeros() as usize + 1;
+    if c & c.wrapping_sub(1) != 0 {
         // more fields after the flag: the fused path finds it
         return None;
     }
-    let end = if at_nl > start && at(w, k + at_nl - 1) == b'\r' {
+    let end = if at_nl > start && at(w, at_nl - 1) == b'\r' {
         at_nl - 1
     } else {
         at_nl
     };
-    let suspicious = end == start + 1 && at(w, k + start) == b'1';
-    Some((ms, price, size, suspicious, k + at_nl + 1))
+    let suspicious = end == start + 1 && at(w, start) == b'1';
+    Some((ms, price, size, suspicious, len))
 }
 
 /// The symbol of a member: futures and options name the contract

@@ -190,48 +190,58 @@ fn digits16x2_sse2(a: [u64; 2], b: [u64; 2]) -> Option<(u64, u64)> {
     ))
 }
 
-/// Bit masks of the bytes equal to `\n` and to `,` among the 16 bytes of the
-/// words `t` (little-endian; bit k: byte k). SSE2 on x86_64;
-/// [`newlines_commas_scalar`] elsewhere, and as the reference.
+/// The commas and the `\n`s among the 48 bytes `w[start..start + 48]`
+/// (`start <= WIN + 8 - 48`), as bit masks (bit k: byte `start + k`): the
+/// structure of a row in one pass, so that every field's start is known
+/// before any field is parsed (the parses then run side by side instead of
+/// each waiting for the previous field's end). SSE2 on x86_64;
+/// [`commas_newlines48_scalar`] elsewhere, and as the reference.
 #[inline(always)]
-pub(crate) fn newlines_commas(t: [u64; 2]) -> (u32, u32) {
+pub(crate) fn commas_newlines48(w: &Window, start: usize) -> (u64, u64) {
+    debug_assert!(start + 48 <= WIN + 8);
+    // (never short for a start the callers pass: no newline then, the row is refused)
+    let Some(chunk) = w[start & (WIN - 1)..].first_chunk::<48>() else {
+        return (0, 0);
+    };
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         // SAFETY: the intrinsics need SSE2, which this cfg proves is enabled
         // for the whole build (every x86_64 target has it).
-        unsafe { newlines_commas_sse2(t) }
+        unsafe { commas_newlines48_sse2(chunk) }
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
-        newlines_commas_scalar(t)
+        commas_newlines48_scalar(chunk)
     }
 }
 
-/// The reference of [`newlines_commas`]: byte by byte.
+/// The reference of [`commas_newlines48`]: byte by byte.
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
-pub(crate) fn newlines_commas_scalar(t: [u64; 2]) -> (u32, u32) {
-    let (mut nl, mut cm) = (0, 0);
-    for (k, b) in t[0]
-        .to_le_bytes()
-        .into_iter()
-        .chain(t[1].to_le_bytes())
-        .enumerate()
-    {
-        nl |= u32::from(b == b'\n') << k;
-        cm |= u32::from(b == b',') << k;
+pub(crate) fn commas_newlines48_scalar(chunk: &[u8; 48]) -> (u64, u64) {
+    let (mut cm, mut nl) = (0, 0);
+    for (k, &b) in chunk.iter().enumerate() {
+        cm |= u64::from(b == b',') << k;
+        nl |= u64::from(b == b'\n') << k;
     }
-    (nl, cm)
+    (cm, nl)
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
 #[target_feature(enable = "sse2")]
-fn newlines_commas_sse2(t: [u64; 2]) -> (u32, u32) {
+fn commas_newlines48_sse2(chunk: &[u8; 48]) -> (u64, u64) {
     use std::arch::x86_64::*;
-    let v = _mm_set_epi64x(t[1] as i64, t[0] as i64);
-    let nl = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)));
-    let cm = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b',' as i8)));
-    (nl as u32, cm as u32)
+    let comma = _mm_set1_epi8(b',' as i8);
+    let newline = _mm_set1_epi8(b'\n' as i8);
+    let (mut cm, mut nl) = (0u64, 0u64);
+    for k in 0..3 {
+        // SAFETY: bytes 16k..16k + 16 of the 48-byte array (k < 3); an
+        // unaligned load has no alignment requirement.
+        let v = unsafe { _mm_loadu_si128(chunk.as_ptr().add(16 * k).cast::<__m128i>()) };
+        cm |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma)) as u16) << (16 * k);
+        nl |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline)) as u16) << (16 * k);
+    }
+    (cm, nl)
 }
 
 #[cfg(test)]
@@ -259,7 +269,6 @@ mod tests {
             prop_assert_eq!(got, digits16x2_scalar(words(&a), words(&b)));
             let parse = |x: &[u8; 16]| std::str::from_utf8(x).ok().filter(|s| s.bytes().all(|c| c.is_ascii_digit())).and_then(|s| s.parse::<u64>().ok());
             prop_assert_eq!(got, parse(&a).zip(parse(&b)));
-            prop_assert_eq!(newlines_commas(words(&t)), newlines_commas_scalar(words(&t)));
             for x in [words(&a)[0], words(&a)[1], words(&t)[0], words(&t)[1]] {
                 prop_assert_eq!(non_digit_bits(x), non_digit_bits_scalar(x));
                 prop_assert_eq!(non_digit_bits(x).trailing_zeros(), super::super::num::leading_digits(x));
@@ -282,6 +291,16 @@ mod tests {
             b[16..24].copy_from_slice(&x.to_le_bytes());
             let w = window(&b, 0).unwrap();
             prop_assert_eq!(digits(w, 0), super::super::num::digits(&b, 0));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+        #[test]
+        fn row_masks_match_scalar(b in proptest::collection::vec(prop_oneof![Just(b','), Just(b'\n'), Just(b'1'), any::<u8>()], WIN + 8), start in 0usize..WIN - 48) {
+            let w = window(&b, 0).unwrap();
+            let chunk: [u8; 48] = b[start..start + 48].try_into().unwrap();
+            prop_assert_eq!(commas_newlines48(w, start), commas_newlines48_scalar(&chunk));
         }
     }
 
