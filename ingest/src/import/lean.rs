@@ -465,8 +465,8 @@ impl Decode for LeanDecoder {
         Some((Outcome::Tick, len))
     }
 
-    /// Trade rows as [`LeanDecoder::decode_fused`] takes them whose trailing
-    /// fields (after the size) fit 16 bytes: see [`trade_row`].
+    /// Trade rows as [`LeanDecoder::decode_fused`] takes them whose line ends
+    /// within 48 bytes and has no field after the flag: see [`trade_row`].
     #[inline]
     fn decode_run(
         &mut self,
