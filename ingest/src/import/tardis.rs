@@ -429,6 +429,14 @@ fn trade_row(w: &Window, prefix: &Prefix) -> Option<(Tick, usize)> {
     }
     let i = prefix.len;
     debug_assert!(i <= 32);
+    // the line's end first, from a mask of the 48 bytes after the times: the
+    // next row's start then does not wait for this row's fields (which must
+    // end exactly there)
+    let (_, nl) = window::commas_newlines48(w, i + 34);
+    if nl == 0 {
+        return None;
+    }
+    let len = i + 34 + nl.trailing_zeros() as usize + 1;
     let (ts, recv) = micros16x2(w, i)?;
     let (id, e) = window::digits(w, i + 34)?;
     if e == i + 34 || at(w, e) != b',' {
@@ -450,7 +458,9 @@ fn trade_row(w: &Window, prefix: &Prefix) -> Option<(Tick, usize)> {
         return None;
     }
     let (size, e) = window::short_f64(w, e + 1)?;
-    let len = window::line_end(w, e)?;
+    if window::line_end(w, e)? != len {
+        return None;
+    }
     let t = Tick {
         ts_event: ts,
         ts_recv: recv,
