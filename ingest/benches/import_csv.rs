@@ -8,7 +8,8 @@
 //! `PYTHON` (default `python3`).
 //!
 //! Profiling: `IMPORT_BENCH_PROFILE=lean_spy_trades` (or `tardis_trades`) runs
-//! only that in-memory import, `IMPORT_BENCH_REPEATS` times (default 1), and
+//! only that in-memory import (`lean_spy_trades_file`, `tardis_trades_file`:
+//! the import from the file), `IMPORT_BENCH_REPEATS` times (default 1), and
 //! exits — for instruction counts that do not depend on the machine's load:
 //! `valgrind --tool=callgrind --toggle-collect='*Importer*next_batch*' <bench binary> --bench`
 //! then `callgrind_annotate` (the bench binary is the `import_csv-*` file in
@@ -56,11 +57,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// CPU time of the calling thread, s (`/proc/thread-self/schedstat`: ns on the
-/// CPU first), so a loaded machine's waiting time is not counted; `None` off Linux.
+/// CPU time of the calling thread, s (`CLOCK_THREAD_CPUTIME_ID`: the
+/// scheduler's exact runtime, so a loaded machine's waiting time is not
+/// counted; `/proc/thread-self/schedstat`, read before, moves in scheduler
+/// ticks of 4 ms here, too coarse for 8 ms imports).
 fn thread_cpu() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(s.split_whitespace().next()?.parse::<f64>().ok()? / 1e9)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live, writable timespec; the clock id is a valid constant.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (r == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
 /// (wall s, CPU s) per full import of `data` (named `name`), `repeats` times; checks the row count.
@@ -180,13 +188,29 @@ fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1);
-        let Some((label, name, data, format, rows)) = cases.iter().find(|c| c.0 == only) else {
-            eprintln!("IMPORT_BENCH_PROFILE: no case {only:?} (lean_spy_trades, tardis_trades)");
+        // `<case>_file`: the same import from the file (the streaming line buffer)
+        let (case, file) = match only.strip_suffix("_file") {
+            Some(c) => (c, true),
+            None => (only.as_str(), false),
+        };
+        let Some((label, name, data, format, rows)) = cases.iter().find(|c| c.0 == case) else {
+            eprintln!(
+                "IMPORT_BENCH_PROFILE: no case {only:?} (lean_spy_trades, tardis_trades, and each with _file)"
+            );
             std::process::exit(2);
         };
-        let (_, cpu) = time_import(name, data, format, *rows, repeats);
+        let (_, cpu) = if file {
+            let path = if *label == "lean_spy_trades" {
+                &lean_path
+            } else {
+                &tardis_path
+            };
+            time_input(&Input::Path(path.clone()), format, *rows, repeats)
+        } else {
+            time_import(name, data, format, *rows, repeats)
+        };
         println!(
-            "{label}: {repeats} imports of {rows} rows after one warm-up, median cpu {:.2} ms",
+            "{only}: {repeats} imports of {rows} rows after one warm-up, median cpu {:.2} ms",
             median(cpu) * 1e3
         );
         return;

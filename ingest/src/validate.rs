@@ -215,6 +215,16 @@ impl Validator {
     }
 }
 
+impl Validator {
+    /// Whether a trade with these fields passes [`Validator::check_in`]: the
+    /// same decision, as one branch-free expression (the batch import paths,
+    /// whose rejects then go the per-row path to be counted by reason).
+    #[inline(always)]
+    pub(crate) fn trade_ok(price: f64, size: f64, ts_event: i64, (lo, hi): (i64, i64)) -> bool {
+        positive(price) & non_negative(size) & (ts_event >= lo) & (ts_event <= hi)
+    }
+}
+
 /// `x` finite and > 0, on its bits: 1 (the least subnormal) to the largest
 /// finite value; zeros, negatives, infinities and NaNs fall outside. Integer
 /// compares on the bits, as the tick is in memory anyway: fewer instructions
@@ -238,6 +248,18 @@ mod tests {
     use proptest::prelude::*;
 
     const NOW: i64 = 1_763_700_000_000_000_000;
+
+    proptest! {
+        /// The batch paths' trade check decides as `check_in`.
+        #[test]
+        fn trade_ok_is_check_in(price in prop_oneof![any::<f64>(), Just(0.0), Just(-0.0), Just(f64::MIN_POSITIVE), Just(f64::INFINITY), Just(f64::NAN)],
+                                size in prop_oneof![any::<f64>(), Just(0.0), Just(-0.0), Just(f64::NEG_INFINITY), Just(f64::NAN)],
+                                ts in prop_oneof![any::<i64>(), Just(NS_1990), Just(NS_1990 - 1), Just(NOW)]) {
+            let window = Validator::history().window(NOW);
+            let t = Tick::trade(0, ts, price, size, Side::Buy, 1);
+            prop_assert_eq!(Validator::trade_ok(price, size, ts, window), Validator::check_in(&t, window).is_ok());
+        }
+    }
 
     fn trade(price: f64, size: f64) -> Tick {
         Tick::trade(1, NOW, price, size, Side::Unknown, 0)

@@ -10,8 +10,10 @@ use mtf::{Side, Tick};
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, Row};
 use super::time::{TimeUnit, Zone, ZoneConverter};
+use super::window::{self, Window, at};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
 use crate::symbols::SymbolName;
+use crate::validate::Validator;
 
 /// The asset class (LEAN's `SecurityType`), which fixes columns, price scale and time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -462,6 +464,144 @@ impl Decode for LeanDecoder {
         }
         Some((Outcome::Tick, len))
     }
+
+    /// Trade rows as [`LeanDecoder::decode_fused`] takes them whose line ends
+    /// within 48 bytes and has no field after the flag: see [`trade_row`].
+    #[inline]
+    fn decode_run(
+        &mut self,
+        rest: &[u8],
+        max_len: usize,
+        syms: &mut Syms<'_>,
+        out: &mut [Tick],
+        window: (i64, i64),
+    ) -> (usize, usize) {
+        let lay = self.layout;
+        let (LeanKind::Trade, false, Some(flag)) = (lay.kind, lay.fx, lay.suspicious) else {
+            return (0, 0);
+        };
+        // the member's symbol, resolved once (a refusal goes the per-row path)
+        let Ok(symbol) = syms.fixed() else {
+            return (0, 0);
+        };
+        let tmpl = Tick {
+            symbol,
+            flags: Tick::FLAG_REPLAY,
+            ..Tick::trade(symbol, 0, 0.0, 0.0, Side::Unknown, 0)
+        };
+        let mut pos = 0;
+        let mut rows = 0;
+        // trade layouts put the flag at field 3 or later
+        if flag < 3 {
+            return (0, 0);
+        }
+        for slot in out.iter_mut() {
+            let Some(w) = window::window(rest, pos) else {
+                break;
+            };
+            // equity, option and future trades: the flag after two fields (a
+            // constant trip count); crypto: right after the size
+            let row = match flag {
+                5 => trade_row(w, 5),
+                f => trade_row(w, f as u32),
+            };
+            let Some((ms, price, size, suspicious, len)) = row else {
+                break;
+            };
+            let Some(ts) = self.zone.to_utc(self.days, ms as i64 * 1_000_000) else {
+                break;
+            };
+            let mut t = tmpl;
+            t.ts_event = ts;
+            t.ts_recv = ts;
+            t.price = self.scaled(price);
+            t.size = size;
+            t.flags |= u16::from(suspicious) * Tick::FLAG_SUSPICIOUS;
+            if len > max_len || !Validator::trade_ok(t.price, t.size, t.ts_event, window) {
+                break;
+            }
+            *slot = t;
+            pos += len;
+            rows += 1;
+        }
+        (rows, pos)
+    }
+}
+
+/// One LEAN trade row from the start of `w`: `ms,price,size` (ms a run of 1
+/// to 19 digits below 2^40, price and size short plain decimals, as
+/// [`Row`] reads them), then either the line's end or trailing fields, the
+/// row's `\n` within its first 48 bytes. `flag`: the index of the
+/// suspicious-flag field (at least 3). `(ms, price as written, size,
+/// suspicious, line length through its \n)`, the same as
+/// [`LeanDecoder::decode_fused`] (a flag field is `1` exactly, after the
+/// line's `\r` is stripped; fewer fields than the flag's: not suspicious);
+/// `None` for anything else, including fields after the flag.
+///
+/// The commas and the line's end come first, from one mask of the row's 48
+/// bytes ([`window::commas_newlines48`]), so each field is parsed from its
+/// known start, independently of the others; a parse that does not end
+/// exactly at its field's comma refuses the row.
+#[inline(always)]
+fn trade_row(w: &Window, flag: u32) -> Option<(u64, f64, f64, bool, usize)> {
+    let (cm, nl) = window::commas_newlines48(w, 0);
+    if nl == 0 {
+        return None;
+    }
+    let at_nl = nl.trailing_zeros() as usize;
+    let len = at_nl + 1;
+    // the commas of the line, in order: c1 after ms, c2 after price, c3 after size
+    let c = cm & ((nl & nl.wrapping_neg()) - 1);
+    let c1 = c.trailing_zeros() as usize;
+    let c = c & c.wrapping_sub(1);
+    let c2 = c.trailing_zeros() as usize;
+    let c = c & c.wrapping_sub(1);
+    if c2 >= at_nl {
+        // fewer than three fields (also no comma at all: c1 = c2 = 64)
+        return None;
+    }
+    let (ms, e) = window::digits(w, 0)?;
+    if e != c1 || e == 0 || ms >= 1 << 40 {
+        return None;
+    }
+    let (price, e) = window::short_f64(w, c1 + 1)?;
+    if e != c2 {
+        return None;
+    }
+    let (size, e) = window::short_f64(w, c2 + 1)?;
+    if c == 0 {
+        // the size ends the line
+        let end = if at_nl > 0 && at(w, at_nl - 1) == b'\r' {
+            at_nl - 1
+        } else {
+            at_nl
+        };
+        return (e == end).then_some((ms, price, size, false, len));
+    }
+    if e != c.trailing_zeros() as usize {
+        return None;
+    }
+    // the flag field starts after comma number `flag`, the last one
+    let mut c = c;
+    for _ in 3..flag {
+        c &= c.wrapping_sub(1);
+    }
+    if c == 0 {
+        // fewer fields than the flag's
+        return Some((ms, price, size, false, len));
+    }
+    let start = c.trailing_zeros() as usize + 1;
+    if c & c.wrapping_sub(1) != 0 {
+        // more fields after the flag: the fused path finds it
+        return None;
+    }
+    let end = if at_nl > start && at(w, at_nl - 1) == b'\r' {
+        at_nl - 1
+    } else {
+        at_nl
+    };
+    let suspicious = end == start + 1 && at(w, start) == b'1';
+    Some((ms, price, size, suspicious, len))
 }
 
 /// The symbol of a member: futures and options name the contract

@@ -173,6 +173,24 @@ impl LineReader {
         self.bytes += len as u64;
     }
 
+    /// `lines` lines, `len` bytes in all (each through its `\n`, at most
+    /// `max_line + 1`), of [`LineReader::pending`] were decoded by the caller:
+    /// counts them and moves past them.
+    #[inline]
+    pub fn consume_lines(&mut self, lines: u64, len: usize) {
+        debug_assert!(len <= self.end - self.start && !self.discarding);
+        self.start += len.min(self.end - self.start);
+        self.line_no += lines;
+    }
+
+    /// `lines` lines, `len` bytes in all, of an in-memory input were decoded
+    /// by the caller (like [`LineReader::consumed_in`] for each): counts them.
+    #[inline]
+    pub fn consumed_in_lines(&mut self, lines: u64, len: usize) {
+        self.line_no += lines;
+        self.bytes += len as u64;
+    }
+
     #[cold]
     fn fill<R: Read + ?Sized>(&mut self, src: &mut R) -> io::Result<()> {
         // +1: the line's '\n' (and a '\r') must fit beside a line of max_line bytes

@@ -59,6 +59,7 @@ mod source;
 mod tardis;
 mod time;
 mod truefx;
+mod window;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -361,6 +362,30 @@ pub(crate) trait Decode {
         let _ = (rest, syms, out);
         None
     }
+
+    /// The batch fast path: decodes rows from the start of `rest` (the input
+    /// from a line's start on) straight into `out` while each row is one that
+    /// [`Decode::decode_fused`] gives as [`Outcome::Tick`], its line (through
+    /// its `\n`) is at most `max_len` bytes, and its tick passes
+    /// [`Validator::check_in`] against `window`; each tick gets
+    /// [`Tick::FLAG_REPLAY`], as the per-row path sets it. Returns `(rows,
+    /// bytes)`: that many leading lines were consumed, each giving one tick in
+    /// `out[..rows]`. It stops before the first other row (which the per-row
+    /// path then decodes, so a state change the batch made for it must give
+    /// the same result there), when `out` is full, or when too few bytes
+    /// remain for its fixed window; `(0, 0)` (the default) takes nothing.
+    #[inline(always)]
+    fn decode_run(
+        &mut self,
+        rest: &[u8],
+        max_len: usize,
+        syms: &mut Syms<'_>,
+        out: &mut [Tick],
+        window: (i64, i64),
+    ) -> (usize, usize) {
+        let _ = (rest, max_len, syms, out, window);
+        (0, 0)
+    }
 }
 
 enum Decoder {
@@ -529,22 +554,40 @@ impl Core {
                 }
                 continue;
             };
-            let slot = &mut out[n];
             // the fused path first: the line's fields and its end in one pass
             let rest = match r {
                 Reader::Stream(_) => self.lines.pending(),
                 Reader::Memory(data, pos) => data.get(*pos..).unwrap_or_default(),
             };
-            // a line over the cap (a '\r' before its '\n' counts, as for the
-            // splitter) cannot find its end here: it goes the line path whole,
-            // before the decoder resolves (interns) its symbol
-            let rest = &rest[..rest.len().min(self.lines.max_line().saturating_add(1))];
+            #[cfg(test)]
+            let rest = if tests::NO_FUSED.get() { &[][..] } else { rest };
+            // whole runs of plain rows, validated, straight into `out`
             let mut syms = Syms {
                 cache,
                 st: &mut self.sym,
             };
-            #[cfg(test)]
-            let rest = if tests::NO_FUSED.get() { &[][..] } else { rest };
+            let max_len = self.lines.max_line().saturating_add(1);
+            let (rows, len) = dec.decode_run(rest, max_len, &mut syms, &mut out[n..], window);
+            if rows > 0 {
+                debug_assert!(len <= rest.len() && rows <= out.len() - n);
+                match r {
+                    Reader::Stream(_) => self.lines.consume_lines(rows as u64, len),
+                    Reader::Memory(_, pos) => {
+                        *pos += len;
+                        self.lines.consumed_in_lines(rows as u64, len);
+                    }
+                }
+                self.counts.lines += rows as u64;
+                self.counts.rows += rows as u64;
+                self.counts.ticks += rows as u64;
+                n += rows;
+                continue;
+            }
+            let slot = &mut out[n];
+            // a line over the cap (a '\r' before its '\n' counts, as for the
+            // splitter) cannot find its end here: it goes the line path whole,
+            // before the decoder resolves (interns) its symbol
+            let rest = &rest[..rest.len().min(max_len)];
             let fused = match dec.decode_fused(rest, &mut syms, slot) {
                 Some((o, len)) => {
                     debug_assert!(len <= rest.len());
@@ -656,6 +699,10 @@ impl Core {
         self.sym.fallback_id = None;
         dec.begin(&self.input_name, &m.name, &mut self.sym)?;
         self.reader = Some(match m.bytes {
+            #[cfg(test)]
+            Some(b) if tests::READ_SPLITS.with_borrow(|s| !s.is_empty()) => {
+                Reader::Stream(Box::new(tests::Splits::new(b)))
+            }
             Some(b) => Reader::Memory(b, 0),
             None => Reader::Stream(m.reader),
         });
@@ -743,10 +790,55 @@ mod tests {
     thread_local! {
         /// Turns the fused path off (the reference for equivalence tests).
         pub(super) static NO_FUSED: Cell<bool> = const { Cell::new(false) };
+        /// When not empty, an in-memory input is read as a stream whose reads
+        /// return these sizes in turn (arbitrary read splits).
+        pub(super) static READ_SPLITS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// A reader over bytes whose reads stop at the sizes of [`READ_SPLITS`], cycled.
+    pub(super) struct Splits {
+        data: Arc<[u8]>,
+        pos: usize,
+        sizes: Vec<usize>,
+        k: usize,
+    }
+
+    impl Splits {
+        pub(super) fn new(data: Arc<[u8]>) -> Splits {
+            Splits {
+                data,
+                pos: 0,
+                sizes: READ_SPLITS.with_borrow(Clone::clone),
+                k: 0,
+            }
+        }
+    }
+
+    impl Read for Splits {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let size = self.sizes[self.k % self.sizes.len()].max(1);
+            self.k += 1;
+            let n = size.min(out.len()).min(self.data.len() - self.pos);
+            out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
     }
 
     /// (ticks, counts) of importing `data`, as text (NaN-safe comparison).
     fn import(name: &str, data: &[u8], format: Format, max_line: usize, fused: bool) -> String {
+        import_with(name, data, format, max_line, fused, 5)
+    }
+
+    /// [`import`] with a tick buffer of `buf_len`.
+    fn import_with(
+        name: &str,
+        data: &[u8],
+        format: Format,
+        max_line: usize,
+        fused: bool,
+        buf_len: usize,
+    ) -> String {
         NO_FUSED.set(!fused);
         let table = Arc::new(crate::SymbolTable::new(64));
         let mut cache = SymbolCache::new(table);
@@ -759,11 +851,12 @@ mod tests {
         opts.now_ns = Some(1_763_700_000_000_000_000);
         opts.log_errors = false;
         let mut imp = Importer::open(input, opts).unwrap();
-        let mut buf = [Tick::default(); 5];
+        let mut buf = vec![Tick::default(); buf_len];
         let mut out = String::new();
         loop {
             match imp.next_batch(&mut cache, &mut buf) {
                 Ok(0) => break,
+                // one tick per line: the batch path fills a buffer as the per-row path does
                 Ok(n) => out += &format!("{:?}\n", &buf[..n]),
                 Err(e) => {
                     out += &format!("error {e}\n");
@@ -928,8 +1021,81 @@ mod tests {
         fused_equals_line_path("trades.csv", &Format::Tardis, &lines, false, 80).unwrap();
     }
 
+    /// Runs of plain rows (the batch path) broken by mutated ones: the batch
+    /// path gives the same ticks, counts and errors as the line path, in
+    /// memory (any tick buffer) and streamed with arbitrary read splits.
+    fn batch_equals_line_path(
+        name: &str,
+        format: &Format,
+        lines: &[Vec<u8>],
+        crlf: bool,
+        max_line: usize,
+        buf_len: usize,
+        splits: Vec<usize>,
+    ) -> Result<(), TestCaseError> {
+        let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        let data = lines.join(eol);
+        let want = import_with(name, &data, format.clone(), max_line, false, buf_len);
+        let got = import_with(name, &data, format.clone(), max_line, true, buf_len);
+        prop_assert_eq!(&got, &want);
+        READ_SPLITS.set(splits);
+        let got = import_with(name, &data, format.clone(), max_line, true, buf_len);
+        READ_SPLITS.set(Vec::new());
+        prop_assert_eq!(&got, &want);
+        Ok(())
+    }
+
+    /// Mostly plain rows of `plain` (whole runs for the batch path), some from
+    /// `templates` mutated.
+    fn batch_lines(
+        plain: &'static [&'static str],
+        templates: &'static [&'static str],
+    ) -> impl Strategy<Value = Vec<Vec<u8>>> {
+        proptest::collection::vec(
+            prop_oneof![
+                6 => (0..plain.len()).prop_map(move |i| plain[i].as_bytes().to_vec()),
+                1 => mutated(templates),
+            ],
+            0..80,
+        )
+    }
+
+    const LEAN_PLAIN: &[&str] = &[
+        "14417034,1674200,210,Q,2000,0",
+        "14726965,1673300,200,Q,20002020,0",
+        "34200000,1674200,100,P,1,1",
+        "34200001,1674250.5,5,N,1,0",
+        "34200002,1674200,100",
+        "34200003,167,0.25,T,1",
+        "34200004,1674200,100,Q,20002020,1\r",
+        "1,1,1,,,1",
+    ];
+
+    const TARDIS_PLAIN: &[&str] = &[
+        "binance-futures,BTCUSDT,1582329602111000,1582329602418379,42377944,buy,9682,0.132",
+        "binance-futures,BTCUSDT,1582329602116000,1582329602418420,42377945,sell,9681.92,0.412",
+        "binance-futures,BTCUSDT,1582329602116000,1582329602418420,1,unknown,9681.92,0.412",
+        "binance-futures,BTCUSDT,1582329602116000,1582329602418420,1234567890123456789,buy,1.5,2",
+        "binance-futures,ETHUSDT,1582329602117000,1582329602117001,7,sell,265.5,1.5",
+        "binance-futures,BTCUSDT,0582329602116000,1582329602418420,42,buy,0.5,0",
+        "binance-futures,BTCUSDT,9999999999999999,1582329602418420,42,buy,0.5,0",
+        "binance-futures,BTCUSDT,1582329602116000,1582329602418420,42,buy,0,1",
+    ];
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn lean_batch_matches_line_path(lines in batch_lines(LEAN_PLAIN, LEAN_ROWS), crlf in any::<bool>(), short_cap in any::<bool>(), buf_len in 1usize..200, splits in proptest::collection::vec(1usize..600, 1..40)) {
+            let format = Format::Lean(LeanOptions::default());
+            batch_equals_line_path("equity/usa/tick/spy/20131008_trade.csv", &format, &lines, crlf, if short_cap { 30 } else { DEFAULT_MAX_LINE }, buf_len, splits)?;
+        }
+
+        #[test]
+        fn tardis_batch_matches_line_path(mut lines in batch_lines(TARDIS_PLAIN, TARDIS_ROWS), crlf in any::<bool>(), short_cap in any::<bool>(), buf_len in 1usize..200, splits in proptest::collection::vec(1usize..600, 1..40)) {
+            lines.insert(0, TARDIS_ROWS[0].as_bytes().to_vec());
+            batch_equals_line_path("trades.csv", &Format::Tardis, &lines, crlf, if short_cap { 84 } else { DEFAULT_MAX_LINE }, buf_len, splits)?;
+        }
+
         #[test]
         fn lean_fused_matches_line_path(lines in proptest::collection::vec(mutated(LEAN_ROWS), 0..12), crlf in any::<bool>(), short_cap in any::<bool>()) {
             let format = Format::Lean(LeanOptions::default());

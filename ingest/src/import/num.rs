@@ -38,7 +38,7 @@ pub fn leading_u64(b: &[u8], start: usize) -> Option<(u64, usize)> {
 
 /// Bytes of `w` (little-endian load) that are not ASCII digits: their top bit set.
 #[inline(always)]
-fn non_digits(w: u64) -> u64 {
+pub(crate) fn non_digits(w: u64) -> u64 {
     const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HI: u64 = 0x8080_8080_8080_8080;
     // digits become 0..=9 (and only digits: xor is a bijection); per byte, no
@@ -66,8 +66,35 @@ fn digits_lead(w: u64, n: u32) -> u64 {
 /// `u64`).
 #[inline(always)]
 pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
-    let w = word_at(b, start);
-    let n = non_digits(w).trailing_zeros() / 8;
+    digits_with(
+        |i| word_at(b, i),
+        |i| b.get(i).is_some_and(u8::is_ascii_digit),
+        leading_digits,
+        start,
+    )
+}
+
+/// How many of the bytes of `w` (little-endian load), from the first, are
+/// ASCII digits: 0 to 8.
+#[inline(always)]
+pub(crate) fn leading_digits(w: u64) -> u32 {
+    non_digits(w).trailing_zeros() / 8
+}
+
+/// [`digits`] over any byte source: `word(i)` is the little-endian load of
+/// the eight bytes from `i` (zero bytes past the end), `is_digit(i)` whether
+/// byte `i` is an ASCII digit, `lead(w)` [`leading_digits`] (or a kernel
+/// equal to it). It reads at most the 24 bytes from `start` (the batch paths
+/// pass loads from a fixed window that holds them).
+#[inline(always)]
+pub(crate) fn digits_with(
+    word: impl Fn(usize) -> u64,
+    is_digit: impl Fn(usize) -> bool,
+    lead: impl Fn(u64) -> u32,
+    start: usize,
+) -> Option<(u64, usize)> {
+    let w = word(start);
+    let n = lead(w);
     if n < 8 {
         if n == 0 {
             return Some((0, start));
@@ -77,11 +104,11 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
     let v = digits8(w);
     // a delimiter right after eight digits (ids) or sixteen (µs times) is
     // found with one byte instead of a word
-    if !b.get(start + 8).is_some_and(u8::is_ascii_digit) {
+    if !is_digit(start + 8) {
         return Some((v, start + 8));
     }
-    let w = word_at(b, start + 8);
-    let n = non_digits(w).trailing_zeros() / 8;
+    let w = word(start + 8);
+    let n = lead(w);
     if n < 8 {
         if n == 0 {
             return Some((v, start + 8));
@@ -92,11 +119,11 @@ pub(crate) fn digits(b: &[u8], start: usize) -> Option<(u64, usize)> {
         ));
     }
     let v = v * 100_000_000 + digits8(w);
-    if !b.get(start + 16).is_some_and(u8::is_ascii_digit) {
+    if !is_digit(start + 16) {
         return Some((v, start + 16));
     }
-    let w = word_at(b, start + 16);
-    let n = non_digits(w).trailing_zeros() / 8;
+    let w = word(start + 16);
+    let n = lead(w);
     match n {
         0 => Some((v, start + 16)),
         // ≤ 19 digits: below 10^19 < 2^64
@@ -168,6 +195,39 @@ pub(crate) fn short_decimal(w: u64) -> Option<(u64, u32, u32)> {
     Some((digits_lead(merged, n2 - 1), n2 - n1 - 1, n2))
 }
 
+/// [`short_decimal`] given the non-digit bytes of `w` as bits (`nd`: bit k
+/// set when byte k is not an ASCII digit, bits 8 and up all set), as an
+/// SSE2 byte compare gives them: the same result for every `w`.
+#[inline(always)]
+pub(crate) fn short_decimal_bits(w: u64, nd: u32) -> Option<(u64, u32, u32)> {
+    debug_assert_eq!(
+        nd & 0xFF,
+        (0..8).fold(0, |m, k| m
+            | (u32::from(!((w >> (8 * k)) as u8).is_ascii_digit()) << k))
+    );
+    debug_assert!(nd >> 8 != 0);
+    let n1 = nd.trailing_zeros();
+    if n1 >= 8 {
+        return None;
+    }
+    if (w >> (n1 * 8)) as u8 != b'.' {
+        if n1 == 0 {
+            return None;
+        }
+        return Some((digits_lead(w, n1), 0, n1));
+    }
+    // the non-digit after the point
+    let n2 = (nd & (nd - 1)).trailing_zeros();
+    if n2 >= 8 || n2 == 1 {
+        // runs on past the word, or "." alone
+        return None;
+    }
+    // bytes before the point stay, bytes after it move down one: the point is gone
+    let low = (1u64 << (n1 * 8)) - 1;
+    let merged = (w & low) | ((w >> 8) & !low);
+    Some((digits_lead(merged, n2 - 1), n2 - n1 - 1, n2))
+}
+
 /// `mantissa / 10^frac` correctly rounded: both exact (`mantissa < 2^53`,
 /// `frac <= 22`), so the one IEEE division rounds the exact quotient.
 #[inline(always)]
@@ -184,7 +244,7 @@ pub(crate) fn scaled_f64(mant: u64, frac: u32) -> f64 {
 
 /// Eight ASCII digits (little-endian load, first byte most significant) → their value.
 #[inline(always)]
-fn digits8(chunk: u64) -> u64 {
+pub(crate) fn digits8(chunk: u64) -> u64 {
     debug_assert_eq!(non_digits(chunk), 0);
     // pairs, quads, then the whole, each step one multiply that adds a
     // neighbour times its weight into the upper lane (2561 = 10 << 8 | 1, …)

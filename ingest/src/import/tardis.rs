@@ -9,7 +9,9 @@ use mtf::{Side, SymbolId, Tick, TickKind};
 use super::counts::{RowError, Skip};
 use super::fields::{Cursor, Row, split};
 use super::num::word_at;
+use super::window::{self, Window, at, ld};
 use super::{Decode, ImportError, Outcome, SymState, Syms};
+use crate::validate::Validator;
 
 const MAX_FIELDS: usize = 16;
 const NONE: u8 = u8::MAX;
@@ -350,6 +352,144 @@ impl Decode for TardisDecoder {
         }
         standard_trade_fused(rest, &mut self.prefix, syms, out)
     }
+
+    /// Rows of the standard trades layout that start with the last row's
+    /// `exchange,symbol,` (the fused path set it), with 16-digit times: see
+    /// [`trade_row`]. The first row of a member, and a row whose symbol
+    /// changes, go the fused path first (which sets the prefix).
+    #[inline]
+    fn decode_run(
+        &mut self,
+        rest: &[u8],
+        max_len: usize,
+        _: &mut Syms<'_>,
+        out: &mut [Tick],
+        window: (i64, i64),
+    ) -> (usize, usize) {
+        if self.kind.is_none() || !self.standard_trades || self.prefix.len == 0 {
+            return (0, 0);
+        }
+        trades_run(rest, max_len, &self.prefix, out, window)
+    }
+}
+
+/// The batch loop of [`TardisDecoder::decode_run`].
+#[inline(never)]
+fn trades_run(
+    rest: &[u8],
+    max_len: usize,
+    prefix: &Prefix,
+    out: &mut [Tick],
+    window: (i64, i64),
+) -> (usize, usize) {
+    let mut pos = 0;
+    let mut rows = 0;
+    for slot in out.iter_mut() {
+        let Some(w) = window::window(rest, pos) else {
+            break;
+        };
+        let Some((t, len)) = trade_row(w, prefix) else {
+            break;
+        };
+        if len > max_len || !Validator::trade_ok(t.price, t.size, t.ts_event, window) {
+            break;
+        }
+        *slot = t;
+        pos += len;
+        rows += 1;
+    }
+    (rows, pos)
+}
+
+/// `"buy,"`, `"sell,"` and `"unknown,"` as little-endian words.
+const BUY: u64 = u32::from_le_bytes(*b"buy,") as u64;
+const SELL: u64 = u64::from_le_bytes(*b"sell,\0\0\0");
+const UNKNOWN: u64 = u64::from_le_bytes(*b"unknown,");
+
+/// One row of the batch path from the start of `w`: `prefix` (its exchange
+/// and symbol), `timestamp` and `local_timestamp` of exactly 16 digits, an id
+/// of 1 to 19 digits, a side of `buy`, `sell` or `unknown`, price and amount
+/// as short plain decimals (as [`Row::f64`]), then the line's end. The tick
+/// (with [`Tick::FLAG_REPLAY`]) and the line's length through its `\n`; the
+/// same tick as [`standard_trade_fused`] and the line path. `None` for
+/// anything else.
+///
+/// Offsets stay inside the window: the prefix is at most 32 bytes, the times
+/// 17 each with their commas, the id at most 20 (its loads reach 24 from its
+/// start), the side 8, the price 8, the amount 7 and its `\r\n` 2: the last
+/// byte read is below 112 < [`window::WIN`].
+#[inline(always)]
+fn trade_row(w: &Window, prefix: &Prefix) -> Option<(Tick, usize)> {
+    let mut diff = 0;
+    for k in 0..4 {
+        diff |= (ld(w, 8 * k) ^ prefix.words[k]) & prefix.masks[k];
+    }
+    if diff != 0 {
+        return None;
+    }
+    let i = prefix.len;
+    debug_assert!(i <= 32);
+    // the line's end first, from a mask of the 48 bytes after the times: the
+    // next row's start then does not wait for this row's fields (which must
+    // end exactly there)
+    let (_, nl) = window::commas_newlines48(w, i + 34);
+    if nl == 0 {
+        return None;
+    }
+    let len = i + 34 + nl.trailing_zeros() as usize + 1;
+    let (ts, recv) = micros16x2(w, i)?;
+    let (id, e) = window::digits(w, i + 34)?;
+    if e == i + 34 || at(w, e) != b',' {
+        return None;
+    }
+    let k = e + 1;
+    let sw = ld(w, k);
+    let (side, k) = if sw & 0xFFFF_FFFF == BUY {
+        (Side::Buy, k + 4)
+    } else if sw & 0xFF_FFFF_FFFF == SELL {
+        (Side::Sell, k + 5)
+    } else if sw == UNKNOWN {
+        (Side::Unknown, k + 8)
+    } else {
+        return None;
+    };
+    let (price, e) = window::short_f64(w, k)?;
+    if at(w, e) != b',' {
+        return None;
+    }
+    let (size, e) = window::short_f64(w, e + 1)?;
+    if window::line_end(w, e)? != len {
+        return None;
+    }
+    let t = Tick {
+        ts_event: ts,
+        ts_recv: recv,
+        symbol: prefix.id,
+        kind: TickKind::Trade,
+        side,
+        flags: Tick::FLAG_REPLAY,
+        price,
+        size,
+        ask: 0.0,
+        ask_size: 0.0,
+        id,
+    };
+    Some((t, len))
+}
+
+/// `timestamp,local_timestamp,` as exactly 16 digits (µs) each, from `w[i]`
+/// → ns; `None` past the `i64` range (as [`micros`]) or for any other text.
+#[inline(always)]
+fn micros16x2(w: &Window, i: usize) -> Option<(i64, i64)> {
+    if at(w, i + 16) != b',' || at(w, i + 33) != b',' {
+        return None;
+    }
+    let (ts, recv) = window::digits16x2([ld(w, i), ld(w, i + 8)], [ld(w, i + 17), ld(w, i + 25)])?;
+    const MAX: u64 = (i64::MAX / 1_000) as u64;
+    if ts > MAX || recv > MAX {
+        return None;
+    }
+    Some((ts as i64 * 1_000, recv as i64 * 1_000))
 }
 
 /// [`standard_trade`] fused with the line's end: rows whose numbers are plain

@@ -1,5 +1,5 @@
 //! Batched datagram I/O: `recvmmsg(2)` and `sendmmsg(2)`, and the socket
-//! options the receivers set. The only `unsafe` of the crate lives here.
+//! options the receivers set. The crate's `unsafe` lives here, apart from the SSE2 kernels of the importers' batch path (`import/window.rs`).
 
 use std::io;
 use std::mem::{size_of, zeroed};
