@@ -67,6 +67,8 @@ mod reader;
 mod segment;
 mod stage;
 mod symbols;
+#[cfg(target_arch = "x86_64")]
+mod varint;
 mod writer;
 
 pub use codec::{
