@@ -569,20 +569,6 @@ pub(crate) fn put_floats(
     }
 }
 
-/// Writes scaled integers `m` as floats of `e` decimals: `m / 10^e`, the
-/// division skipped for a repeated `m` and for `e == 0` (`x / 1.0 == x`).
-#[inline(always)]
-fn scaled(e: usize, p: f64, last: &mut (i64, f64), o: &mut f64, m: i64) {
-    if e == 0 {
-        *o = m as f64;
-    } else {
-        if m != last.0 {
-            *last = (m, m as f64 / p);
-        }
-        *o = last.1;
-    }
-}
-
 /// Reads a float column of `out.len()` values.
 pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64]) -> Res<()> {
     let mode = c.u8()?;
@@ -597,26 +583,47 @@ pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64]) -> Res<()> {
     }
     let e = c.u8()? as usize;
     let p = *POW10.get(e).ok_or(Corrupt("bad decimal count"))?;
-    let mut last = (0i64, 0.0f64);
+    // Branch-free per miniblock: the scaled integers first, then one
+    // division each (`m / 10^e`, exactly what the encoder checked; `x / 1.0
+    // == x`, so `e == 0` is a plain conversion). Dividing every value costs
+    // less than skipping repeats behind a branch that prices mispredict.
+    let mut ms = [0i64; MB];
+    let scale = |o: &mut [f64], ms: &[i64]| {
+        if e == 0 {
+            for (o, &m) in o.iter_mut().zip(ms) {
+                *o = m as f64;
+            }
+        } else {
+            for (o, &m) in o.iter_mut().zip(ms) {
+                *o = m as f64 / p;
+            }
+        }
+    };
     match mode {
         FLOAT_DECIMAL => {
             let mut m = 0i64;
             read_int_col(c, out, |o, v| {
-                for (o, &v) in o.iter_mut().zip(v) {
+                let ms = &mut ms[..v.len()];
+                for (x, &v) in ms.iter_mut().zip(v) {
                     m = m.wrapping_add(unzigzag(v));
-                    scaled(e, p, &mut last, o, m);
+                    *x = m;
                 }
+                scale(o, ms);
             })
         }
         FLOAT_DECIMAL_RAW => read_int_col(c, out, |o, v| {
-            for (o, &v) in o.iter_mut().zip(v) {
-                scaled(e, p, &mut last, o, unzigzag(v));
+            let ms = &mut ms[..v.len()];
+            for (x, &v) in ms.iter_mut().zip(v) {
+                *x = unzigzag(v);
             }
+            scale(o, ms);
         }),
         FLOAT_DECIMAL_UNSIGNED => read_int_col(c, out, |o, v| {
-            for (o, &v) in o.iter_mut().zip(v) {
-                scaled(e, p, &mut last, o, v as i64);
+            let ms = &mut ms[..v.len()];
+            for (x, &v) in ms.iter_mut().zip(v) {
+                *x = v as i64;
             }
+            scale(o, ms);
         }),
         _ => Err(Corrupt("unknown float mode")),
     }
