@@ -794,6 +794,75 @@ pub struct TickColumns {
     pub id: Vec<u64>,
 }
 
+impl TickColumns {
+    /// Ticks held.
+    pub fn len(&self) -> usize {
+        self.ts_event.len()
+    }
+
+    /// No ticks held.
+    pub fn is_empty(&self) -> bool {
+        self.ts_event.is_empty()
+    }
+
+    /// Keeps the ticks with `from <= ts_event < to` (in order), and the
+    /// runs that still cover them.
+    pub fn retain_time(&mut self, from: i64, to: i64) {
+        // equal lengths after a decode; the shortest bounds any other use
+        let n = [
+            self.ts_recv.len(),
+            self.price.len(),
+            self.size.len(),
+            self.ask.len(),
+            self.ask_size.len(),
+            self.id.len(),
+        ]
+        .into_iter()
+        .fold(self.ts_event.len(), usize::min);
+        let mut w = 0usize;
+        let mut at = 0usize;
+        let mut runs = 0usize;
+        for r in 0..self.meta.len() {
+            let (meta, len) = self.meta[r];
+            let end = (at + len as usize).min(n);
+            let start_w = w;
+            for i in at..end {
+                let t = self.ts_event[i];
+                if t >= from && t < to {
+                    self.ts_event[w] = t;
+                    self.ts_recv[w] = self.ts_recv[i];
+                    self.price[w] = self.price[i];
+                    self.size[w] = self.size[i];
+                    self.ask[w] = self.ask[i];
+                    self.ask_size[w] = self.ask_size[i];
+                    self.id[w] = self.id[i];
+                    w += 1;
+                }
+            }
+            at = end;
+            let kept = (w - start_w) as u32;
+            if kept > 0 {
+                // a run whose neighbour before it vanished joins it if equal
+                match runs.checked_sub(1).map(|k| self.meta[k]) {
+                    Some((m, l)) if m == meta => self.meta[runs - 1] = (m, l + kept),
+                    _ => {
+                        self.meta[runs] = (meta, kept);
+                        runs += 1;
+                    }
+                }
+            }
+        }
+        self.meta.truncate(runs);
+        self.ts_event.truncate(w);
+        self.ts_recv.truncate(w);
+        self.price.truncate(w);
+        self.size.truncate(w);
+        self.ask.truncate(w);
+        self.ask_size.truncate(w);
+        self.id.truncate(w);
+    }
+}
+
 /// `v` at length `n`; only new elements are written (every decoder
 /// overwrites all `n`), so a reused buffer costs no memset.
 fn fill<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
@@ -1180,6 +1249,41 @@ mod tests {
             let mut bars = Vec::new();
             let _ = decode_bars(&bytes, n, 1, Timeframe::S1, &mut bars);
         }
+    }
+
+    #[test]
+    fn retain_time_trims_and_joins_runs() {
+        // runs: A×3 B×2 A×3 at times 0..8
+        let ticks: Vec<Tick> = (0..8)
+            .map(|i| {
+                let side = if (3..5).contains(&i) {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                Tick::trade(7, i as i64, 1.0 + i as f64, 1.0, side, i)
+            })
+            .collect();
+        let mut buf = Vec::new();
+        encode_ticks(&ticks, &mut buf, &mut EncodeScratch::default());
+        let mut c = TickColumns::default();
+        decode_tick_columns(&buf, 8, &mut c).unwrap();
+        assert_eq!(c.meta.len(), 3);
+        let a = c.meta[0].0;
+        let mut t = TickColumns::default();
+        decode_tick_columns(&buf, 8, &mut t).unwrap();
+        t.retain_time(1, 7);
+        assert_eq!(t.ts_event, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(t.id, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(t.meta, [(a, 2), (c.meta[1].0, 2), (a, 2)]);
+        // the middle run gone: its neighbours join
+        c.ts_event[3] = -5;
+        c.ts_event[4] = -5;
+        c.retain_time(0, 100);
+        assert_eq!(c.meta, [(a, 6)]);
+        assert_eq!(c.price, [1.0, 2.0, 3.0, 6.0, 7.0, 8.0]);
+        c.retain_time(100, 200);
+        assert!(c.is_empty() && c.meta.is_empty());
     }
 
     #[test]
