@@ -272,6 +272,31 @@ fn unpack_varints_scalar(s: &[u8], out: &mut [u64]) -> Res<usize> {
     Ok(p)
 }
 
+/// Reads one packed miniblock of `v.len()` values (its width byte, then
+/// fixed-width values or varints) from the front of `s`; the bytes used.
+#[inline(always)]
+fn unpack_miniblock(s: &[u8], v: &mut [u64]) -> Res<usize> {
+    let (&w, s) = s.split_first().ok_or(Corrupt("packed column ends early"))?;
+    let s = match w {
+        MB_VARINT => return Ok(1 + unpack_varints(s, v)?),
+        1..=8 => s
+            .get(..w as usize * v.len())
+            .ok_or(Corrupt("packed column ends early"))?,
+        _ => return Err(Corrupt("packed value wider than 8 bytes")),
+    };
+    match w {
+        1 => unpack_fixed::<1>(s, v),
+        2 => unpack_fixed::<2>(s, v),
+        3 => unpack_fixed::<3>(s, v),
+        4 => unpack_fixed::<4>(s, v),
+        5 => unpack_fixed::<5>(s, v),
+        6 => unpack_fixed::<6>(s, v),
+        7 => unpack_fixed::<7>(s, v),
+        _ => unpack_fixed::<8>(s, v),
+    }
+    Ok(1 + s.len())
+}
+
 /// Reads an integer column of `out.len()` values, handing them to `f` in
 /// order, at most one miniblock at a time, with the part of `out` they
 /// belong to (`f(o, v)` always gets `o.len() == v.len()`). The values go
@@ -324,32 +349,8 @@ fn read_int_col<T>(
             f(std::slice::from_mut(o0), &[first]);
             let mut p = 0usize;
             for o in rest.chunks_mut(MB) {
-                let w = *body.get(p).ok_or(Corrupt("packed column ends early"))?;
-                p += 1;
                 let v = &mut buf[..o.len()];
-                let s = body.get(p..).unwrap_or(&[]);
-                let s = match w {
-                    MB_VARINT => {
-                        p += unpack_varints(s, v)?;
-                        f(o, v);
-                        continue;
-                    }
-                    1..=8 => s
-                        .get(..w as usize * v.len())
-                        .ok_or(Corrupt("packed column ends early"))?,
-                    _ => return Err(Corrupt("packed value wider than 8 bytes")),
-                };
-                match w {
-                    1 => unpack_fixed::<1>(s, v),
-                    2 => unpack_fixed::<2>(s, v),
-                    3 => unpack_fixed::<3>(s, v),
-                    4 => unpack_fixed::<4>(s, v),
-                    5 => unpack_fixed::<5>(s, v),
-                    6 => unpack_fixed::<6>(s, v),
-                    7 => unpack_fixed::<7>(s, v),
-                    _ => unpack_fixed::<8>(s, v),
-                }
-                p += s.len();
+                p += unpack_miniblock(body.get(p..).unwrap_or(&[]), v)?;
                 f(o, v);
             }
             if p != body.len() {
@@ -900,9 +901,14 @@ pub fn decode_ticks(payload: &[u8], n: usize, symbol: u32, out: &mut Vec<Tick>) 
     decode_ticks_with(payload, n, symbol, out, &mut TickColumns::default())
 }
 
-/// [`decode_ticks`] with reusable column buffers: columns first, then one
-/// pass per run of equal side, kind and flags that writes each 64-byte tick
-/// once.
+/// [`decode_ticks`] with reusable buffers (`cols` keeps only the runs):
+/// fused, a miniblock of 128 ticks at a time. Every column's header is
+/// parsed first (bodies are length-prefixed, so this checks the payload's
+/// layout before any value), then each column decodes 128 values into a
+/// stack buffer and the ticks are written from them: the columns stay in
+/// L1 instead of a block of each going through memory before assembly.
+/// Accepts exactly what [`decode_tick_columns`] accepts (property-tested);
+/// on an error `out` is left empty.
 pub fn decode_ticks_with(
     payload: &[u8],
     n: usize,
@@ -910,43 +916,437 @@ pub fn decode_ticks_with(
     out: &mut Vec<Tick>,
     cols: &mut TickColumns,
 ) -> Res<()> {
-    decode_tick_columns(payload, n, cols)?;
     out.clear();
+    let r = decode_ticks_fused(payload, n, symbol, out, &mut cols.meta);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+fn decode_ticks_fused(
+    payload: &[u8],
+    n: usize,
+    symbol: u32,
+    out: &mut Vec<Tick>,
+    meta: &mut Vec<(u64, u32)>,
+) -> Res<()> {
+    let mut c = Cursor::new(payload);
+    let mut te = TimeStream::open(&mut c, n)?;
+    let mut tr = RecvStream::open(&mut c, n)?;
+    meta.clear();
+    get_run_list(&mut c, n, meta)?;
+    let mut price = FloatStream::open(&mut c, n)?;
+    let mut size = FloatStream::open(&mut c, n)?;
+    let mut ask = FloatStream::open(&mut c, n)?;
+    let mut ask_size = FloatStream::open(&mut c, n)?;
+    let mut ids = IntStream::open(&mut c, n)?;
+    if !c.is_empty() {
+        return Err(Corrupt("trailing bytes after the last column"));
+    }
     out.reserve(n);
-    let c = &*cols;
-    let mut at = 0usize;
-    for &(meta, len) in &c.meta {
-        let kind = TickKind::from_u8((meta >> 2 & 0x3f) as u8).unwrap_or_default();
-        let side = Side::from_u8((meta & 3) as u8);
-        let flags = (meta >> 8) as u16;
-        // get_run_list checked that the runs cover exactly n ticks
-        let r = at..at + len as usize;
-        let cols = c.ts_event[r.clone()]
-            .iter()
-            .zip(&c.ts_recv[r.clone()])
-            .zip(&c.price[r.clone()])
-            .zip(&c.size[r.clone()])
-            .zip(&c.ask[r.clone()])
-            .zip(&c.ask_size[r.clone()])
-            .zip(&c.id[r]);
-        out.extend(
-            cols.map(|((((((&te, &tr), &p), &s), &a), &asz), &id)| Tick {
-                ts_event: te,
-                ts_recv: tr,
+    let mut b_te = [0i64; MB];
+    let mut b_tr = [0i64; MB];
+    let mut b_p = [0f64; MB];
+    let mut b_s = [0f64; MB];
+    let mut b_a = [0f64; MB];
+    let mut b_as = [0f64; MB];
+    let mut b_id = [0u64; MB];
+    let mut runs = meta.iter();
+    let (mut run_left, mut kind, mut side, mut flags) = (0usize, TickKind::Trade, Side::Unknown, 0);
+    let mut id = 0u64;
+    let mut start = 0usize;
+    while start < n {
+        let k = (n - start).min(MB);
+        te.fill(&mut b_te[..k])?;
+        tr.fill(&b_te[..k], &mut b_tr[..k])?;
+        price.fill(&mut b_p[..k])?;
+        size.fill(&mut b_s[..k])?;
+        ask.fill(&mut b_a[..k])?;
+        ask_size.fill(&mut b_as[..k])?;
+        let mut o = b_id[..k].iter_mut();
+        ids.pull(k, |v| {
+            for (&v, o) in v.iter().zip(o.by_ref()) {
+                id = id.wrapping_add(unzigzag(v) as u64);
+                *o = id;
+            }
+        })?;
+        let mut i = 0usize;
+        while i < k {
+            if run_left == 0 {
+                // get_run_list checked that the runs cover exactly n ticks
+                let &(m, len) = runs.next().ok_or(Corrupt("runs do not cover the block"))?;
+                kind = TickKind::from_u8((m >> 2 & 0x3f) as u8).unwrap_or_default();
+                side = Side::from_u8((m & 3) as u8);
+                flags = (m >> 8) as u16;
+                run_left = len as usize;
+            }
+            let m = run_left.min(k - i);
+            let r = i..i + m;
+            let cols = b_te[r.clone()]
+                .iter()
+                .zip(&b_tr[r.clone()])
+                .zip(&b_p[r.clone()])
+                .zip(&b_s[r.clone()])
+                .zip(&b_a[r.clone()])
+                .zip(&b_as[r.clone()])
+                .zip(&b_id[r]);
+            // the run's constant fields by value: one template in registers
+            let hdr = Tick {
+                ts_event: 0,
+                ts_recv: 0,
                 symbol,
                 kind,
                 side,
                 flags,
-                price: p,
-                size: s,
-                ask: a,
-                ask_size: asz,
-                id,
-            }),
-        );
-        at += len as usize;
+                price: 0.0,
+                size: 0.0,
+                ask: 0.0,
+                ask_size: 0.0,
+                id: 0,
+            };
+            out.extend(
+                cols.map(move |((((((&te, &tr), &p), &s), &a), &asz), &id)| Tick {
+                    ts_event: te,
+                    ts_recv: tr,
+                    price: p,
+                    size: s,
+                    ask: a,
+                    ask_size: asz,
+                    id,
+                    ..hdr
+                }),
+            );
+            i += m;
+            run_left -= m;
+        }
+        start += k;
     }
-    Ok(())
+    te.finish()?;
+    tr.finish()?;
+    price.finish()?;
+    size.finish()?;
+    ask.finish()?;
+    ask_size.finish()?;
+    ids.finish()
+}
+
+// ---------------------------------------------------------------- column streams
+
+/// An integer column read a miniblock at a time: the state of
+/// [`read_int_col`] between miniblocks, for the fused tick decoder.
+struct IntStream<'a> {
+    mode: u8,
+    /// Varints (`MODE_VARINT`) or miniblocks (`MODE_PACKED`).
+    body: &'a [u8],
+    p: usize,
+    first: Option<u64>,
+    /// `MODE_CONST`: every value after the first.
+    value: u64,
+    /// Values after the first not yet buffered.
+    left: usize,
+    buf: [u64; MB],
+    at: usize,
+    len: usize,
+}
+
+impl<'a> IntStream<'a> {
+    /// Parses the header of a column of `n` values and takes its body.
+    fn open(c: &mut Cursor<'a>, n: usize) -> Res<Self> {
+        let mode = c.u8()?;
+        let first = c.varint()?;
+        let mut s = IntStream {
+            mode,
+            body: &[],
+            p: 0,
+            first: None,
+            value: 0,
+            left: n.saturating_sub(1),
+            buf: [0; MB],
+            at: 0,
+            len: 0,
+        };
+        if n == 0 {
+            return match mode {
+                MODE_CONST => c.varint().map(|_| s),
+                MODE_VARINT | MODE_PACKED => Err(Corrupt("values in an empty column")),
+                _ => Err(Corrupt("unknown integer column mode")),
+            };
+        }
+        s.first = Some(first);
+        match mode {
+            MODE_CONST => s.value = c.varint()?,
+            MODE_VARINT => {
+                let len = c.u32()? as usize;
+                s.body = c.take(len)?;
+            }
+            MODE_PACKED => {
+                if c.varint()? != s.left as u64 {
+                    return Err(Corrupt("packed column count mismatch"));
+                }
+                let len = c.u32()? as usize;
+                s.body = c.take(len)?;
+            }
+            _ => return Err(Corrupt("unknown integer column mode")),
+        }
+        Ok(s)
+    }
+
+    /// Buffers the first value, or the next miniblock.
+    fn refill(&mut self) -> Res<()> {
+        if let Some(f) = self.first.take() {
+            self.buf[0] = f;
+            (self.at, self.len) = (0, 1);
+            return Ok(());
+        }
+        let k = self.left.min(MB);
+        if k == 0 {
+            // callers pull exactly the column's count
+            return Err(Corrupt("column ends early"));
+        }
+        let v = &mut self.buf[..k];
+        let s = self.body.get(self.p..).unwrap_or(&[]);
+        match self.mode {
+            MODE_CONST => v.fill(self.value),
+            MODE_VARINT => self.p += unpack_varints(s, v)?,
+            _ => self.p += unpack_miniblock(s, v)?,
+        }
+        self.left -= k;
+        (self.at, self.len) = (0, k);
+        Ok(())
+    }
+
+    /// Hands the next `k` values to `f`, in pieces that never cross a miniblock.
+    #[inline(always)]
+    fn pull(&mut self, mut k: usize, mut f: impl FnMut(&[u64])) -> Res<()> {
+        while k > 0 {
+            if self.at == self.len {
+                self.refill()?;
+            }
+            let m = (self.len - self.at).min(k);
+            f(&self.buf[self.at..self.at + m]);
+            self.at += m;
+            k -= m;
+        }
+        Ok(())
+    }
+
+    /// Every value read: the body must be used up exactly.
+    fn finish(&self) -> Res<()> {
+        if self.p != self.body.len() || self.left != 0 || self.first.is_some() {
+            return Err(Corrupt("integer column length mismatch"));
+        }
+        Ok(())
+    }
+}
+
+/// A time column read in pieces (the state of [`read_times`]).
+struct TimeStream<'a> {
+    first: Option<i64>,
+    g: i64,
+    dod: bool,
+    t: i64,
+    d: i64,
+    ints: IntStream<'a>,
+}
+
+impl<'a> TimeStream<'a> {
+    fn open(c: &mut Cursor<'a>, n: usize) -> Res<Self> {
+        let first = c.u64()? as i64;
+        let g = c.varint()?;
+        if g == 0 || g > i64::MAX as u64 {
+            return Err(Corrupt("bad time divisor"));
+        }
+        let dod = match c.u8()? {
+            TIME_DELTA => false,
+            TIME_DOD => true,
+            _ => return Err(Corrupt("unknown time mode")),
+        };
+        Ok(TimeStream {
+            first: (n > 0).then_some(first),
+            g: g as i64,
+            dod,
+            t: first,
+            d: 0,
+            ints: IntStream::open(c, n.saturating_sub(1))?,
+        })
+    }
+
+    #[inline(always)]
+    fn fill(&mut self, out: &mut [i64]) -> Res<()> {
+        let mut o = out.iter_mut();
+        if let Some(f) = self.first {
+            let Some(o0) = o.next() else { return Ok(()) };
+            *o0 = f;
+            self.first = None;
+        }
+        let k = o.len();
+        let (mut t, mut d, g) = (self.t, self.d, self.g);
+        if self.dod {
+            self.ints.pull(k, |v| {
+                for (&v, o) in v.iter().zip(o.by_ref()) {
+                    d = d.wrapping_add(unzigzag(v));
+                    t = t.wrapping_add(d.wrapping_mul(g));
+                    *o = t;
+                }
+            })?;
+        } else {
+            self.ints.pull(k, |v| {
+                for (&v, o) in v.iter().zip(o.by_ref()) {
+                    t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
+                    *o = t;
+                }
+            })?;
+        }
+        (self.t, self.d) = (t, d);
+        Ok(())
+    }
+
+    fn finish(&self) -> Res<()> {
+        if self.first.is_some() {
+            return Err(Corrupt("integer column length mismatch"));
+        }
+        self.ints.finish()
+    }
+}
+
+/// Receive times read in pieces (the state of `read_recv`).
+enum RecvStream<'a> {
+    Diff(i64, IntStream<'a>),
+    Times(TimeStream<'a>),
+}
+
+impl<'a> RecvStream<'a> {
+    fn open(c: &mut Cursor<'a>, n: usize) -> Res<Self> {
+        match c.u8()? {
+            RECV_DIFF => {
+                let g = c.varint()?;
+                if g == 0 || g > i64::MAX as u64 {
+                    return Err(Corrupt("bad receive time divisor"));
+                }
+                Ok(RecvStream::Diff(g as i64, IntStream::open(c, n)?))
+            }
+            RECV_TIMES => Ok(RecvStream::Times(TimeStream::open(c, n)?)),
+            _ => Err(Corrupt("unknown receive time mode")),
+        }
+    }
+
+    /// The receive times of the ticks whose event times are `ev`.
+    #[inline(always)]
+    fn fill(&mut self, ev: &[i64], out: &mut [i64]) -> Res<()> {
+        match self {
+            RecvStream::Diff(g, ints) => {
+                let g = *g;
+                let mut o = out.iter_mut().zip(ev);
+                ints.pull(o.len(), |v| {
+                    for (&v, (o, &e)) in v.iter().zip(o.by_ref()) {
+                        *o = e.wrapping_add(unzigzag(v).wrapping_mul(g));
+                    }
+                })
+            }
+            RecvStream::Times(t) => t.fill(out),
+        }
+    }
+
+    fn finish(&self) -> Res<()> {
+        match self {
+            RecvStream::Diff(_, ints) => ints.finish(),
+            RecvStream::Times(t) => t.finish(),
+        }
+    }
+}
+
+/// A float column read in pieces (the state of [`read_floats`]).
+struct FloatStream<'a> {
+    mode: u8,
+    e: usize,
+    p: f64,
+    /// The running scaled integer (`FLOAT_DECIMAL`) or bits (`FLOAT_XOR`).
+    acc: u64,
+    ints: IntStream<'a>,
+}
+
+impl<'a> FloatStream<'a> {
+    fn open(c: &mut Cursor<'a>, n: usize) -> Res<Self> {
+        let mode = c.u8()?;
+        let (e, p) = match mode {
+            FLOAT_XOR => (0, 1.0),
+            FLOAT_DECIMAL | FLOAT_DECIMAL_RAW | FLOAT_DECIMAL_UNSIGNED => {
+                let e = c.u8()? as usize;
+                (e, *POW10.get(e).ok_or(Corrupt("bad decimal count"))?)
+            }
+            _ => {
+                // read_floats reads the decimal count before it rejects the mode
+                let e = c.u8()? as usize;
+                POW10.get(e).ok_or(Corrupt("bad decimal count"))?;
+                return Err(Corrupt("unknown float mode"));
+            }
+        };
+        Ok(FloatStream {
+            mode,
+            e,
+            p,
+            acc: 0,
+            ints: IntStream::open(c, n)?,
+        })
+    }
+
+    #[inline(always)]
+    fn fill(&mut self, out: &mut [f64]) -> Res<()> {
+        let (e, p) = (self.e, self.p);
+        let mut acc = self.acc;
+        let mut o = out.iter_mut();
+        let mut ms = [0i64; MB];
+        // as read_floats: the integers of a piece, then one division each
+        let scale = |o: &mut std::slice::IterMut<'_, f64>, ms: &[i64]| {
+            if e == 0 {
+                for (&m, o) in ms.iter().zip(o.by_ref()) {
+                    *o = m as f64;
+                }
+            } else {
+                for (&m, o) in ms.iter().zip(o.by_ref()) {
+                    *o = m as f64 / p;
+                }
+            }
+        };
+        let k = o.len();
+        let r = match self.mode {
+            FLOAT_XOR => self.ints.pull(k, |v| {
+                for (&v, o) in v.iter().zip(o.by_ref()) {
+                    acc ^= v;
+                    *o = f64::from_bits(acc);
+                }
+            }),
+            FLOAT_DECIMAL => self.ints.pull(k, |v| {
+                let ms = &mut ms[..v.len()];
+                for (x, &v) in ms.iter_mut().zip(v) {
+                    acc = acc.wrapping_add(unzigzag(v) as u64);
+                    *x = acc as i64;
+                }
+                scale(&mut o, ms);
+            }),
+            FLOAT_DECIMAL_RAW => self.ints.pull(k, |v| {
+                let ms = &mut ms[..v.len()];
+                for (x, &v) in ms.iter_mut().zip(v) {
+                    *x = unzigzag(v);
+                }
+                scale(&mut o, ms);
+            }),
+            _ => self.ints.pull(k, |v| {
+                let ms = &mut ms[..v.len()];
+                for (x, &v) in ms.iter_mut().zip(v) {
+                    *x = v as i64;
+                }
+                scale(&mut o, ms);
+            }),
+        };
+        self.acc = acc;
+        r
+    }
+
+    fn finish(&self) -> Res<()> {
+        self.ints.finish()
+    }
 }
 
 // ---------------------------------------------------------------- bar blocks
@@ -1242,6 +1642,34 @@ mod tests {
             }
         }
 
+        /// The fused tick decoder against the column decoder: the same ticks,
+        /// and errors on the same inputs (whole, cut, or with a byte changed).
+        #[test]
+        fn fused_ticks_equal_columns(ticks in tick_block(), at in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+            let mut buf = Vec::new();
+            encode_ticks(&ticks, &mut buf, &mut EncodeScratch::default());
+            let mut flipped = buf.clone();
+            if !flipped.is_empty() {
+                let i = at.index(flipped.len());
+                flipped[i] = byte;
+            }
+            let cut = &buf[..cut.index(buf.len() + 1)];
+            for (bytes, n) in [(&buf[..], ticks.len()), (&flipped[..], ticks.len()), (cut, ticks.len()), (&buf[..], ticks.len() + 1)] {
+                let mut fused = Vec::new();
+                let a = decode_ticks(bytes, n, 7, &mut fused);
+                let b = ticks_via_columns(bytes, n, 7);
+                prop_assert_eq!(a.is_ok(), b.is_ok(), "{:?} {:?}", a, b.as_ref().err());
+                if let Ok(want) = b {
+                    prop_assert_eq!(fused.len(), want.len());
+                    for (x, y) in fused.iter().zip(&want) {
+                        prop_assert!(same_tick(x, y), "{x:?} != {y:?}");
+                    }
+                } else {
+                    prop_assert!(fused.is_empty());
+                }
+            }
+        }
+
         #[test]
         fn decoding_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400), n in 0usize..300) {
             let mut out = Vec::new();
@@ -1249,6 +1677,33 @@ mod tests {
             let mut bars = Vec::new();
             let _ = decode_bars(&bytes, n, 1, Timeframe::S1, &mut bars);
         }
+    }
+
+    /// Ticks from [`decode_tick_columns`], the reference for the fused decoder.
+    fn ticks_via_columns(payload: &[u8], n: usize, symbol: u32) -> Res<Vec<Tick>> {
+        let mut c = TickColumns::default();
+        decode_tick_columns(payload, n, &mut c)?;
+        let mut out = Vec::new();
+        let mut i = 0usize;
+        for &(meta, len) in &c.meta {
+            for _ in 0..len {
+                out.push(Tick {
+                    ts_event: c.ts_event[i],
+                    ts_recv: c.ts_recv[i],
+                    symbol,
+                    kind: TickKind::from_u8((meta >> 2 & 0x3f) as u8).unwrap(),
+                    side: Side::from_u8((meta & 3) as u8),
+                    flags: (meta >> 8) as u16,
+                    price: c.price[i],
+                    size: c.size[i],
+                    ask: c.ask[i],
+                    ask_size: c.ask_size[i],
+                    id: c.id[i],
+                });
+                i += 1;
+            }
+        }
+        Ok(out)
     }
 
     #[test]
