@@ -1383,12 +1383,10 @@ pub fn encode_bars(bars: &[Bar], out: &mut Vec<u8>, s: &mut EncodeScratch) {
     );
 }
 
-/// Reusable buffers for [`decode_bars_with`].
+/// Reusable buffers for [`decode_bars_with`] (none are needed since bars
+/// decode fused, 128 at a time; kept for the API).
 #[derive(Default, Debug)]
-pub struct BarScratch {
-    ts: Vec<i64>,
-    fl: Vec<f64>,
-}
+pub struct BarScratch {}
 
 /// Decodes `n` bars of `symbol` / `timeframe` from `payload` into `out` (cleared first).
 pub fn decode_bars(
@@ -1408,89 +1406,115 @@ pub fn decode_bars(
     )
 }
 
-/// [`decode_bars`] with reusable column buffers.
+/// [`decode_bars`]: every column's header parsed first, then 128 bars at a
+/// time from stack buffers (as [`decode_ticks_with`]); on an error `out` is
+/// left empty.
 pub fn decode_bars_with(
     payload: &[u8],
     n: usize,
     symbol: u32,
     timeframe: Timeframe,
     out: &mut Vec<Bar>,
-    scratch: &mut BarScratch,
+    _scratch: &mut BarScratch,
 ) -> Res<()> {
     out.clear();
-    let blank = Bar {
-        symbol,
-        timeframe,
-        start: 0,
-        end: 0,
-        open: 0.0,
-        high: 0.0,
-        low: 0.0,
-        close: 0.0,
-        volume: 0.0,
-        vwap: 0.0,
-        vwap_num: 0.0,
-        buy_volume: 0.0,
-        sell_volume: 0.0,
-        count: 0,
-        first_ts: 0,
-        last_ts: 0,
-        revision: 0,
-        flags: 0,
-    };
-    out.resize(n, blank);
+    let r = decode_bars_fused(payload, n, symbol, timeframe, out);
+    if r.is_err() {
+        out.clear();
+    }
+    r
+}
+
+fn decode_bars_fused(
+    payload: &[u8],
+    n: usize,
+    symbol: u32,
+    timeframe: Timeframe,
+    out: &mut Vec<Bar>,
+) -> Res<()> {
     let mut c = Cursor::new(payload);
-    // every column straight into its field (no per-value indirect call)
-    let mut ts = std::mem::take(&mut scratch.ts);
-    read_times(&mut c, fill(&mut ts, n))?;
-    for (b, &t) in out.iter_mut().zip(&ts) {
-        b.start = t;
-    }
-    scratch.ts = ts;
-    macro_rules! rel {
-        ($field:ident) => {
-            read_int_col(&mut c, out, |o, v| {
-                for (b, &v) in o.iter_mut().zip(v) {
-                    b.$field = b.start.wrapping_add(unzigzag(v));
-                }
-            })?;
-        };
-    }
-    rel!(end);
-    rel!(first_ts);
-    rel!(last_ts);
-    macro_rules! float {
-        ($field:ident) => {
-            read_floats(&mut c, fill(&mut scratch.fl, n))?;
-            for (b, &v) in out.iter_mut().zip(&scratch.fl) {
-                b.$field = v;
-            }
-        };
-    }
-    float!(open);
-    float!(high);
-    float!(low);
-    float!(close);
-    float!(volume);
-    float!(vwap);
-    float!(vwap_num);
-    float!(buy_volume);
-    float!(sell_volume);
-    read_int_col(&mut c, out, |o, v| {
-        for (b, &v) in o.iter_mut().zip(v) {
-            b.count = v;
-        }
-    })?;
-    read_int_col(&mut c, out, |o, v| {
-        for (b, &v) in o.iter_mut().zip(v) {
-            b.revision = v as u32;
-            b.flags = (v >> 32) as u32;
-        }
-    })?;
+    let mut start = TimeStream::open(&mut c, n)?;
+    let mut rel = [
+        IntStream::open(&mut c, n)?,
+        IntStream::open(&mut c, n)?,
+        IntStream::open(&mut c, n)?,
+    ];
+    let mut fl = [
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+        FloatStream::open(&mut c, n)?,
+    ];
+    let mut count = IntStream::open(&mut c, n)?;
+    let mut rev = IntStream::open(&mut c, n)?;
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
     }
-    Ok(())
+    out.reserve(n);
+    let mut b_start = [0i64; MB];
+    let mut b_rel = [[0i64; MB]; 3];
+    let mut b_fl = [[0f64; MB]; 9];
+    let mut b_count = [0u64; MB];
+    let mut b_rev = [0u64; MB];
+    let mut at = 0usize;
+    while at < n {
+        let k = (n - at).min(MB);
+        start.fill(&mut b_start[..k])?;
+        for (s, b) in rel.iter_mut().zip(&mut b_rel) {
+            let mut o = b[..k].iter_mut().zip(&b_start[..k]);
+            s.pull(k, |v| {
+                for (&v, (o, &st)) in v.iter().zip(o.by_ref()) {
+                    *o = st.wrapping_add(unzigzag(v));
+                }
+            })?;
+        }
+        for (s, b) in fl.iter_mut().zip(&mut b_fl) {
+            s.fill(&mut b[..k])?;
+        }
+        for (s, b) in [(&mut count, &mut b_count), (&mut rev, &mut b_rev)] {
+            let mut o = b[..k].iter_mut();
+            s.pull(k, |v| {
+                for (&v, o) in v.iter().zip(o.by_ref()) {
+                    *o = v;
+                }
+            })?;
+        }
+        out.extend((0..k).map(|i| Bar {
+            symbol,
+            timeframe,
+            start: b_start[i],
+            end: b_rel[0][i],
+            open: b_fl[0][i],
+            high: b_fl[1][i],
+            low: b_fl[2][i],
+            close: b_fl[3][i],
+            volume: b_fl[4][i],
+            vwap: b_fl[5][i],
+            vwap_num: b_fl[6][i],
+            buy_volume: b_fl[7][i],
+            sell_volume: b_fl[8][i],
+            count: b_count[i],
+            first_ts: b_rel[1][i],
+            last_ts: b_rel[2][i],
+            revision: b_rev[i] as u32,
+            flags: (b_rev[i] >> 32) as u32,
+        }));
+        at += k;
+    }
+    start.finish()?;
+    for s in &rel {
+        s.finish()?;
+    }
+    for s in &fl {
+        s.finish()?;
+    }
+    count.finish()?;
+    rev.finish()
 }
 
 #[cfg(test)]
@@ -1670,13 +1694,129 @@ mod tests {
             }
         }
 
+        /// The fused bar decoder against the column-by-column one: the same
+        /// bars, and errors on the same inputs.
+        #[test]
+        fn fused_bars_equal_columns(raw in prop::collection::vec((any_time(), any_f64(), any_f64(), any::<u64>(), any::<u32>(), any::<u32>()), 0..300), at in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+            let tf = Timeframe::M1;
+            let bars: Vec<Bar> = raw.iter().enumerate().map(|(i, &(t, p, v, c, r, f))| Bar {
+                symbol: 3, timeframe: tf, start: if i % 3 == 0 { t } else { 1_381_000_000_000_000_000 + i as i64 * tf.nanos() }, end: t.wrapping_add(tf.nanos()),
+                open: p, high: v, low: -p, close: p * 2.0, volume: v, vwap: p / 3.0,
+                vwap_num: p * v, buy_volume: v, sell_volume: -0.0, count: c % 100,
+                first_ts: t ^ 5, last_ts: t.wrapping_add(c as i64), revision: r % 3, flags: f,
+            }).collect();
+            let mut buf = Vec::new();
+            encode_bars(&bars, &mut buf, &mut EncodeScratch::default());
+            let mut flipped = buf.clone();
+            let i = at.index(flipped.len());
+            flipped[i] = byte;
+            let cut = &buf[..cut.index(buf.len() + 1)];
+            let bits = |x: &Bar| ([x.open, x.high, x.low, x.close, x.volume, x.vwap, x.vwap_num, x.buy_volume, x.sell_volume].map(f64::to_bits), x.start, x.end, x.first_ts, x.last_ts, x.count, x.revision, x.flags, x.symbol, x.timeframe);
+            for (bytes, n) in [(&buf[..], bars.len()), (&flipped[..], bars.len()), (cut, bars.len()), (&buf[..], bars.len() + 1)] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let ra = decode_bars(bytes, n, 3, tf, &mut a);
+                let rb = decode_bars_by_column(bytes, n, 3, tf, &mut b);
+                prop_assert_eq!(ra.is_ok(), rb.is_ok(), "{:?} {:?}", ra, rb);
+                if ra.is_ok() {
+                    prop_assert_eq!(a.iter().map(bits).collect::<Vec<_>>(), b.iter().map(bits).collect::<Vec<_>>());
+                } else {
+                    prop_assert!(a.is_empty());
+                }
+            }
+        }
+
         #[test]
         fn decoding_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400), n in 0usize..300) {
             let mut out = Vec::new();
             let _ = decode_ticks(&bytes, n, 1, &mut out);
             let mut bars = Vec::new();
             let _ = decode_bars(&bytes, n, 1, Timeframe::S1, &mut bars);
+            let _ = decode_tick_columns(&bytes, n, &mut TickColumns::default());
         }
+    }
+
+    /// Column by column into the bars: the reference for the fused decoder.
+    fn decode_bars_by_column(
+        payload: &[u8],
+        n: usize,
+        symbol: u32,
+        timeframe: Timeframe,
+        out: &mut Vec<Bar>,
+    ) -> Res<()> {
+        out.clear();
+        let blank = Bar {
+            symbol,
+            timeframe,
+            start: 0,
+            end: 0,
+            open: 0.0,
+            high: 0.0,
+            low: 0.0,
+            close: 0.0,
+            volume: 0.0,
+            vwap: 0.0,
+            vwap_num: 0.0,
+            buy_volume: 0.0,
+            sell_volume: 0.0,
+            count: 0,
+            first_ts: 0,
+            last_ts: 0,
+            revision: 0,
+            flags: 0,
+        };
+        out.resize(n, blank);
+        let mut c = Cursor::new(payload);
+        // every column straight into its field (no per-value indirect call)
+        let mut ts = Vec::new();
+        let mut fl = Vec::new();
+        read_times(&mut c, fill(&mut ts, n))?;
+        for (b, &t) in out.iter_mut().zip(&ts) {
+            b.start = t;
+        }
+        macro_rules! rel {
+            ($field:ident) => {
+                read_int_col(&mut c, out, |o, v| {
+                    for (b, &v) in o.iter_mut().zip(v) {
+                        b.$field = b.start.wrapping_add(unzigzag(v));
+                    }
+                })?;
+            };
+        }
+        rel!(end);
+        rel!(first_ts);
+        rel!(last_ts);
+        macro_rules! float {
+            ($field:ident) => {
+                read_floats(&mut c, fill(&mut fl, n))?;
+                for (b, &v) in out.iter_mut().zip(&fl) {
+                    b.$field = v;
+                }
+            };
+        }
+        float!(open);
+        float!(high);
+        float!(low);
+        float!(close);
+        float!(volume);
+        float!(vwap);
+        float!(vwap_num);
+        float!(buy_volume);
+        float!(sell_volume);
+        read_int_col(&mut c, out, |o, v| {
+            for (b, &v) in o.iter_mut().zip(v) {
+                b.count = v;
+            }
+        })?;
+        read_int_col(&mut c, out, |o, v| {
+            for (b, &v) in o.iter_mut().zip(v) {
+                b.revision = v as u32;
+                b.flags = (v >> 32) as u32;
+            }
+        })?;
+        if !c.is_empty() {
+            return Err(Corrupt("trailing bytes after the last column"));
+        }
+        Ok(())
     }
 
     /// Ticks from [`decode_tick_columns`], the reference for the fused decoder.
