@@ -443,20 +443,27 @@ pub(crate) fn read_times(c: &mut Cursor<'_>, out: &mut [i64]) -> Res<()> {
     };
     let mut t = first;
     match mode {
+        // the running values live in locals within a miniblock: a captured
+        // `&mut` goes through memory at every value (store-forwarding latency
+        // on the prefix chain)
         TIME_DELTA => read_int_col(c, rest, |o, v| {
+            let mut tl = t;
             for (o, &v) in o.iter_mut().zip(v) {
-                t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
-                *o = t;
+                tl = tl.wrapping_add(unzigzag(v).wrapping_mul(g));
+                *o = tl;
             }
+            t = tl;
         }),
         TIME_DOD => {
             let mut d = 0i64;
             read_int_col(c, rest, |o, v| {
+                let (mut tl, mut dl) = (t, d);
                 for (o, &v) in o.iter_mut().zip(v) {
-                    d = d.wrapping_add(unzigzag(v));
-                    t = t.wrapping_add(d.wrapping_mul(g));
-                    *o = t;
+                    dl = dl.wrapping_add(unzigzag(v));
+                    tl = tl.wrapping_add(dl.wrapping_mul(g));
+                    *o = tl;
                 }
+                (t, d) = (tl, dl);
             })
         }
         _ => Err(Corrupt("unknown time mode")),
@@ -576,10 +583,12 @@ pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64]) -> Res<()> {
     if mode == FLOAT_XOR {
         let mut b = 0u64;
         return read_int_col(c, out, |o, v| {
+            let mut bl = b;
             for (o, &v) in o.iter_mut().zip(v) {
-                b ^= v;
-                *o = f64::from_bits(b);
+                bl ^= v;
+                *o = f64::from_bits(bl);
             }
+            b = bl;
         });
     }
     let e = c.u8()? as usize;
@@ -605,10 +614,12 @@ pub(crate) fn read_floats(c: &mut Cursor<'_>, out: &mut [f64]) -> Res<()> {
             let mut m = 0i64;
             read_int_col(c, out, |o, v| {
                 let ms = &mut ms[..v.len()];
+                let mut ml = m;
                 for (x, &v) in ms.iter_mut().zip(v) {
-                    m = m.wrapping_add(unzigzag(v));
-                    *x = m;
+                    ml = ml.wrapping_add(unzigzag(v));
+                    *x = ml;
                 }
+                m = ml;
                 scale(o, ms);
             })
         }
@@ -885,10 +896,12 @@ pub fn decode_tick_columns(payload: &[u8], n: usize, cols: &mut TickColumns) -> 
     read_floats(&mut c, fill(&mut cols.ask_size, n))?;
     let mut id = 0u64;
     read_int_col(&mut c, fill(&mut cols.id, n), |o, v| {
+        let mut idl = id;
         for (o, &v) in o.iter_mut().zip(v) {
-            id = id.wrapping_add(unzigzag(v) as u64);
-            *o = id;
+            idl = idl.wrapping_add(unzigzag(v) as u64);
+            *o = idl;
         }
+        id = idl;
     })?;
     if !c.is_empty() {
         return Err(Corrupt("trailing bytes after the last column"));
@@ -966,10 +979,12 @@ fn decode_ticks_fused(
         ask_size.fill(&mut b_as[..k])?;
         let mut o = b_id[..k].iter_mut();
         ids.pull(k, |v| {
+            let mut idl = id;
             for (&v, o) in v.iter().zip(o.by_ref()) {
-                id = id.wrapping_add(unzigzag(v) as u64);
-                *o = id;
+                idl = idl.wrapping_add(unzigzag(v) as u64);
+                *o = idl;
             }
+            id = idl;
         })?;
         let mut i = 0usize;
         while i < k {
@@ -1184,18 +1199,22 @@ impl<'a> TimeStream<'a> {
         let (mut t, mut d, g) = (self.t, self.d, self.g);
         if self.dod {
             self.ints.pull(k, |v| {
+                let (mut tl, mut dl) = (t, d);
                 for (&v, o) in v.iter().zip(o.by_ref()) {
-                    d = d.wrapping_add(unzigzag(v));
-                    t = t.wrapping_add(d.wrapping_mul(g));
-                    *o = t;
+                    dl = dl.wrapping_add(unzigzag(v));
+                    tl = tl.wrapping_add(dl.wrapping_mul(g));
+                    *o = tl;
                 }
+                (t, d) = (tl, dl);
             })?;
         } else {
             self.ints.pull(k, |v| {
+                let mut tl = t;
                 for (&v, o) in v.iter().zip(o.by_ref()) {
-                    t = t.wrapping_add(unzigzag(v).wrapping_mul(g));
-                    *o = t;
+                    tl = tl.wrapping_add(unzigzag(v).wrapping_mul(g));
+                    *o = tl;
                 }
+                t = tl;
             })?;
         }
         (self.t, self.d) = (t, d);
@@ -1312,17 +1331,21 @@ impl<'a> FloatStream<'a> {
         let k = o.len();
         let r = match self.mode {
             FLOAT_XOR => self.ints.pull(k, |v| {
+                let mut a = acc;
                 for (&v, o) in v.iter().zip(o.by_ref()) {
-                    acc ^= v;
-                    *o = f64::from_bits(acc);
+                    a ^= v;
+                    *o = f64::from_bits(a);
                 }
+                acc = a;
             }),
             FLOAT_DECIMAL => self.ints.pull(k, |v| {
                 let ms = &mut ms[..v.len()];
+                let mut a = acc;
                 for (x, &v) in ms.iter_mut().zip(v) {
-                    acc = acc.wrapping_add(unzigzag(v) as u64);
-                    *x = acc as i64;
+                    a = a.wrapping_add(unzigzag(v) as u64);
+                    *x = a as i64;
                 }
+                acc = a;
                 scale(&mut o, ms);
             }),
             FLOAT_DECIMAL_RAW => self.ints.pull(k, |v| {
