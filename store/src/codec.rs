@@ -937,6 +937,22 @@ pub fn decode_ticks_with(
     r
 }
 
+// The layout `decode_ticks_fused` writes ticks in, checked at compile time:
+// eight little-endian words, the third holding symbol, kind, side and flags.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<Tick>() == 64 && std::mem::align_of::<Tick>() == 64);
+    assert!(offset_of!(Tick, ts_event) == 0 && offset_of!(Tick, ts_recv) == 8);
+    assert!(offset_of!(Tick, symbol) == 16 && size_of::<mtf::SymbolId>() == 4);
+    assert!(offset_of!(Tick, kind) == 20 && size_of::<TickKind>() == 1);
+    assert!(offset_of!(Tick, side) == 21 && size_of::<Side>() == 1);
+    assert!(offset_of!(Tick, flags) == 22);
+    assert!(offset_of!(Tick, price) == 24 && offset_of!(Tick, size) == 32);
+    assert!(offset_of!(Tick, ask) == 40 && offset_of!(Tick, ask_size) == 48);
+    assert!(offset_of!(Tick, id) == 56);
+    assert!(cfg!(target_endian = "little"));
+};
+
 fn decode_ticks_fused(
     payload: &[u8],
     n: usize,
@@ -1006,32 +1022,35 @@ fn decode_ticks_fused(
                 .zip(&b_a[r.clone()])
                 .zip(&b_as[r.clone()])
                 .zip(&b_id[r]);
-            // the run's constant fields by value: one template in registers
-            let hdr = Tick {
-                ts_event: 0,
-                ts_recv: 0,
-                symbol,
-                kind,
-                side,
-                flags,
-                price: 0.0,
-                size: 0.0,
-                ask: 0.0,
-                ask_size: 0.0,
-                id: 0,
-            };
-            out.extend(
-                cols.map(move |((((((&te, &tr), &p), &s), &a), &asz), &id)| Tick {
-                    ts_event: te,
-                    ts_recv: tr,
-                    price: p,
-                    size: s,
-                    ask: a,
-                    ask_size: asz,
+            // symbol, kind, side and flags as the one word they occupy
+            let hdr = symbol as u64
+                | (kind as u8 as u64) << 32
+                | (side as u8 as u64) << 40
+                | (flags as u64) << 48;
+            let dst = &mut out.spare_capacity_mut()[..m];
+            for (d, ((((((&te, &tr), &p), &s), &a), &asz), &id)) in dst.iter_mut().zip(cols) {
+                let words = [
+                    te as u64,
+                    tr as u64,
+                    hdr,
+                    p.to_bits(),
+                    s.to_bits(),
+                    a.to_bits(),
+                    asz.to_bits(),
                     id,
-                    ..hdr
-                }),
-            );
+                ];
+                // SAFETY: `d` is one tick's spare slot, 64 bytes and 64-aligned
+                // (`Tick` is `repr(C, align(64))`); the words are its fields in
+                // order, little-endian (layout asserted at compile time above):
+                // every byte pattern is valid for the i64/f64/u64/u32/u16
+                // fields, and the kind and side bytes come from real
+                // `TickKind`/`Side` values (`repr(u8)`).
+                unsafe { d.as_mut_ptr().cast::<[u64; 8]>().write(words) };
+            }
+            // SAFETY: the `m` slots after `len` were written just above
+            // (`dst` has exactly `m` of them: `reserve(n)` made room for all
+            // n ticks and fewer than n are in `out`).
+            unsafe { out.set_len(out.len() + m) };
             i += m;
             run_left -= m;
         }
