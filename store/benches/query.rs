@@ -119,6 +119,19 @@ fn benches(c: &mut Criterion) {
         g.bench_function("one day of SPY ticks (451,545, sealed zstd-15)", |b| {
             b.iter(|| count(&r))
         });
+        let count_columns = |r: &StoreReader| {
+            let mut it = r.tick_columns(spy, day, day + DAY).unwrap();
+            let mut k = 0;
+            while let Some(b) = it.next_batch() {
+                k += b.unwrap().len();
+            }
+            k
+        };
+        assert_eq!(count_columns(&r), ticks.len());
+        g.bench_function(
+            "one day of SPY ticks as columns (451,545, sealed zstd-15)",
+            |b| b.iter(|| count_columns(&r)),
+        );
     }
     g.finish();
 }

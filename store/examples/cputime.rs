@@ -130,6 +130,18 @@ fn main() {
         assert_eq!(k, ticks.len());
     });
     println!("query one day of SPY ticks: {:.2} ms CPU", t * 1e3);
+    let t = median(7, || {
+        let mut it = r.tick_columns(0, day, day + DAY).unwrap();
+        let mut k = 0;
+        while let Some(b) = it.next_batch() {
+            k += b.unwrap().len();
+        }
+        assert_eq!(k, ticks.len());
+    });
+    println!(
+        "query one day of SPY ticks as columns: {:.2} ms CPU",
+        t * 1e3
+    );
 
     for per_day in [390i64, 1440] {
         let dir = tempfile::tempdir().unwrap();

@@ -67,6 +67,8 @@ mod reader;
 mod segment;
 mod stage;
 mod symbols;
+#[cfg(target_arch = "x86_64")]
+mod varint;
 mod writer;
 
 pub use codec::{
@@ -74,7 +76,7 @@ pub use codec::{
     decode_tick_columns, decode_ticks, decode_ticks_with, encode_bars, encode_ticks,
 };
 pub use error::{Result, StoreError};
-pub use reader::{BarIter, StoreReader, SymbolInfo, TickIter};
+pub use reader::{BarIter, StoreReader, SymbolInfo, TickColumnIter, TickIter};
 pub use symbols::{MAX_SYMBOL_ID, SYMBOLS_FILE, SymbolMap, valid_name};
 pub use writer::{FsyncPolicy, StoreConfig, StoreWriter, WriterStats};
 

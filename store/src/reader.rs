@@ -379,12 +379,9 @@ impl BlockReader {
     }
 }
 
-/// Ticks of one symbol in `[from, to)`, streamed block by block in constant memory.
-///
-/// Order: day by day; within a day, file by file (name order) and block by
-/// block as stored, i.e. append order. Late ticks appear where they were
-/// appended, not re-sorted.
-pub struct TickIter {
+/// The tick blocks of one symbol overlapping `[from, to)`, in reading order:
+/// the walk that [`TickIter`] and [`TickColumnIter`] share.
+struct TickBlocks {
     reader: StoreReader,
     symbol: SymbolId,
     from: i64,
@@ -393,13 +390,34 @@ pub struct TickIter {
     segs: std::vec::IntoIter<Arc<OpenSeg>>,
     seg: Option<(Arc<OpenSeg>, usize)>,
     blocks: BlockReader,
-    batch: Vec<Tick>,
-    pos: usize,
 }
 
-impl TickIter {
-    /// The next decoded block's ticks in range (never empty), or `None` at the end.
-    pub fn next_batch(&mut self) -> Option<Result<&[Tick]>> {
+/// A block loaded by [`TickBlocks::next_block`]: its raw columns are in
+/// `TickBlocks::blocks.raw`.
+struct Loaded {
+    count: usize,
+    /// Some ticks may lie outside `[from, to)`.
+    partial: bool,
+    offset: u64,
+}
+
+impl TickBlocks {
+    fn new(reader: &StoreReader, symbol: SymbolId, from: i64, to: i64) -> Result<TickBlocks> {
+        Ok(TickBlocks {
+            reader: reader.clone(),
+            symbol,
+            from,
+            to,
+            days: reader.days_in(from, to)?.into_iter(),
+            segs: Vec::new().into_iter(),
+            seg: None,
+            blocks: BlockReader::new().map_err(|e| StoreError::io(&reader.root, e))?,
+        })
+    }
+
+    /// Reads, verifies and decompresses the next block of the symbol that
+    /// overlaps the range; `None` at the end.
+    fn next_block(&mut self) -> Option<Result<Loaded>> {
         loop {
             if let Some((seg, i)) = &mut self.seg {
                 while *i < seg.toc.entries.len() {
@@ -413,29 +431,15 @@ impl TickIter {
                         continue;
                     }
                     let limit = seg.toc.data_end;
-                    match self.blocks.load(&seg.file, &e, limit) {
-                        Err(err) => return Some(Err(StoreError::io(&seg.path, err))),
-                        Ok(Err(c)) => return Some(Err(corrupt(&seg.path, e.offset, c))),
-                        Ok(Ok(h)) => {
-                            if let Err(c) = codec::decode_ticks_with(
-                                &self.blocks.raw,
-                                h.count as usize,
-                                h.symbol,
-                                &mut self.batch,
-                                &mut self.blocks.cols,
-                            ) {
-                                return Some(Err(corrupt(&seg.path, e.offset, c)));
-                            }
-                            if e.t_min < self.from || e.t_max >= self.to {
-                                let (f, t) = (self.from, self.to);
-                                self.batch.retain(|x| x.ts_event >= f && x.ts_event < t);
-                            }
-                            if !self.batch.is_empty() {
-                                self.pos = 0;
-                                return Some(Ok(&self.batch));
-                            }
-                        }
-                    }
+                    return Some(match self.blocks.load(&seg.file, &e, limit) {
+                        Err(err) => Err(StoreError::io(&seg.path, err)),
+                        Ok(Err(c)) => Err(corrupt(&seg.path, e.offset, c)),
+                        Ok(Ok(h)) => Ok(Loaded {
+                            count: h.count as usize,
+                            partial: e.t_min < self.from || e.t_max >= self.to,
+                            offset: e.offset,
+                        }),
+                    });
                 }
                 self.seg = None;
             }
@@ -447,6 +451,53 @@ impl TickIter {
             match self.reader.day_segs(day) {
                 Ok(v) => self.segs = v.into_iter(),
                 Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// The error for a block of the current segment that did not decode.
+    fn corrupt(&self, offset: u64, c: Corrupt) -> StoreError {
+        let path = self.seg.as_ref().map(|(s, _)| s.path.as_path());
+        corrupt(path.unwrap_or(&self.reader.root), offset, c)
+    }
+}
+
+/// Ticks of one symbol in `[from, to)`, streamed block by block in constant memory.
+///
+/// Order: day by day; within a day, file by file (name order) and block by
+/// block as stored, i.e. append order. Late ticks appear where they were
+/// appended, not re-sorted.
+pub struct TickIter {
+    walk: TickBlocks,
+    batch: Vec<Tick>,
+    pos: usize,
+}
+
+impl TickIter {
+    /// The next decoded block's ticks in range (never empty), or `None` at the end.
+    pub fn next_batch(&mut self) -> Option<Result<&[Tick]>> {
+        loop {
+            let b = match self.walk.next_block()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            let w = &mut self.walk;
+            if let Err(c) = codec::decode_ticks_with(
+                &w.blocks.raw,
+                b.count,
+                w.symbol,
+                &mut self.batch,
+                &mut w.blocks.cols,
+            ) {
+                return Some(Err(w.corrupt(b.offset, c)));
+            }
+            if b.partial {
+                let (f, t) = (w.from, w.to);
+                self.batch.retain(|x| x.ts_event >= f && x.ts_event < t);
+            }
+            if !self.batch.is_empty() {
+                self.pos = 0;
+                return Some(Ok(&self.batch));
             }
         }
     }
@@ -468,6 +519,37 @@ impl Iterator for TickIter {
             Err(e) => {
                 self.batch.clear();
                 Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Ticks of one symbol in `[from, to)` as columns, a block at a time, in
+/// the order of [`TickIter`] and in constant memory. Skips building 64-byte
+/// [`Tick`]s: for column consumers (the `mtf` batch kernels, data frames).
+pub struct TickColumnIter {
+    walk: TickBlocks,
+}
+
+impl TickColumnIter {
+    /// The symbol's next block in range as columns (never empty; `meta`
+    /// runs cover exactly the ticks), or `None` at the end. The columns are
+    /// lent until the next call.
+    pub fn next_batch(&mut self) -> Option<Result<&codec::TickColumns>> {
+        loop {
+            let b = match self.walk.next_block()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            let w = &mut self.walk;
+            if let Err(c) = codec::decode_tick_columns(&w.blocks.raw, b.count, &mut w.blocks.cols) {
+                return Some(Err(w.corrupt(b.offset, c)));
+            }
+            if b.partial {
+                w.blocks.cols.retain_time(w.from, w.to);
+            }
+            if !w.blocks.cols.ts_event.is_empty() {
+                return Some(Ok(&self.walk.blocks.cols));
             }
         }
     }
@@ -847,16 +929,18 @@ impl StoreReader {
     /// Ticks of `symbol` with `from <= ts_event < to`.
     pub fn ticks(&self, symbol: SymbolId, from: i64, to: i64) -> Result<TickIter> {
         Ok(TickIter {
-            reader: self.clone(),
-            symbol,
-            from,
-            to,
-            days: self.days_in(from, to)?.into_iter(),
-            segs: Vec::new().into_iter(),
-            seg: None,
-            blocks: BlockReader::new().map_err(|e| StoreError::io(&self.root, e))?,
+            walk: TickBlocks::new(self, symbol, from, to)?,
             batch: Vec::new(),
             pos: 0,
+        })
+    }
+
+    /// Ticks of `symbol` with `from <= ts_event < to`, as columns a block at
+    /// a time ([`TickColumnIter::next_batch`]); the same ticks in the same
+    /// order as [`StoreReader::ticks`].
+    pub fn tick_columns(&self, symbol: SymbolId, from: i64, to: i64) -> Result<TickColumnIter> {
+        Ok(TickColumnIter {
+            walk: TickBlocks::new(self, symbol, from, to)?,
         })
     }
 
