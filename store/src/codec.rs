@@ -79,13 +79,6 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-#[inline]
-fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 bits; 0 takes one byte.
-    let bits = 64 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
 /// A bounded cursor over a payload.
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],

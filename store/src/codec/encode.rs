@@ -28,8 +28,15 @@ use mtf::{Bar, Tick};
 use super::{
     FLOAT_DECIMAL, FLOAT_DECIMAL_RAW, FLOAT_DECIMAL_UNSIGNED, FLOAT_XOR, MAX_DECIMALS, MB,
     MB_VARINT, MODE_CONST, MODE_PACKED, POW10, RECV_DIFF, RECV_TIMES, TIME_DELTA, TIME_DOD,
-    put_varint, round_i64, varint_len, zigzag,
+    put_varint, round_i64, zigzag,
 };
+
+/// Bytes of `v` as a LEB128 varint: one per started group of 7 bits (0 takes
+/// one byte). `b / 7` as `b · 37 >> 8`, exact for `b < 64`.
+#[inline(always)]
+fn vlen(v: u64) -> usize {
+    (((v | 1).ilog2() * 37) >> 8) as usize + 1
+}
 
 /// Reusable buffers for encoding.
 #[derive(Default)]
@@ -71,7 +78,7 @@ fn put_varint_at(buf: &mut [u8], p: usize, v: u64) -> usize {
             | (v << 5 & 0x7f00_0000_0000)
             | (v << 6 & 0x7f_0000_0000_0000)
             | (v << 7 & 0x7f00_0000_0000_0000);
-        let len = varint_len(v);
+        let len = vlen(v);
         let cont = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1);
         buf[p..p + 8].copy_from_slice(&(x | cont).to_le_bytes());
         len
@@ -93,10 +100,22 @@ fn put_varint_at(buf: &mut [u8], p: usize, v: u64) -> usize {
 /// miniblocks, fixed width where not longer than the varints.
 #[inline(always)]
 fn put_int(out: &mut Vec<u8>, n: usize, first: u64, rest: impl Fn(usize) -> u64) {
+    put_int_hint(out, n, first, rest, false)
+}
+
+/// [`put_int`]; `constant`: the caller knows every `rest(j)` is equal.
+#[inline(always)]
+fn put_int_hint(
+    out: &mut Vec<u8>,
+    n: usize,
+    first: u64,
+    rest: impl Fn(usize) -> u64,
+    constant: bool,
+) {
     let first = if n == 0 { 0 } else { first };
     let r = n.saturating_sub(1);
     let second = if r > 0 { rest(0) } else { 0 };
-    if (1..r).all(|j| rest(j) == second) {
+    if constant || (1..r).all(|j| rest(j) == second) {
         out.push(MODE_CONST);
         put_varint(out, first);
         put_varint(out, second);
@@ -120,7 +139,7 @@ fn put_int(out: &mut Vec<u8>, n: usize, first: u64, rest: impl Fn(usize) -> u64)
             let v = rest(j + i);
             *o = v;
             hi |= v;
-            vbytes += varint_len(v);
+            vbytes += vlen(v);
         }
         let w = (64 - hi.leading_zeros() as usize).div_ceil(8).max(1);
         // fixed width only where it is no longer than the varints (see the
@@ -238,8 +257,8 @@ pub(crate) fn put_times_in(out: &mut Vec<u8>, ts: &[i64], q: &mut Vec<i64>) {
     for w in ts.windows(2) {
         let d = div.exact(w[1].wrapping_sub(w[0]));
         q.push(d);
-        delta_cost += varint_len(zigzag(d));
-        dod_cost += varint_len(zigzag(d.wrapping_sub(prev)));
+        delta_cost += vlen(zigzag(d));
+        dod_cost += vlen(zigzag(d.wrapping_sub(prev)));
         prev = d;
     }
     let first = zigzag(q.first().copied().unwrap_or(0));
@@ -295,9 +314,24 @@ struct Scratch<'a> {
 
 // ---------------------------------------------------------------- float columns
 
+/// A float column scaled to integers by [`scale`].
+struct Scaled {
+    /// Decimal count.
+    e: u8,
+    /// Varint bytes of the zigzag deltas of the integers.
+    cost_delta: usize,
+    /// Varint bytes of the integers as they are (as u64).
+    cost_raw: usize,
+    /// Some integer is negative.
+    neg: bool,
+    /// Every value is the first one.
+    constant: bool,
+}
+
 /// The decimal count `e` and the scaled integers `m` (into `m`) of a float
 /// column given as bits, if every value satisfies `(m as f64) / 10^e == v`
-/// bit for bit; `None` otherwise (the column is then XOR coded).
+/// bit for bit; `None` otherwise (the column is then XOR coded). The costs
+/// of the integer forms come from the same pass.
 ///
 /// `e` is found as the previous encoder found it: the values in order, each
 /// checked from the current count upwards (a repeated value is not checked
@@ -307,20 +341,24 @@ struct Scratch<'a> {
 /// integer no longer fits 2^53 (`[1e15, 0.5]` read back as `[0.0, 0.5]`);
 /// such a column is XOR coded here, bit-exact.
 #[inline(always)]
-fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<u8> {
+fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<Scaled> {
     m.clear();
     m.reserve(n);
     let mut e = 0u8;
     let mut p = 1.0f64;
     let mut start = 0usize;
-    let (mut last_b, mut last_m) = (0u64, 0i64);
+    let (mut last_b, mut last_m, mut last_raw) = (0u64, 0i64, 0usize);
+    let (mut cost_delta, mut cost_raw, mut neg, mut constant) = (0usize, 0usize, false, true);
     for i in 0..n {
         let b = bits(i);
         // repeated values (prices, round lots, zero asks of trades) were checked already
         if i > 0 && b == last_b {
             m.push(last_m);
+            cost_delta += 1;
+            cost_raw += last_raw;
             continue;
         }
+        constant = i == 0;
         let v = f64::from_bits(b);
         let x = loop {
             // through the integer, as the decoder does: -0.0 has no integer form
@@ -336,59 +374,77 @@ fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<u8> 
             p = POW10[e as usize];
             start = i;
         };
+        last_raw = vlen(x as u64);
+        cost_delta += vlen(zigzag(x.wrapping_sub(last_m)));
+        cost_raw += last_raw;
+        neg |= x < 0;
         (last_b, last_m) = (b, x);
         m.push(x);
     }
-    let mut last = None;
-    for i in 0..start {
-        let b = bits(i);
-        if last == Some(b) {
-            m[i] = m[i - 1];
-            continue;
+    if start > 0 {
+        let mut last = None;
+        for i in 0..start {
+            let b = bits(i);
+            if last == Some(b) {
+                m[i] = m[i - 1];
+                continue;
+            }
+            let v = f64::from_bits(b);
+            m[i] = round_i64(v * p).filter(|&x| (x as f64 / p).to_bits() == b)?;
+            last = Some(b);
         }
-        let v = f64::from_bits(b);
-        m[i] = round_i64(v * p).filter(|&x| (x as f64 / p).to_bits() == b)?;
-        last = Some(b);
+        let mut prev = 0i64;
+        (cost_delta, cost_raw, neg) = (0, 0, false);
+        for &x in m.iter() {
+            cost_delta += vlen(zigzag(x.wrapping_sub(prev)));
+            cost_raw += vlen(x as u64);
+            neg |= x < 0;
+            prev = x;
+        }
     }
-    Some(e)
+    Some(Scaled {
+        e,
+        cost_delta,
+        cost_raw,
+        neg,
+        constant,
+    })
 }
 
 /// Writes a float column of `n` values given as bits; bit-exact for every
 /// f64. `m` is scratch.
 #[inline(always)]
 fn put_float_bits(out: &mut Vec<u8>, n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) {
-    let Some(e) = scale(n, &bits, m) else {
+    let Some(sc) = scale(n, &bits, m) else {
         out.push(FLOAT_XOR);
         let first = if n == 0 { 0 } else { bits(0) };
         put_int(out, n, first, |j| bits(j + 1) ^ bits(j));
         return;
     };
-    // scaled integers, delta-coded (prices) or as they are (sizes): the cheaper
-    let mut prev = 0i64;
-    let (mut cost_delta, mut cost_raw, mut neg) = (0usize, 0usize, false);
-    for &x in m.iter() {
-        cost_delta += varint_len(zigzag(x.wrapping_sub(prev)));
-        cost_raw += varint_len(x as u64);
-        neg |= x < 0;
-        prev = x;
-    }
+    let Scaled {
+        e,
+        cost_delta,
+        cost_raw,
+        neg,
+        constant,
+    } = sc;
     let m = &m[..];
     let first = m.first().copied().unwrap_or(0);
+    // scaled integers, delta-coded (prices) or as they are (sizes): the cheaper
     if !neg && cost_raw <= cost_delta + cost_delta / 4 {
         // sizes: repeated raw values model better under lz4/zstd than deltas
         out.push(FLOAT_DECIMAL_UNSIGNED);
         out.push(e);
-        put_int(out, n, first as u64, |j| m[j + 1] as u64);
+        put_int_hint(out, n, first as u64, |j| m[j + 1] as u64, constant);
     } else if cost_raw < cost_delta {
         out.push(FLOAT_DECIMAL_RAW);
         out.push(e);
-        put_int(out, n, zigzag(first), |j| zigzag(m[j + 1]));
+        put_int_hint(out, n, zigzag(first), |j| zigzag(m[j + 1]), constant);
     } else {
         out.push(FLOAT_DECIMAL);
         out.push(e);
-        put_int(out, n, zigzag(first), |j| {
-            zigzag(m[j + 1].wrapping_sub(m[j]))
-        });
+        let d = |j: usize| zigzag(m[j + 1].wrapping_sub(m[j]));
+        put_int_hint(out, n, zigzag(first), d, constant);
     }
 }
 
@@ -802,6 +858,23 @@ mod tests {
         }
         for (g, d) in [(10u64, 15u64), (6, 9), (1 << 20, 3 << 19), (7, u64::MAX)] {
             assert_eq!(Divisor::new(g).divides(d), d % g == 0, "{d} % {g}");
+        }
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for s in 0..64 {
+            for v in [
+                1u64 << s,
+                (1u64 << s) - 1,
+                (1u64 << s) + 1,
+                u64::MAX >> s,
+                0,
+            ] {
+                let mut b = Vec::new();
+                put_varint(&mut b, v);
+                assert_eq!(vlen(v), b.len(), "{v}");
+            }
         }
     }
 
