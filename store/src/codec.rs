@@ -30,6 +30,7 @@ mod encode;
 #[doc(hidden)]
 pub mod reference;
 
+pub(crate) use encode::encode_tick_records;
 pub use encode::{EncodeScratch, encode_bars, encode_ticks};
 #[cfg(test)]
 use encode::{put_floats, put_int_slice, put_times};

@@ -151,6 +151,23 @@ impl MappedFile {
         true
     }
 
+    /// The bytes at `offset .. offset + len`, if inside the mapping.
+    #[inline]
+    pub fn bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        if offset.checked_add(len)? > self.map.len() {
+            return None;
+        }
+        // SAFETY: in bounds (checked above); the memory lives as long as
+        // `&self` (module rule: never truncated while mapped) and is always
+        // initialised (file pages). Nothing mutates it while the slice
+        // lives: writes need `&mut self` of the one owner, other processes
+        // do not write files this process owns (module rule), and the only
+        // stores through `&self` are `atomic_u32` words, which callers keep
+        // outside the ranges they read here (the stage's slot counts lie in
+        // slot headers, its records after them).
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset), len) })
+    }
+
     /// The u32 at `offset` (4-aligned, inside the mapping) as an atomic.
     #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
