@@ -134,18 +134,18 @@ fn put_int_hint(
     while j < r {
         let k = (r - j).min(MB);
         let vals = &mut vals[..k];
-        let (mut hi, mut vbytes) = (0u64, 0usize);
+        let mut hi = 0u64;
         for (i, o) in vals.iter_mut().enumerate() {
             let v = rest(j + i);
             *o = v;
             hi |= v;
-            vbytes += vlen(v);
         }
         let w = (64 - hi.leading_zeros() as usize).div_ceil(8).max(1);
         // fixed width only where it is no longer than the varints (see the
-        // format doc: the bytes model as well under lz4 and zstd)
+        // format doc: the bytes model as well under lz4 and zstd); every
+        // varint takes a byte at least, so width 1 always is
         let mut p = 1;
-        if w * k <= vbytes {
+        if w == 1 || w * k <= vals.iter().map(|&v| vlen(v)).sum::<usize>() {
             buf[0] = w as u8;
             for &v in vals.iter() {
                 buf[p..p + 8].copy_from_slice(&v.to_le_bytes());
@@ -343,55 +343,67 @@ struct Scaled {
 #[inline(always)]
 fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<Scaled> {
     m.clear();
+    let b0 = if n == 0 { 0 } else { bits(0) };
+    if (1..n).all(|i| bits(i) == b0) {
+        // one value (zero asks of trades, round lots): scaled once
+        let mut e = 0u8;
+        let mut x = 0i64;
+        if n > 0 {
+            x = loop {
+                if let Some(x) = scaled_to(b0, e) {
+                    break x;
+                }
+                e += 1;
+                if e > MAX_DECIMALS {
+                    return None;
+                }
+            };
+        }
+        m.resize(n, x);
+        let n1 = n.saturating_sub(1);
+        return Some(Scaled {
+            e,
+            cost_delta: if n == 0 { 0 } else { vlen(zigzag(x)) + n1 },
+            cost_raw: n * vlen(x as u64),
+            neg: n > 0 && x < 0,
+            constant: true,
+        });
+    }
     m.reserve(n);
     let mut e = 0u8;
-    let mut p = 1.0f64;
     let mut start = 0usize;
-    let (mut last_b, mut last_m, mut last_raw) = (0u64, 0i64, 0usize);
-    let (mut cost_delta, mut cost_raw, mut neg, mut constant) = (0usize, 0usize, false, true);
+    let (mut cost_delta, mut cost_raw, mut neg) = (0usize, 0usize, false);
+    let mut prev = 0i64;
+    // Every value is checked, repeated ones too (the same answer as for the
+    // first of them): a branch on "repeated" mispredicts on real prices and
+    // sizes, where about every other value repeats.
     for i in 0..n {
         let b = bits(i);
-        // repeated values (prices, round lots, zero asks of trades) were checked already
-        if i > 0 && b == last_b {
-            m.push(last_m);
-            cost_delta += 1;
-            cost_raw += last_raw;
-            continue;
-        }
-        constant = i == 0;
-        let v = f64::from_bits(b);
-        let x = loop {
-            // through the integer, as the decoder does: -0.0 has no integer form
-            if let Some(x) = round_i64(v * p)
-                && (x as f64 / p).to_bits() == b
-            {
-                break x;
+        let x = match scaled_to(b, e) {
+            Some(x) => x,
+            None => {
+                // more decimals from here on (cold: a few times per column at most)
+                loop {
+                    e += 1;
+                    if e > MAX_DECIMALS {
+                        return None;
+                    }
+                    if let Some(x) = scaled_to(b, e) {
+                        start = i;
+                        break x;
+                    }
+                }
             }
-            e += 1;
-            if e > MAX_DECIMALS {
-                return None;
-            }
-            p = POW10[e as usize];
-            start = i;
         };
-        last_raw = vlen(x as u64);
-        cost_delta += vlen(zigzag(x.wrapping_sub(last_m)));
-        cost_raw += last_raw;
+        cost_delta += vlen(zigzag(x.wrapping_sub(prev)));
+        cost_raw += vlen(x as u64);
         neg |= x < 0;
-        (last_b, last_m) = (b, x);
+        prev = x;
         m.push(x);
     }
     if start > 0 {
-        let mut last = None;
-        for i in 0..start {
-            let b = bits(i);
-            if last == Some(b) {
-                m[i] = m[i - 1];
-                continue;
-            }
-            let v = f64::from_bits(b);
-            m[i] = round_i64(v * p).filter(|&x| (x as f64 / p).to_bits() == b)?;
-            last = Some(b);
+        for (i, x) in m[..start].iter_mut().enumerate() {
+            *x = scaled_to(bits(i), e)?;
         }
         let mut prev = 0i64;
         (cost_delta, cost_raw, neg) = (0, 0, false);
@@ -407,8 +419,17 @@ fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<Scal
         cost_delta,
         cost_raw,
         neg,
-        constant,
+        constant: false,
     })
+}
+
+/// The integer `m` with `(m as f64) / 10^e == v` bit for bit (`v` given as
+/// bits), if `round(v · 10^e)` is one: through the integer, as the decoder
+/// does (−0.0 has no integer form).
+#[inline(always)]
+fn scaled_to(b: u64, e: u8) -> Option<i64> {
+    let p = POW10[e as usize];
+    round_i64(f64::from_bits(b) * p).filter(|&x| (x as f64 / p).to_bits() == b)
 }
 
 /// Writes a float column of `n` values given as bits; bit-exact for every
@@ -482,19 +503,22 @@ struct Row {
 
 /// Appends the column encoding of `ticks` (one symbol) to `out`.
 pub fn encode_ticks(ticks: &[Tick], out: &mut Vec<u8>, s: &mut EncodeScratch) {
-    let rows = ticks.iter().map(|t| Row {
-        ev: t.ts_event,
-        recv: t.ts_recv,
-        meta: t.side as u64 | (t.kind as u64) << 2 | (t.flags as u64) << 8,
-        fl: [
-            t.price.to_bits(),
-            t.size.to_bits(),
-            t.ask.to_bits(),
-            t.ask_size.to_bits(),
-        ],
-        id: t.id,
-    });
-    encode_rows(rows, ticks.len(), out, s);
+    let row = |i: usize| {
+        let t = &ticks[i];
+        Row {
+            ev: t.ts_event,
+            recv: t.ts_recv,
+            meta: t.side as u64 | (t.kind as u64) << 2 | (t.flags as u64) << 8,
+            fl: [
+                t.price.to_bits(),
+                t.size.to_bits(),
+                t.ask.to_bits(),
+                t.ask_size.to_bits(),
+            ],
+            id: t.id,
+        }
+    };
+    encode_rows(row, ticks.len(), out, s);
 }
 
 /// [`encode_ticks`] of staged tick records (64 bytes each: the `Tick`
@@ -506,43 +530,46 @@ pub(crate) fn encode_tick_records(
     out: &mut Vec<u8>,
     s: &mut EncodeScratch,
 ) -> (i64, i64) {
-    let u64_at = |r: &[u8], at: usize| {
+    let (recs, _) = recs.as_chunks::<64>();
+    let u64_at = |r: &[u8; 64], at: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&r[at..at + 8]);
         u64::from_le_bytes(b)
     };
-    let rows = recs.chunks_exact(64).map(|r| Row {
-        ev: u64_at(r, 0) as i64,
-        recv: u64_at(r, 8) as i64,
-        // side (byte 21) | kind (byte 20) << 2 | flags (bytes 22-23) << 8
-        meta: r[21] as u64 | (r[20] as u64) << 2 | (u16::from_le_bytes([r[22], r[23]]) as u64) << 8,
-        fl: [u64_at(r, 24), u64_at(r, 32), u64_at(r, 40), u64_at(r, 48)],
-        id: u64_at(r, 56),
-    });
-    encode_rows(rows, recs.len() / 64, out, s);
+    let row = |i: usize| {
+        let r = &recs[i];
+        Row {
+            ev: u64_at(r, 0) as i64,
+            recv: u64_at(r, 8) as i64,
+            // side (byte 21) | kind (byte 20) << 2 | flags (bytes 22-23) << 8
+            meta: r[21] as u64
+                | (r[20] as u64) << 2
+                | (u16::from_le_bytes([r[22], r[23]]) as u64) << 8,
+            fl: [u64_at(r, 24), u64_at(r, 32), u64_at(r, 40), u64_at(r, 48)],
+            id: u64_at(r, 56),
+        }
+    };
+    encode_rows(row, recs.len(), out, s);
     s.ev.iter()
         .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)))
 }
 
-/// The column encoding of `n` rows: one pass splits them into columns and
-/// finds the meta runs, then each column is written.
+/// The column encoding of the `n` rows `row(i)`: one pass splits them into
+/// columns and finds the meta runs, then each column is written.
 #[inline(always)]
-fn encode_rows(
-    rows: impl Iterator<Item = Row>,
-    n: usize,
-    out: &mut Vec<u8>,
-    s: &mut EncodeScratch,
-) {
+fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut EncodeScratch) {
     s.runs.clear();
     let mut runs = 0u32;
     let mut cur: Option<(u64, u64)> = None;
     {
-        let ev = at_len(&mut s.ev, n);
-        let rd = at_len(&mut s.rd, n);
+        let ev = &mut at_len(&mut s.ev, n)[..n];
+        let rd = &mut at_len(&mut s.rd, n)[..n];
         let [f0, f1, f2, f3] = &mut s.fl;
-        let (f0, f1, f2, f3) = (at_len(f0, n), at_len(f1, n), at_len(f2, n), at_len(f3, n));
-        let id = at_len(&mut s.id, n);
-        for (i, t) in rows.take(n).enumerate() {
+        let (f0, f1) = (&mut at_len(f0, n)[..n], &mut at_len(f1, n)[..n]);
+        let (f2, f3) = (&mut at_len(f2, n)[..n], &mut at_len(f3, n)[..n]);
+        let id = &mut at_len(&mut s.id, n)[..n];
+        for i in 0..n {
+            let t = row(i);
             ev[i] = t.ev;
             rd[i] = t.recv.wrapping_sub(t.ev);
             f0[i] = t.fl[0];
