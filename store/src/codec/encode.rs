@@ -60,6 +60,46 @@ pub struct EncodeScratch {
     alt: Vec<u8>,
     /// A float column of bars, as bits.
     bits: Vec<u64>,
+    /// Values already scaled: see [`Memo`].
+    memo: Memo,
+}
+
+/// Values of a float column already scaled at the current decimal count,
+/// direct-mapped by a hash of their bits: real prices and sizes take a few
+/// hundred distinct values a block, so most values skip the division that
+/// checks them. An entry counts only with the current generation (a new
+/// column or decimal count starts one), so nothing is ever cleared.
+struct Memo {
+    /// (bits, scaled integer, generation)
+    slots: Box<[(u64, i64, u64); MEMO_SLOTS]>,
+    generation: u64,
+}
+
+const MEMO_SLOTS: usize = 512;
+
+impl Default for Memo {
+    fn default() -> Self {
+        Memo {
+            slots: Box::new([(0, 0, 0); MEMO_SLOTS]),
+            generation: 0,
+        }
+    }
+}
+
+impl Memo {
+    /// [`scaled_to`] at `e`, which must be the same for a generation.
+    #[inline(always)]
+    fn scaled(&mut self, b: u64, e: u8) -> Option<i64> {
+        // Fibonacci hashing: the top 9 bits of the product
+        let i = (b.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as usize & (MEMO_SLOTS - 1);
+        let slot = &mut self.slots[i];
+        if slot.2 == self.generation && slot.0 == b {
+            return Some(slot.1);
+        }
+        let x = scaled_to(b, e)?;
+        *slot = (b, x, self.generation);
+        Some(x)
+    }
 }
 
 // ---------------------------------------------------------------- integer columns
@@ -341,7 +381,12 @@ struct Scaled {
 /// integer no longer fits 2^53 (`[1e15, 0.5]` read back as `[0.0, 0.5]`);
 /// such a column is XOR coded here, bit-exact.
 #[inline(always)]
-fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<Scaled> {
+fn scale(
+    n: usize,
+    bits: impl Fn(usize) -> u64,
+    m: &mut Vec<i64>,
+    memo: &mut Memo,
+) -> Option<Scaled> {
     m.clear();
     let b0 = if n == 0 { 0 } else { bits(0) };
     if (1..n).all(|i| bits(i) == b0) {
@@ -377,9 +422,10 @@ fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<Scal
     // Every value is checked, repeated ones too (the same answer as for the
     // first of them): a branch on "repeated" mispredicts on real prices and
     // sizes, where about every other value repeats.
+    memo.generation += 1;
     for i in 0..n {
         let b = bits(i);
-        let x = match scaled_to(b, e) {
+        let x = match memo.scaled(b, e) {
             Some(x) => x,
             None => {
                 // more decimals from here on (cold: a few times per column at most)
@@ -390,6 +436,7 @@ fn scale(n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) -> Option<Scal
                     }
                     if let Some(x) = scaled_to(b, e) {
                         start = i;
+                        memo.generation += 1;
                         break x;
                     }
                 }
@@ -435,8 +482,14 @@ fn scaled_to(b: u64, e: u8) -> Option<i64> {
 /// Writes a float column of `n` values given as bits; bit-exact for every
 /// f64. `m` is scratch.
 #[inline(always)]
-fn put_float_bits(out: &mut Vec<u8>, n: usize, bits: impl Fn(usize) -> u64, m: &mut Vec<i64>) {
-    let Some(sc) = scale(n, &bits, m) else {
+fn put_float_bits(
+    out: &mut Vec<u8>,
+    n: usize,
+    bits: impl Fn(usize) -> u64,
+    m: &mut Vec<i64>,
+    memo: &mut Memo,
+) {
+    let Some(sc) = scale(n, &bits, m, memo) else {
         out.push(FLOAT_XOR);
         let first = if n == 0 { 0 } else { bits(0) };
         put_int(out, n, first, |j| bits(j + 1) ^ bits(j));
@@ -478,7 +531,7 @@ pub(crate) fn put_floats(
     _u: &mut Vec<u64>,
 ) {
     let bits: Vec<u64> = vals.map(f64::to_bits).collect();
-    put_float_bits(out, bits.len(), |i| bits[i], m);
+    put_float_bits(out, bits.len(), |i| bits[i], m, &mut Memo::default());
 }
 
 // ---------------------------------------------------------------- tick blocks
@@ -610,7 +663,7 @@ fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut 
     out.extend_from_slice(&runs.to_le_bytes());
     out.extend_from_slice(&s.runs);
     for f in &s.fl {
-        put_float_bits(out, n, |i| f[i], &mut s.m);
+        put_float_bits(out, n, |i| f[i], &mut s.m, &mut s.memo);
     }
     let id = &s.id[..];
     let first = zigzag(id.first().copied().unwrap_or(0) as i64);
@@ -651,7 +704,7 @@ pub fn encode_bars(bars: &[Bar], out: &mut Vec<u8>, s: &mut EncodeScratch) {
         s.bits.clear();
         s.bits.extend(bars.iter().map(|b| f(b).to_bits()));
         let bits = &s.bits[..];
-        put_float_bits(out, n, |i| bits[i], &mut s.m);
+        put_float_bits(out, n, |i| bits[i], &mut s.m, &mut s.memo);
     }
     let count = |i: usize| bars[i].count;
     put_int(out, n, if n == 0 { 0 } else { count(0) }, |j| count(j + 1));
@@ -803,6 +856,13 @@ mod tests {
             let mut b = Vec::new();
             encode_ticks(&ticks, &mut b, &mut EncodeScratch::default());
             prop_assert!(a == b);
+            // a scratch that encoded other values (at other decimal counts) first
+            let mut s = EncodeScratch::default();
+            let other: Vec<Tick> = ticks.iter().map(|t| Tick { price: t.size, size: t.price / 10.0, ask: t.price, ..*t }).collect();
+            encode_ticks(&other, &mut Vec::new(), &mut s);
+            let mut c = Vec::new();
+            encode_tick_records(&recs, &mut c, &mut s);
+            prop_assert!(c == b);
             prop_assert_eq!((lo, hi), crate::segment::tick_range(&ticks));
         }
 
