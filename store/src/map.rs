@@ -20,14 +20,14 @@ use std::sync::atomic::AtomicU32;
 use memmap2::{Advice, MmapOptions, MmapRaw};
 
 /// How far ahead of the highest byte written the mapping is pre-faulted:
-/// a write that comes within half of this of the populated end populates up
-/// to this far past its own end. A new segment costs one 1 MiB populate
-/// (~0.7 ms of the writer's thread on ext4, ~2.7 µs a page) instead of
-/// faulting every page at once, no write takes a page fault, and a segment
-/// sealed early (a short day) has at most 1 MiB populated beyond its data
-/// (4 MiB steps populated 8 MiB at creation: 5.4 ms for a day of SPY, whose
-/// ticks fill 1.1 MB).
-pub const PREFAULT_AHEAD: usize = 1 << 20;
+/// a write that comes within half of this of the populated end populates the
+/// next step of this size. A new segment costs one 256 KiB populate (~0.2 ms
+/// of the writer's thread on ext4, ~2.7 µs a page), each later step the same
+/// (a short stall, where 4 MiB steps cost ~3 ms), no write takes a page
+/// fault, and a segment sealed early (a short day) has at most 256 KiB
+/// populated beyond its data (4 MiB steps populated 8 MiB at creation,
+/// 5.4 ms for a day of SPY whose ticks fill 1.1 MB).
+pub const PREFAULT_AHEAD: usize = 256 << 10;
 
 /// A pre-allocated, writable shared mapping of a whole file, pre-faulted
 /// [`PREFAULT_AHEAD`] / 2 to [`PREFAULT_AHEAD`] bytes ahead of its highest write.

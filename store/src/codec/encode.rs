@@ -168,24 +168,34 @@ fn put_int_hint(
     out.extend_from_slice(&[0; 4]);
     let start = out.len();
     let mut vals = [0u64; MB];
+    let mut low = [0u8; MB];
     // header byte, then at most 10 bytes per value; 8-byte stores overrun by up to 7
     let mut buf = [0u8; 1 + MB * 10 + 8];
     let mut j = 0;
     while j < r {
         let k = (r - j).min(MB);
         let vals = &mut vals[..k];
+        let low = &mut low[..k];
         let mut hi = 0u64;
-        for (i, o) in vals.iter_mut().enumerate() {
+        for (i, (o, l)) in vals.iter_mut().zip(low.iter_mut()).enumerate() {
             let v = rest(j + i);
             *o = v;
+            *l = v as u8;
             hi |= v;
+        }
+        j += k;
+        if hi < 0x100 {
+            // width 1 (the common case): the low bytes are the miniblock
+            out.push(1);
+            out.extend_from_slice(low);
+            continue;
         }
         let w = (64 - hi.leading_zeros() as usize).div_ceil(8).max(1);
         // fixed width only where it is no longer than the varints (see the
         // format doc: the bytes model as well under lz4 and zstd); every
         // varint takes a byte at least, so width 1 always is
         let mut p = 1;
-        if w == 1 || w * k <= vals.iter().map(|&v| vlen(v)).sum::<usize>() {
+        if w * k <= vals.iter().map(|&v| vlen(v)).sum::<usize>() {
             buf[0] = w as u8;
             for &v in vals.iter() {
                 buf[p..p + 8].copy_from_slice(&v.to_le_bytes());
@@ -198,7 +208,6 @@ fn put_int_hint(
             }
         }
         out.extend_from_slice(&buf[..p]);
-        j += k;
     }
     let len = (out.len() - start) as u32;
     out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
