@@ -328,7 +328,13 @@ pub(crate) fn put_times(out: &mut Vec<u8>, ts: &[i64], scratch: &mut Vec<i64>, _
 
 /// Receive times: as the difference `rd` from the event time `ev` (scaled
 /// by its GCD), or as a time column of their own, whichever is shorter.
-fn put_recv(out: &mut Vec<u8>, ev: &[i64], rd: &[i64], s: &mut Scratch<'_>) {
+fn put_recv(out: &mut Vec<u8>, ev: &[i64], rd: &[i64], any: bool, s: &mut Scratch<'_>) {
+    if !any {
+        // receive time = event time throughout (trades from files): divisor 1,
+        // a constant column of zeros (5 bytes: the time column cannot be shorter)
+        out.extend_from_slice(&[RECV_DIFF, 1, MODE_CONST, 0, 0]);
+        return;
+    }
     let g = divisor_of(rd.len(), |i| rd[i]);
     let div = Divisor::new(g);
     let at = out.len();
@@ -623,6 +629,7 @@ fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut 
     s.runs.clear();
     let mut runs = 0u32;
     let mut cur: Option<(u64, u64)> = None;
+    let mut any_rd = 0i64;
     {
         let ev = &mut at_len(&mut s.ev, n)[..n];
         let rd = &mut at_len(&mut s.rd, n)[..n];
@@ -634,6 +641,7 @@ fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut 
             let t = row(i);
             ev[i] = t.ev;
             rd[i] = t.recv.wrapping_sub(t.ev);
+            any_rd |= rd[i];
             f0[i] = t.fl[0];
             f1[i] = t.fl[1];
             f2[i] = t.fl[2];
@@ -663,6 +671,7 @@ fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut 
         out,
         &s.ev,
         &s.rd,
+        any_rd != 0,
         &mut Scratch {
             q: &mut s.q,
             col: &mut s.col,
