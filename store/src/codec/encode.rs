@@ -70,7 +70,7 @@ pub struct EncodeScratch {
 /// checks them. An entry counts only with the current generation (a new
 /// column or decimal count starts one), so nothing is ever cleared.
 struct Memo {
-    /// (bits, scaled integer, generation)
+    /// (bits, scaled integer, generation << 4 | varint length of the integer)
     slots: Box<[(u64, i64, u64); MEMO_SLOTS]>,
     generation: u64,
 }
@@ -87,18 +87,20 @@ impl Default for Memo {
 }
 
 impl Memo {
-    /// [`scaled_to`] at `e`, which must be the same for a generation.
+    /// [`scaled_to`] at `e` (which must be the same for a generation), and
+    /// the varint length of the integer as u64.
     #[inline(always)]
-    fn scaled(&mut self, b: u64, e: u8) -> Option<i64> {
+    fn scaled(&mut self, b: u64, e: u8) -> Option<(i64, usize)> {
         // Fibonacci hashing: the top 9 bits of the product
         let i = (b.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as usize & (MEMO_SLOTS - 1);
         let slot = &mut self.slots[i];
-        if slot.2 == self.generation && slot.0 == b {
-            return Some(slot.1);
+        if slot.2 >> 4 == self.generation && slot.0 == b {
+            return Some((slot.1, (slot.2 & 15) as usize));
         }
         let x = scaled_to(b, e)?;
-        *slot = (b, x, self.generation);
-        Some(x)
+        let len = vlen(x as u64);
+        *slot = (b, x, self.generation << 4 | len as u64);
+        Some((x, len))
     }
 }
 
@@ -402,7 +404,6 @@ fn scale(
     m: &mut Vec<i64>,
     memo: &mut Memo,
 ) -> Option<Scaled> {
-    m.clear();
     let b0 = if n == 0 { 0 } else { bits(0) };
     if (1..n).all(|i| bits(i) == b0) {
         // one value (zero asks of trades, round lots): scaled once
@@ -419,6 +420,7 @@ fn scale(
                 }
             };
         }
+        m.clear();
         m.resize(n, x);
         let n1 = n.saturating_sub(1);
         return Some(Scaled {
@@ -429,7 +431,7 @@ fn scale(
             constant: true,
         });
     }
-    m.reserve(n);
+    let ms = &mut at_len(m, n)[..n];
     let mut e = 0u8;
     let mut start = 0usize;
     let (mut cost_delta, mut cost_raw, mut neg) = (0usize, 0usize, false);
@@ -440,7 +442,7 @@ fn scale(
     memo.generation += 1;
     for i in 0..n {
         let b = bits(i);
-        let x = match memo.scaled(b, e) {
+        let (x, raw_len) = match memo.scaled(b, e) {
             Some(x) => x,
             None => {
                 // more decimals from here on (cold: a few times per column at most)
@@ -452,16 +454,16 @@ fn scale(
                     if let Some(x) = scaled_to(b, e) {
                         start = i;
                         memo.generation += 1;
-                        break x;
+                        break (x, vlen(x as u64));
                     }
                 }
             }
         };
         cost_delta += vlen(zigzag(x.wrapping_sub(prev)));
-        cost_raw += vlen(x as u64);
+        cost_raw += raw_len;
         neg |= x < 0;
         prev = x;
-        m.push(x);
+        ms[i] = x;
     }
     if start > 0 {
         for (i, x) in m[..start].iter_mut().enumerate() {
