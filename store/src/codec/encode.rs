@@ -440,7 +440,7 @@ fn scale(
     // first of them): a branch on "repeated" mispredicts on real prices and
     // sizes, where about every other value repeats.
     memo.generation += 1;
-    for i in 0..n {
+    for (i, slot) in ms.iter_mut().enumerate() {
         let b = bits(i);
         let (x, raw_len) = match memo.scaled(b, e) {
             Some(x) => x,
@@ -463,7 +463,7 @@ fn scale(
         cost_raw += raw_len;
         neg |= x < 0;
         prev = x;
-        ms[i] = x;
+        *slot = x;
     }
     if start > 0 {
         for (i, x) in m[..start].iter_mut().enumerate() {
