@@ -619,15 +619,20 @@ pub(crate) fn encode_tick_records(
             id: u64_at(r, 56),
         }
     };
-    encode_rows(row, recs.len(), out, s);
-    s.ev.iter()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)))
+    encode_rows(row, recs.len(), out, s)
 }
 
 /// The column encoding of the `n` rows `row(i)`: one pass splits them into
-/// columns and finds the meta runs, then each column is written.
+/// columns and finds the meta runs and the event time range, then each
+/// column is written. Returns the smallest and largest event time.
 #[inline(always)]
-fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut EncodeScratch) {
+fn encode_rows(
+    row: impl Fn(usize) -> Row,
+    n: usize,
+    out: &mut Vec<u8>,
+    s: &mut EncodeScratch,
+) -> (i64, i64) {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     s.runs.clear();
     let mut runs = 0u32;
     let mut cur: Option<(u64, u64)> = None;
@@ -642,6 +647,8 @@ fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut 
         for i in 0..n {
             let t = row(i);
             ev[i] = t.ev;
+            lo = lo.min(t.ev);
+            hi = hi.max(t.ev);
             rd[i] = t.recv.wrapping_sub(t.ev);
             any_rd |= rd[i];
             f0[i] = t.fl[0];
@@ -690,6 +697,7 @@ fn encode_rows(row: impl Fn(usize) -> Row, n: usize, out: &mut Vec<u8>, s: &mut 
     put_int(out, n, first, |j| {
         zigzag(id[j + 1].wrapping_sub(id[j]) as i64)
     });
+    (lo, hi)
 }
 
 // ---------------------------------------------------------------- bar blocks
