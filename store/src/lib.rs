@@ -71,6 +71,9 @@ mod symbols;
 mod varint;
 mod writer;
 
+#[cfg(feature = "reference-encoder")]
+#[doc(hidden)]
+pub use codec::reference as encode_reference;
 pub use codec::{
     BarScratch, Corrupt, EncodeScratch, MAX_DECIMALS, TickColumns, decode_bars, decode_bars_with,
     decode_tick_columns, decode_ticks, decode_ticks_with, encode_bars, encode_ticks,

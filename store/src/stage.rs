@@ -119,6 +119,18 @@ impl Stage {
         self.publish(slot, idx as u32 + 1);
     }
 
+    /// The first `n` staged tick records of `slot` (64 bytes each, the
+    /// layout of `tick_bytes`): the open block itself, encoded from here at
+    /// commit (the writer keeps no second copy).
+    #[inline]
+    pub(crate) fn tick_records(&self, slot: usize, n: usize) -> &[u8] {
+        debug_assert!(n * TICK_REC <= self.slot_bytes);
+        let at = self.slot_at(slot) + SLOT_HEADER_LEN;
+        self.map
+            .bytes(at, n.min(self.slot_bytes / TICK_REC) * TICK_REC)
+            .unwrap_or(&[])
+    }
+
     /// Writes bar number `idx` of `slot` and publishes `idx + 1`.
     pub(crate) fn push_bar(&mut self, slot: usize, idx: usize, b: &Bar) {
         let at = self.slot_at(slot) + SLOT_HEADER_LEN + idx * BAR_REC;
@@ -221,7 +233,7 @@ fn put(b: &mut [u8], at: usize, v: &[u8]) {
 }
 
 #[inline]
-fn tick_bytes(t: &Tick) -> [u8; TICK_REC] {
+pub(crate) fn tick_bytes(t: &Tick) -> [u8; TICK_REC] {
     let mut b = [0u8; TICK_REC];
     put(&mut b, 0, &t.ts_event.to_le_bytes());
     put(&mut b, 8, &t.ts_recv.to_le_bytes());

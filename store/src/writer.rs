@@ -149,7 +149,9 @@ struct TickRoute {
 
 struct Slot {
     key: StreamKey,
-    ticks: Vec<Tick>,
+    /// Ticks staged in this slot: the open block is the stage's records
+    /// themselves (`Stage::tick_records`), not a copy.
+    ticks: usize,
     bars: Vec<Bar>,
     tag: u64,
     opened: Instant,
@@ -599,7 +601,7 @@ impl StoreWriter {
                     timeframe_ms: 0,
                     day: 0,
                 },
-                ticks: Vec::new(),
+                ticks: 0,
                 bars: Vec::new(),
                 tag: 0,
                 opened: Instant::now(),
@@ -651,9 +653,9 @@ impl StoreWriter {
             _ => self.route_tick(t)?,
         };
         let s = &mut self.slots[slot];
-        let idx = s.ticks.len();
+        let idx = s.ticks;
         self.stage.push_tick(slot, idx, t);
-        s.ticks.push(*t);
+        s.ticks = idx + 1;
         if idx == 0 {
             s.opened = Instant::now();
         }
@@ -765,25 +767,24 @@ impl StoreWriter {
             return Ok(());
         }
         let key = s.key;
-        let mut ticks = std::mem::take(&mut s.ticks);
+        let ticks = s.ticks;
         let mut bars = std::mem::take(&mut s.bars);
         let tag = s.tag;
-        let res = if !ticks.is_empty() {
+        let res = if ticks > 0 {
             self.raw.clear();
-            codec::encode_ticks(&ticks, &mut self.raw, &mut self.scratch);
-            let (t_min, t_max) = segment::tick_range(&ticks);
+            let recs = self.stage.tick_records(slot, ticks);
+            let count = recs.len() / TICK_REC;
+            let (t_min, t_max) = codec::encode_tick_records(recs, &mut self.raw, &mut self.scratch);
             let meta = BlockMeta {
                 kind: KIND_TICKS,
                 symbol: key.symbol,
                 timeframe_ms: 0,
-                count: ticks.len() as u32,
+                count: count as u32,
                 t_min,
                 t_max,
                 tag,
             };
-            self.stats
-                .ticks
-                .fetch_add(ticks.len() as u64, Ordering::Relaxed);
+            self.stats.ticks.fetch_add(count as u64, Ordering::Relaxed);
             self.hots.commit(key.day, &meta, &self.raw)
         } else if !bars.is_empty() {
             self.raw.clear();
@@ -807,16 +808,13 @@ impl StoreWriter {
         };
         if let Err(e) = res {
             // keep the values staged: a later flush (or recovery) commits them
-            let s = &mut self.slots[slot];
-            s.ticks = ticks;
-            s.bars = bars;
+            self.slots[slot].bars = bars;
             return Err(e);
         }
         self.stage.clear_slot(slot);
-        ticks.clear();
         bars.clear();
         let s = &mut self.slots[slot];
-        s.ticks = ticks;
+        s.ticks = 0;
         s.bars = bars;
         s.used = false;
         self.streams.remove(&key);
