@@ -73,16 +73,13 @@ pub fn run_store_thread(
     let mut last_poll = Instant::now();
     let mut errors_logged = 0u64;
     if !recovered.is_empty() {
-        match p.bars(&recovered) {
-            Ok(bytes) => {
-                cold.add(Counter::BarsStored, recovered.len() as u64);
-                cold.add(Counter::BytesStored, bytes);
-            }
-            Err(e) => {
-                cold.add(Counter::StoreErrors, 1);
-                log_error(&mut errors_logged, "append recovered bars", &e);
-            }
-        }
+        append_bars(
+            &mut *p,
+            &recovered,
+            cold,
+            &mut errors_logged,
+            "append recovered bars",
+        );
     }
     let mut last_take = Instant::now();
     loop {
@@ -109,15 +106,8 @@ pub fn run_store_thread(
                     log_error(&mut errors_logged, "append ticks", &e);
                 }
             });
-            moved += take(&mut rx.bars, |bars| match p.bars(bars) {
-                Ok(bytes) => {
-                    cold.add(Counter::BarsStored, bars.len() as u64);
-                    cold.add(Counter::BytesStored, bytes);
-                }
-                Err(e) => {
-                    cold.add(Counter::StoreErrors, 1);
-                    log_error(&mut errors_logged, "append bars", &e);
-                }
+            moved += take(&mut rx.bars, |bars| {
+                append_bars(&mut *p, bars, cold, &mut errors_logged, "append bars")
             });
             let gone = rx.ticks.is_abandoned() && rx.bars.is_abandoned();
             all_gone &= gone && rx.ticks.is_empty() && rx.bars.is_empty();
@@ -135,6 +125,26 @@ pub fn run_store_thread(
         tracing::error!(error = %e, "closing the store failed");
     } else {
         tracing::info!("store flushed and closed");
+    }
+}
+
+/// Appends bars, counting them (or the error, logged as `what`).
+fn append_bars(
+    p: &mut dyn Persist,
+    bars: &[BarEvent],
+    cold: &crate::stats::ColdCounters,
+    errors_logged: &mut u64,
+    what: &str,
+) {
+    match p.bars(bars) {
+        Ok(bytes) => {
+            cold.add(Counter::BarsStored, bars.len() as u64);
+            cold.add(Counter::BytesStored, bytes);
+        }
+        Err(e) => {
+            cold.add(Counter::StoreErrors, 1);
+            log_error(errors_logged, what, &e);
+        }
     }
 }
 
