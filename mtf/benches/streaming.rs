@@ -212,11 +212,19 @@ fn bench(c: &mut Criterion) {
                     let out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
                     (agg, out)
                 },
+                // The events are handed on when there are some, as a
+                // publisher does. (Doing it after every tick, empty or not,
+                // made each tick reload the `Vec`'s pointer and length with
+                // one 16-byte load right after the 8-byte store of the
+                // length: a failed store-to-load forward, ~2.5 ns of
+                // harness per tick.)
                 |(mut agg, mut out)| {
                     for t in ticks {
                         agg.update(t, &mut out);
-                        black_box(out.as_slice());
-                        out.clear();
+                        if !out.is_empty() {
+                            black_box(out.as_slice());
+                            out.clear();
+                        }
                     }
                     (agg, out)
                 },

@@ -48,7 +48,8 @@ fn main() {
         .unwrap_or(2_000_000);
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     let only = args.next().unwrap_or_default();
-    let ticks_dense = ticks(n, 2_000_000);
+    let dense_step: u64 = std::env::var("STEP").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000);
+    let ticks_dense = ticks(n, dense_step);
     let ticks_sparse = ticks(n, 400_000_000);
     let ticks = &ticks_dense;
     // Calibration: a plain array-of-structs OHLC per symbol for 1 and for 6
@@ -123,11 +124,22 @@ fn main() {
             let mut agg = Aggregator::new(cfg.clone()).unwrap();
             let mut out: Vec<BarEvent> = Vec::with_capacity(agg.max_events_per_update());
             let ticks = if sparse { &ticks_sparse } else { &ticks_dense };
+            if std::env::var_os("WARM").is_some() {
+                let span = ticks[ticks.len() - 1].ts_event - ticks[0].ts_event + 1_000_000_000;
+                for t in ticks {
+                    let mut w = *t;
+                    w.ts_event -= span;
+                    agg.update(&w, &mut out);
+                    out.clear();
+                }
+            }
             let t0 = on_cpu_ns();
             for t in ticks {
                 agg.update(t, &mut out);
-                black_box(out.as_slice());
-                out.clear();
+                if !out.is_empty() {
+                    black_box(out.as_slice());
+                    out.clear();
+                }
             }
             let dt = on_cpu_ns() - t0;
             total += dt;

@@ -300,20 +300,17 @@ pub(crate) fn merge(dst: &mut Bar, src: &Bar) {
         dst.last_ts = src.last_ts;
         dst.flags &= !Bar::FLAG_FILLED;
     } else {
-        if src.high > dst.high {
-            dst.high = src.high;
-        }
-        if src.low < dst.low {
-            dst.low = src.low;
-        }
-        if src.first_ts < dst.first_ts {
-            dst.first_ts = src.first_ts;
-            dst.open = src.open;
-        }
-        if src.last_ts >= dst.last_ts {
-            dst.last_ts = src.last_ts;
-            dst.close = src.close;
-        }
+        // Selects, not branches: whether a finer bar makes a new high or
+        // low of a coarser one is a coin toss, and a roll merges into five
+        // coarser bars (mispredictions were most of its cost).
+        dst.high = if src.high > dst.high { src.high } else { dst.high };
+        dst.low = if src.low < dst.low { src.low } else { dst.low };
+        let earlier = src.first_ts < dst.first_ts;
+        dst.open = if earlier { src.open } else { dst.open };
+        dst.first_ts = if earlier { src.first_ts } else { dst.first_ts };
+        let later = src.last_ts >= dst.last_ts;
+        dst.close = if later { src.close } else { dst.close };
+        dst.last_ts = if later { src.last_ts } else { dst.last_ts };
     }
     dst.volume += src.volume;
     dst.vwap_num += src.vwap_num;
