@@ -304,16 +304,24 @@ impl WorkerCore {
             if self.seen.get(t.symbol as usize) != Some(&true) {
                 self.first_sight(t.symbol);
             }
-            match t.kind {
-                TickKind::Trade => self.trades.update(t, &mut self.events),
+        }
+        // Runs of one kind go to their aggregator in one call (the same
+        // events, in the same order, as tick by tick).
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            let n = rest.iter().take_while(|t| t.kind == first.kind).count();
+            let (run, tail) = rest.split_at(n);
+            match first.kind {
+                TickKind::Trade => self.trades.update_all(run, &mut self.events),
                 TickKind::Quote => {
                     let before = self.events.len();
-                    self.quotes.update(t, &mut self.events);
+                    self.quotes.update_all(run, &mut self.events);
                     if self.events.len() > before {
                         self.rename_quote_bars(before);
                     }
                 }
             }
+            rest = tail;
         }
         let t1 = now_ns();
         self.stats

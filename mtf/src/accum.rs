@@ -34,6 +34,17 @@ pub(crate) fn price_size_ok(price: f64, size: f64) -> bool {
     v.to_bits() < f64::INFINITY.to_bits()
 }
 
+/// A cheaper test for the inline hot path: `true` only when
+/// [`price_size_ok`] is (sound), and for every valid pair but a size of
+/// `-0.0` with a negative (or `-0.0`) price, which then takes the full check
+/// on the cold path. `price * 0.0` is ±0.0 for a finite price, NaN otherwise;
+/// adding it to the size keeps any size but `-0.0`, which can turn `+0.0`.
+/// Bits below those of `+inf`: a non-negative finite number.
+#[inline(always)]
+pub(crate) fn price_size_surely_ok(price: f64, size: f64) -> bool {
+    (size + price * 0.0).to_bits() < f64::INFINITY.to_bits()
+}
+
 /// An empty bar (count 0) for `[start, start + tf)`.
 #[inline]
 pub(crate) fn empty_bar(symbol: SymbolId, tf: Timeframe, start: i64, flags: u32) -> Bar {
@@ -303,7 +314,11 @@ pub(crate) fn merge(dst: &mut Bar, src: &Bar) {
         // Selects, not branches: whether a finer bar makes a new high or
         // low of a coarser one is a coin toss, and a roll merges into five
         // coarser bars (mispredictions were most of its cost).
-        dst.high = if src.high > dst.high { src.high } else { dst.high };
+        dst.high = if src.high > dst.high {
+            src.high
+        } else {
+            dst.high
+        };
         dst.low = if src.low < dst.low { src.low } else { dst.low };
         let earlier = src.first_ts < dst.first_ts;
         dst.open = if earlier { src.open } else { dst.open };
@@ -355,6 +370,12 @@ mod tests {
             for &q in &vals {
                 let want = p.is_finite() && q.is_finite() && q >= 0.0;
                 assert_eq!(price_size_ok(p, q), want, "{p} {q}");
+                let sure = price_size_surely_ok(p, q);
+                assert!(!sure || want, "surely ok but not ok: {p} {q}");
+                let negative_zero_size = q.to_bits() == (-0.0f64).to_bits();
+                if want && !(negative_zero_size && p.is_sign_negative()) {
+                    assert!(sure, "ok but not surely: {p} {q}");
+                }
             }
         }
     }

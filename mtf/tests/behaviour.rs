@@ -584,3 +584,83 @@ fn rolls_to_the_next_finest_bar_keep_bars_and_counters() {
     );
     assert_eq!(agg.stats().applied, 15);
 }
+
+/// Mostly in-order trades of a few symbols a few ms apart (the hot path and
+/// rolls), with some of anything (late ticks, quotes, bad values, `-0.0`
+/// sizes at negative prices, which the hot path leaves to the full check).
+fn stream() -> impl Strategy<Value = Vec<Tick>> {
+    let dense = (
+        0u32..4,
+        0i64..4_000_000,
+        -3i32..3,
+        0u8..3,
+        prop_oneof![Just(-0.0f64), 0.0f64..5.0],
+    );
+    proptest::collection::vec(
+        prop_oneof![
+            8 => dense.prop_map(|(sym, dt, px, side, q)| (Some((sym, dt, px, side, q)), None)),
+            1 => any_tick().prop_map(|t| (None, Some(t))),
+        ],
+        0..300,
+    )
+    .prop_map(|items| {
+        let mut ts = 1_700_000_000 * S;
+        items
+            .into_iter()
+            .map(|(d, t)| match (d, t) {
+                (Some((sym, dt, px, side, q)), _) => {
+                    ts += dt;
+                    Tick::trade(sym, ts, f64::from(px) * 0.25, q, Side::from_u8(side), 0)
+                }
+                (None, Some(t)) => t,
+                (None, None) => unreachable!(),
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// `update_all` over any split of the stream gives exactly what
+    /// `update` tick by tick gives: events (bit for bit), counters,
+    /// watermarks.
+    #[test]
+    fn update_all_is_update_tick_by_tick(
+        ticks in stream(),
+        cuts in proptest::collection::vec(0usize..300, 0..4),
+        li in 0usize..3,
+        fold in any::<bool>(),
+        open in 0u8..2,
+    ) {
+        let cfg = AggConfig {
+            timeframes: vec![Timeframe::S1, Timeframe::M1, "5s".parse().unwrap()],
+            allowed_lateness_ns: [0, S / 2, 3 * S][li],
+            open_updates: [OpenUpdates::None, OpenUpdates::EveryTick][open as usize],
+            fold,
+            ..AggConfig::default()
+        };
+        let mut one = Aggregator::new(cfg.clone()).unwrap().with_max_symbols(1 << 12);
+        let mut all = Aggregator::new(cfg).unwrap().with_max_symbols(1 << 12);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for t in &ticks {
+            one.update(t, &mut a);
+        }
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(ticks.len())).collect();
+        cuts.sort_unstable();
+        let mut from = 0;
+        for c in cuts.into_iter().chain([ticks.len()]) {
+            all.update_all(&ticks[from..c], &mut b);
+            from = c;
+        }
+        prop_assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            prop_assert_eq!(x.kind, y.kind);
+            prop_assert_eq!(format!("{:?}", x.bar), format!("{:?}", y.bar));
+        }
+        prop_assert_eq!(one.stats(), all.stats());
+        for s in 0..4 {
+            prop_assert_eq!(one.watermark(s), all.watermark(s));
+        }
+    }
+}
