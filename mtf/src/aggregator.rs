@@ -465,7 +465,12 @@ impl Aggregator {
         // The old bar leaves the ring (it was the only one), the new one
         // takes the next slot.
         fine.tail_close = old.close;
-        let start = p0.start(ts);
+        // The next bucket (the common case) without a division.
+        let start = if ts >= old.end && ts - old.end < p0.width {
+            old.end
+        } else {
+            p0.start(ts)
+        };
         let end = p0.tf.bucket_end(start);
         let mut bar = accum::empty_bar(old.symbol, p0.tf, start, self.flags);
         accum::apply(&mut bar, ts, price, size, side);
