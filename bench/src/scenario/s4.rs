@@ -73,9 +73,26 @@ pub fn lean_trades(dir: &Path) -> anyhow::Result<Vec<Tick>> {
 
 struct Measured {
     streaming_s: f64,
+    /// Streaming with the ticks in cache: chunks of [`CHUNK`] ticks, each
+    /// read once before its timing (as ticks fresh off a receive queue
+    /// are), each handed to `update_all` as the engine's worker does.
+    streaming_cached_s: f64,
     batch_s: f64,
     bars_streaming: u64,
     bars_batch: Vec<u64>,
+}
+
+/// Ticks per chunk of the from-cache streaming run (256 KiB of ticks).
+const CHUNK: usize = 4096;
+
+/// Reads every cache line of `v`, so that it is in cache for what follows.
+fn warm(v: &[Tick]) {
+    let mut acc = 0i64;
+    // One field per 64-byte tick: every line of the chunk.
+    for t in v {
+        acc ^= t.ts_event;
+    }
+    black_box(acc);
 }
 
 fn tickd(ticks: &[Tick], runs: usize) -> anyhow::Result<Measured> {
@@ -86,6 +103,7 @@ fn tickd(ticks: &[Tick], runs: usize) -> anyhow::Result<Measured> {
     let cols = SortedColumns::new(&ts, &price, &size, Some(&side))?;
     let kernel = Kernel::best();
     let (mut st, mut bt) = (Vec::new(), Vec::new());
+    let mut sc = Vec::new();
     let mut bars_streaming = 0;
     let mut bars_batch = Vec::new();
     // (`vec![v; n]` would clone away the capacity.)
@@ -108,6 +126,27 @@ fn tickd(ticks: &[Tick], runs: usize) -> anyhow::Result<Measured> {
         st.push(t0.elapsed().as_secs_f64());
         bars_streaming = black_box(sink).closed;
 
+        let mut agg = Aggregator::new(AggConfig {
+            timeframes: TFS.to_vec(),
+            ..AggConfig::default()
+        })?;
+        let mut sink = CountingSink::default();
+        let mut dt = 0.0;
+        for c in ticks.chunks(CHUNK) {
+            warm(c);
+            let t0 = Instant::now();
+            agg.update_all(c, &mut sink);
+            dt += t0.elapsed().as_secs_f64();
+        }
+        agg.flush(&mut sink);
+        sc.push(dt);
+        if black_box(sink).closed != bars_streaming {
+            bail!(
+                "streaming from cache built {} bars, from memory {bars_streaming}",
+                sink.closed
+            );
+        }
+
         // All six timeframes in one pass over the columns: the finest (1s)
         // reduced by the SIMD kernel, the coarser ones folded from its bars.
         let spec = BatchSpec {
@@ -125,6 +164,7 @@ fn tickd(ticks: &[Tick], runs: usize) -> anyhow::Result<Measured> {
     }
     Ok(Measured {
         streaming_s: median(&st),
+        streaming_cached_s: median(&sc),
         batch_s: median(&bt),
         bars_streaming,
         bars_batch,
@@ -182,7 +222,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "Six timeframes (1s 1m 5m 15m 1h 1d), same ticks, same run. tickd is single-threaded; \
+        "Six timeframes (1s 1m 5m 15m 1h 1d), same ticks, same run. tickd streaming runs twice: \
+         over the whole tick array in one pass (each 64-byte tick streamed from memory), and \
+         with the ticks in cache (chunks of 4096 ticks, each read once before its timing, as \
+         ticks fresh off the receive queue are; `update_all` per chunk, as the engine's worker \
+         calls it). tickd is single-threaded; \
          polars and DuckDB use every core they find. Times are ns per input tick for all six \
          timeframes together (median of {} runs); the ratio is rival time / tickd time \
          (how many times faster tickd is).\n",
@@ -190,11 +234,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "| dataset | tickd streaming ns/tick | tickd batch ns/tick | polars ns/tick | DuckDB ns/tick | polars/streaming | DuckDB/streaming | polars/batch | DuckDB/batch | faster rival / streaming | faster rival / batch |"
+        "| dataset | tickd streaming ns/tick | tickd streaming, ticks in cache | tickd batch ns/tick | polars ns/tick | DuckDB ns/tick | polars/streaming | DuckDB/streaming | polars/batch | DuckDB/batch | faster rival / streaming | faster rival / streaming in cache | faster rival / batch |"
     );
     let _ = writeln!(
         md,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut csv = String::from("series,label,value\n");
     let mut results = Vec::new();
@@ -246,6 +290,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         };
         let (pol, duck) = (rival_ns("polars"), rival_ns("duckdb"));
         let s_ns = m.streaming_s * 1e9 / n;
+        let c_ns = m.streaming_cached_s * 1e9 / n;
         let b_ns = m.batch_s * 1e9 / n;
         let fmt = |x: Option<f64>| x.map_or("n/a".into(), |v| format!("{v:.1}"));
         let ratio = |x: Option<f64>, d: f64| x.map_or("n/a".into(), |v| format!("{:.1}×", v / d));
@@ -255,7 +300,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         };
         let _ = writeln!(
             md,
-            "| {label} | {s_ns:.2} | {b_ns:.2} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {s_ns:.2} | {c_ns:.2} | {b_ns:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             fmt(pol),
             fmt(duck),
             ratio(pol, s_ns),
@@ -263,10 +308,12 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
             ratio(pol, b_ns),
             ratio(duck, b_ns),
             ratio(faster, s_ns),
+            ratio(faster, c_ns),
             ratio(faster, b_ns),
         );
         let short = label.split(',').next().unwrap_or(label);
         let _ = writeln!(csv, "tickd streaming,{short},{s_ns}");
+        let _ = writeln!(csv, "tickd streaming (ticks in cache),{short},{c_ns}");
         let _ = writeln!(csv, "tickd batch,{short},{b_ns}");
         if let Some(p) = pol {
             let _ = writeln!(csv, "polars group_by_dynamic,{short},{p}");
@@ -276,7 +323,8 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         }
         results.push(json!({
             "dataset": label, "ticks": ticks.len(),
-            "tickd_streaming_ns_per_tick": s_ns, "tickd_batch_ns_per_tick": b_ns,
+            "tickd_streaming_ns_per_tick": s_ns, "tickd_streaming_cached_ns_per_tick": c_ns,
+            "tickd_batch_ns_per_tick": b_ns,
             "polars_ns_per_tick": pol, "duckdb_ns_per_tick": duck,
             "bars_per_timeframe": m.bars_batch,
             "rivals_raw": rivals,
