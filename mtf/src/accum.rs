@@ -132,6 +132,9 @@ pub(crate) fn apply_held(b: &mut Bar, ts: i64, price: f64, size: f64, side: Side
     add_sums(b, price, size, side);
 }
 
+/// By [`Side`]: all ones in the lane of its sum (unknown, buy, sell).
+static SIDE_MASKS: [[u64; 3]; 3] = [[!0, 0, 0], [0, !0, 0], [0, 0, !0]];
+
 /// Fold mode: the newest finest bar of a symbol as the hot path updates it,
 /// kept apart from the rings (a dense array by symbol, 128 bytes each, the
 /// per-tick fields in the first cache line). Prices and times are the bar's
@@ -240,6 +243,61 @@ impl Hot {
         self.side_vol[side as usize] += size;
         self.vwap_num += price * size;
         self.count += 1;
+    }
+
+    /// [`Hot::push`] for each tick of `ticks` from the first, while they
+    /// are trades of `symbol` within the hot window with a price and size
+    /// that [`price_size_surely_ok`] passes; returns how many it applied.
+    /// The bar lives in registers for the run, so a run of one symbol's
+    /// ticks is not chained through memory (a store and a reload of the same
+    /// fields per tick); the results are those of `push` bit for bit (a
+    /// side's sum gains the size, the other two `+0.0`, which leaves a sum of
+    /// non-negative sizes unchanged).
+    #[inline(always)]
+    pub(crate) fn push_run(&mut self, symbol: crate::SymbolId, ticks: &[crate::Tick]) -> usize {
+        debug_assert!(self.cached());
+        let limit = self.limit;
+        let mut last_ts = self.last_ts;
+        let (mut high, mut low, mut close) = (self.high, self.low, self.close);
+        let mut vwap_num = self.vwap_num;
+        let [mut unknown, mut buy, mut sell] = self.side_vol;
+        let mut count = self.count;
+        let mut n = 0;
+        for t in ticks {
+            let (ts, price, size) = (t.ts_event, t.price, t.size);
+            if t.symbol != symbol
+                || t.kind != crate::TickKind::Trade
+                || ts < last_ts
+                || ts >= limit
+                || !price_size_surely_ok(price, size)
+            {
+                break;
+            }
+            high = if price > high { price } else { high };
+            low = if price < low { price } else { low };
+            close = price;
+            last_ts = ts;
+            // Masks from a table, not compares: the compiler turns a compare
+            // into a branch, and sides are a coin toss.
+            let q = size.to_bits();
+            let m = &SIDE_MASKS[t.side as usize];
+            unknown += f64::from_bits(q & m[0]);
+            buy += f64::from_bits(q & m[1]);
+            sell += f64::from_bits(q & m[2]);
+            vwap_num += price * size;
+            count += 1;
+            n += 1;
+        }
+        if n > 0 {
+            self.last_ts = last_ts;
+            self.high = high;
+            self.low = low;
+            self.close = close;
+            self.vwap_num = vwap_num;
+            self.side_vol = [unknown, buy, sell];
+            self.count = count;
+        }
+        n
     }
 
     /// Applies a valid tick of the bar's bucket, at any time.

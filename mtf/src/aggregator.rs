@@ -32,6 +32,9 @@ use crate::event::{BarEvent, BarEventKind, BarSink};
 use crate::held::{Common, Held, TfParams, TfState};
 use crate::{Bar, Side, SymbolId, Tick, Timeframe};
 
+/// Pairs of neighbouring ticks `update_all` looks at to choose its loop.
+const RUN_SAMPLE: usize = 16;
+
 /// Default upper bound on symbol ids (exclusive): ids at or above it are
 /// refused and counted, so a corrupt id cannot make the slot table huge.
 pub const DEFAULT_MAX_SYMBOLS: u32 = 1 << 20;
@@ -361,13 +364,36 @@ impl Aggregator {
 
     #[inline(always)]
     fn update_each<S: BarSink>(&mut self, ticks: &[Tick], out: &mut S) {
+        // Runs of one symbol (a single-instrument replay, a burst of prints)
+        // take a loop that keeps the bar in registers; interleaved symbols
+        // the plain one. Whether a tick continues a run is a coin toss in an
+        // interleaved stream, so the choice is made once per call, from the
+        // first pairs of ticks.
+        let sample = &ticks[..ticks.len().min(RUN_SAMPLE + 1)];
+        let same = sample
+            .windows(2)
+            .filter(|w| w[0].symbol == w[1].symbol)
+            .count();
+        let runs = 2 * same >= RUN_SAMPLE;
         let mut rest = ticks;
         while !rest.is_empty() {
             // The hot path over as many ticks as take it, the table borrowed
             // once (its pointer and length stay in registers), then one tick
             // through the cold path, which may grow the table.
             let hot = &mut self.hot[..];
-            let n = rest.iter().take_while(|t| hot_push(hot, t)).count();
+            let mut n = 0;
+            if runs {
+                while let Some(t) = rest.get(n)
+                    && hot_push(hot, t)
+                {
+                    n += 1;
+                    if let Some(h) = hot.get_mut(t.symbol as usize) {
+                        n += h.push_run(t.symbol, &rest[n..]);
+                    }
+                }
+            } else {
+                n = rest.iter().take_while(|t| hot_push(hot, t)).count();
+            }
             rest = &rest[n..];
             if let Some((t, tail)) = rest.split_first() {
                 self.update_cold(t, out);

@@ -588,9 +588,15 @@ fn rolls_to_the_next_finest_bar_keep_bars_and_counters() {
 /// Mostly in-order trades of a few symbols a few ms apart (the hot path and
 /// rolls), with some of anything (late ticks, quotes, bad values, `-0.0`
 /// sizes at negative prices, which the hot path leaves to the full check).
+/// The symbols are either four interleaved or mostly long runs of one
+/// (`update_all`'s two loops).
 fn stream() -> impl Strategy<Value = Vec<Tick>> {
+    any::<bool>().prop_flat_map(stream_of)
+}
+
+fn stream_of(runs: bool) -> impl Strategy<Value = Vec<Tick>> {
     let dense = (
-        0u32..4,
+        (0u32..8).prop_map(move |x| if runs { u32::from(x == 0) } else { x % 4 }),
         0i64..4_000_000,
         -3i32..3,
         0u8..3,
