@@ -7,7 +7,9 @@
 //! - [`Timeframe`]: a bar width, any positive multiple of 1 ms up to 1 day.
 //! - [`Bar`]: OHLCV/VWAP over one `[start, start + timeframe)` bucket.
 //! - [`Aggregator`]: streaming bars of every (symbol × timeframe), emitted
-//!   into a caller's [`BarSink`].
+//!   into a caller's [`BarSink`]; [`Aggregator::update`] takes one tick,
+//!   [`Aggregator::update_all`] a batch (the same events and state, faster:
+//!   what a consumer of a tick queue calls).
 //! - [`batch`]: bars from sorted columns, scalar / AVX2 / AVX-512 kernels.
 //! - [`indicators`]: SMA, EMA, Wilder RSI over closed bars.
 //!
