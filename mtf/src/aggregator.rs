@@ -111,6 +111,15 @@ struct SymState {
     hot_start: i64,
     hot_limit: i64,
     tfs: Box<[TfState]>,
+    /// Fold mode without open updates: the finest bars closed by rolls
+    /// since the last `sync_out`, merged into one (count 0: none). A roll
+    /// merges its closed bar here, not into each coarser newest bar; every
+    /// reader of the rings runs `sync_out` first, which merges this into
+    /// them (a roll's window keeps every such bar inside each coarser
+    /// newest bar, and those change only in slow paths). One merge per roll
+    /// instead of one per coarser timeframe; the coarser sums may differ
+    /// from merging bar by bar in the last bits (fold mode's 1e-12).
+    pending: Bar,
 }
 
 impl SymState {
@@ -125,6 +134,7 @@ impl SymState {
             hot_start: i64::MAX,
             hot_limit: i64::MIN,
             tfs: Box::default(),
+            pending: accum::empty_bar(0, Timeframe::S1, 0, 0),
         }
     }
 
@@ -137,6 +147,13 @@ impl SymState {
     /// watermark and the applied count); every hot window is closed until
     /// `set_due` reopens it.
     fn sync_out(&mut self, hot: &mut Hot) {
+        if self.pending.count > 0 {
+            for t in self.tfs[1..].iter_mut() {
+                let j = t.back_idx;
+                accum::merge(&mut t.ring[j].bar, &self.pending);
+            }
+            self.pending = accum::empty_bar(0, Timeframe::S1, 0, 0);
+        }
         if hot.cached() {
             self.wm = watermark(self, hot);
             self.applied += hot.count;
@@ -480,9 +497,14 @@ impl Aggregator {
         let (fine, coarse) = sym.tfs.split_at_mut(1);
         let fine = &mut fine[0];
         let old = h.bar(&fine.ring[fine.back_idx].bar);
-        for t in coarse.iter_mut() {
-            let j = t.back_idx;
-            accum::merge(&mut t.ring[j].bar, &old);
+        if self.hot_ok {
+            accum::merge(&mut sym.pending, &old);
+        } else {
+            // Open updates read the coarser bars right after.
+            for t in coarse.iter_mut() {
+                let j = t.back_idx;
+                accum::merge(&mut t.ring[j].bar, &old);
+            }
         }
         out.push_event(BarEvent {
             kind: BarEventKind::Closed,
