@@ -1015,7 +1015,21 @@ fn settle_tfs<S: BarSink>(
 
 /// Recomputes when the symbol next needs `settle`, and its hot windows.
 fn set_due(sym: &mut SymState, hot: &mut Hot, params: &[TfParams], c: &Common, fold: bool) {
-    sym.due = symbol_due(sym, params, c, fold);
+    // Each timeframe's due time once: the finest, and the least of the
+    // coarser ones (the roll window below needs that too).
+    let Some((fine, coarse)) = sym.tfs.split_first() else {
+        return; // an absent symbol: nothing held, nothing due
+    };
+    let mut coarse_due = i64::MAX;
+    for (t, p) in coarse.iter().zip(params.iter().skip(1)) {
+        coarse_due = coarse_due.min(t.due(p, c));
+    }
+    let mut due = params.first().map_or(i64::MAX, |p| fine.due(p, c));
+    due = due.min(coarse_due);
+    if fold && fine.len > 0 && !fine.get(fine.len - 1).folded {
+        due = due.min(fine.back_end);
+    }
+    sym.due = due;
     let (mut lo, mut hi) = (i64::MIN, sym.due);
     let hot_tfs = if fold { &sym.tfs[..1] } else { &sym.tfs[..] };
     for t in hot_tfs {
@@ -1048,10 +1062,6 @@ fn set_due(sym: &mut SymState, hot: &mut Hot, params: &[TfParams], c: &Common, f
     // closes, is released or filled, and (c) within every coarser newest
     // bar, so the new finest bar folds into the same ones; with fill, (d) in
     // the next bucket (no gap to fill).
-    let mut coarse_due = i64::MAX;
-    for (t, p) in coarse.iter().zip(params[1..].iter()) {
-        coarse_due = coarse_due.min(t.due(p, c));
-    }
     sym.coarse_due = coarse_due;
     if fine.len != 1 || fine.get(0).emitted {
         return;
@@ -1090,19 +1100,6 @@ fn hot_push(hot: &mut [Hot], tick: &Tick) -> bool {
     false
 }
 
-fn symbol_due(sym: &SymState, params: &[TfParams], c: &Common, fold: bool) -> i64 {
-    let mut due = i64::MAX;
-    for (t, p) in sym.tfs.iter().zip(params.iter()) {
-        due = due.min(t.due(p, c));
-    }
-    if fold {
-        let fine = &sym.tfs[0];
-        if fine.len > 0 && !fine.get(fine.len - 1).folded {
-            due = due.min(fine.back_end);
-        }
-    }
-    due
-}
 
 /// The AVX build of [`Aggregator::update_all`].
 #[cfg(target_arch = "x86_64")]
