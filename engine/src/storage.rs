@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ingest::{SymbolName, SymbolTable};
 use mtf::{Aggregator, BarEvent, BarEventKind, SymbolId, Tick, Timeframe};
-use store::{FsyncPolicy, StoreConfig, StoreReader, StoreWriter, WriterStats};
+use store::{FsyncPolicy, HotCompression, StoreConfig, StoreReader, StoreWriter, WriterStats};
 
 use crate::config::{Config, Fsync};
 use crate::pipeline::{EngineError, Persist};
@@ -36,6 +36,11 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
             Fsync::Interval(d) => FsyncPolicy::Interval(d),
         },
         segment_bytes: cfg.store.segment_bytes,
+        hot_compression: if cfg.store.hot_lz4 {
+            HotCompression::Lz4
+        } else {
+            HotCompression::None
+        },
         ..StoreConfig::default()
     }
 }

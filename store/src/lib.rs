@@ -81,7 +81,7 @@ pub use codec::{
 pub use error::{Result, StoreError};
 pub use reader::{BarIter, StoreReader, SymbolInfo, TickColumnIter, TickIter};
 pub use symbols::{MAX_SYMBOL_ID, SYMBOLS_FILE, SymbolMap, valid_name};
-pub use writer::{FsyncPolicy, StoreConfig, StoreWriter, WriterStats};
+pub use writer::{FsyncPolicy, HotCompression, StoreConfig, StoreWriter, WriterStats};
 
 /// Reads a whole segment image through the reader's checks: every block must
 /// pass its checksums and decode, or the first reason it did not is returned.

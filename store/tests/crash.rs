@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use mtf::Tick;
-use store::{FsyncPolicy, StoreConfig, StoreReader, StoreWriter, scan_segment, segment_tail};
+use store::{
+    FsyncPolicy, HotCompression, StoreConfig, StoreReader, StoreWriter, scan_segment, segment_tail,
+};
 
 const CHILD_ENV: &str = "STORE_CRASH_CHILD";
 
@@ -117,11 +119,13 @@ fn kill_9_loses_nothing_appended() {
     }
 }
 
-/// A store whose single hot segment holds `blocks` committed blocks of 100 ticks.
-fn hot_store(blocks: usize) -> (tempfile::TempDir, PathBuf, Vec<Tick>) {
+/// A store whose single hot segment holds `blocks` committed blocks of 100
+/// ticks, compressed or not by `hot`.
+fn hot_store(blocks: usize, hot: HotCompression) -> (tempfile::TempDir, PathBuf, Vec<Tick>) {
     let dir = tempfile::tempdir().unwrap();
     let c = StoreConfig {
         block_ticks: 100,
+        hot_compression: hot,
         ..cfg()
     };
     let mut w = StoreWriter::open(dir.path(), 0, c).unwrap();
@@ -162,7 +166,12 @@ fn last_record(img: &[u8], before: usize, after: usize) -> (usize, usize) {
 
 #[test]
 fn torn_tail_by_truncation_is_cut() {
-    let (_dir, hot, ticks) = hot_store(5);
+    torn_tail(HotCompression::Lz4);
+    torn_tail(HotCompression::None);
+}
+
+fn torn_tail(codec: HotCompression) {
+    let (_dir, hot, ticks) = hot_store(5, codec);
     let img = std::fs::read(&hot).unwrap();
     let full = decoded(&img).unwrap();
     assert_eq!(full.len(), 500);
@@ -185,7 +194,12 @@ fn torn_tail_by_truncation_is_cut() {
 
 #[test]
 fn flipped_bytes_in_last_block_are_cut_never_returned() {
-    let (dir, hot, ticks) = hot_store(5);
+    flipped_bytes(HotCompression::Lz4);
+    flipped_bytes(HotCompression::None);
+}
+
+fn flipped_bytes(codec: HotCompression) {
+    let (dir, hot, ticks) = hot_store(5, codec);
     let img = std::fs::read(&hot).unwrap();
     let (last_start, end) = last_record(&img, 400, 500);
     for off in last_start..end + 8 {
@@ -223,7 +237,7 @@ fn flipped_bytes_in_last_block_are_cut_never_returned() {
 
 #[test]
 fn corrupt_sealed_segment_never_returns_bad_data() {
-    let (dir, hot, ticks) = hot_store(3);
+    let (dir, hot, ticks) = hot_store(3, HotCompression::None);
     drop(hot);
     // reopening seals the hot segment
     StoreWriter::open(dir.path(), 0, cfg())

@@ -9,7 +9,7 @@ use mtf::batch::{BatchSpec, SortedColumns};
 use mtf::{Bar, Tick, Timeframe};
 use store::import::{ImportOptions, import_ticks};
 use store::maintenance::{compact_day, drop_days_before};
-use store::{FsyncPolicy, StoreConfig, StoreError, StoreReader, StoreWriter};
+use store::{FsyncPolicy, HotCompression, StoreConfig, StoreError, StoreReader, StoreWriter};
 
 fn small() -> StoreConfig {
     StoreConfig {
@@ -39,9 +39,18 @@ fn assert_same(got: &[Tick], want: &[Tick]) {
 
 #[test]
 fn ticks_round_trip_hot_then_sealed() {
+    for hot_compression in [HotCompression::Lz4, HotCompression::None] {
+        ticks_round_trip(StoreConfig {
+            hot_compression,
+            ..small()
+        });
+    }
+}
+
+fn ticks_round_trip(cfg: StoreConfig) {
     let dir = tempfile::tempdir().unwrap();
     let ticks = walk(60_000, 5, 7);
-    let mut w = StoreWriter::open(dir.path(), 0, small()).unwrap();
+    let mut w = StoreWriter::open(dir.path(), 0, cfg).unwrap();
     for (i, name) in ["A", "B", "C", "D", "E"].iter().enumerate() {
         w.define_symbol(i as u32, name).unwrap();
     }

@@ -264,6 +264,8 @@ pub struct StoreConfig {
     pub retention_days: Option<u32>,
     /// Worker → store queue length.
     pub queue_capacity: usize,
+    /// Hot blocks compressed with lz4 (else stored as encoded).
+    pub hot_lz4: bool,
 }
 
 /// `[ring]`, validated.
@@ -580,6 +582,17 @@ impl Config {
             },
             retention_days: (s.retention_days > 0).then_some(s.retention_days),
             queue_capacity: power_of_two("store.queue_capacity", s.queue_capacity, 1024, 1 << 24)?,
+            hot_lz4: match s.hot_compression.as_str() {
+                "none" => false,
+                "lz4" => true,
+                other => {
+                    return Err(invalid(
+                        "store.hot_compression",
+                        &quoted(other),
+                        "\"none\" or \"lz4\"",
+                    ));
+                }
+            },
         };
         if store.flush_interval.is_zero() || store.flush_interval > Duration::from_secs(60) {
             return Err(invalid(

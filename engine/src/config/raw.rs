@@ -193,6 +193,8 @@ pub struct RawStore {
     pub retention_days: u32,
     /// Records buffered between each worker and the store thread (ticks and bars).
     pub queue_capacity: u32,
+    /// Compression of hot blocks: `none` or `lz4` (sealing uses zstd either way).
+    pub hot_compression: String,
 }
 
 impl Default for RawStore {
@@ -204,6 +206,7 @@ impl Default for RawStore {
             segment_bytes: 256 << 20,
             retention_days: 0,
             queue_capacity: 262_144,
+            hot_compression: "none".into(),
         }
     }
 }

@@ -114,6 +114,10 @@ fn bad_values_say_what_is_allowed() {
             "config key `workers.queue_capacity` = 1000: allowed: a power of two from 64 to 16777216",
         ),
         (
+            "[store]\nhot_compression = \"zstd\"",
+            "config key `store.hot_compression` = \"zstd\": allowed: \"none\" or \"lz4\"",
+        ),
+        (
             "[workers]\nidle = \"sleep\"",
             "config key `workers.idle` = \"sleep\": allowed: \"spin\" or \"park\"",
         ),
