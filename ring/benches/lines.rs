@@ -23,6 +23,10 @@
 //! - `pf8`: the writer `prefetchw`s both lines of the slot 8 records ahead (as the ring);
 //! - `pfpage`: the writer `prefetchw`s the slot one 4 KiB page ahead;
 //! - `demote`: the writer `cldemote`s both lines after the final sequence store;
+//! - `split` (with `w16`): each line its own seqlock (a sequence word at
+//!   words 0 and 8, 7 payload words each; a layout change: 112 payload bytes,
+//!   not 120); the writer writes line 2, then line 1; the reader polls both
+//!   sequences and takes the record when both show it;
 //! - `ring`: `RingWriter` / `RingReader` with `slotsN` records (other keys ignored).
 
 use hdrhistogram::Histogram;
@@ -53,6 +57,7 @@ struct Spec {
     pf8: bool,
     pfpage: bool,
     demote: bool,
+    split: bool,
     ring: bool,
 }
 
@@ -75,6 +80,7 @@ impl Spec {
                 "pf8" => sp.pf8 = true,
                 "pfpage" => sp.pfpage = true,
                 "demote" => sp.demote = true,
+                "split" => sp.split = true,
                 "ring" => sp.ring = true,
                 k => match k.strip_prefix("slots").map(str::parse) {
                     Some(Ok(n)) => sp.slots = n,
@@ -182,6 +188,17 @@ impl Floor {
             prefetch_for_write(&s[0]);
             prefetch_for_write(&s[8]);
         }
+        if sp.split && two {
+            for (line, first) in [(&s[8..16], 9), (&s[0..8], 1)] {
+                line[0].store(2 * n + 1, Ordering::Relaxed);
+                fence(Ordering::Release);
+                for (k, w) in line[1..].iter().enumerate() {
+                    w.store(if k + 1 == first { stamp } else { n }, Ordering::Relaxed);
+                }
+                line[0].store(2 * n + 2, Ordering::Release);
+            }
+            return;
+        }
         s[0].store(2 * n + 1, Ordering::Relaxed);
         fence(Ordering::Release);
         if sp.l2first && two {
@@ -213,6 +230,21 @@ impl Floor {
     fn read(&self, n: u64) -> Result<u64, bool> {
         let s = self.slot(n);
         let want = 2 * n + 2;
+        if self.sp.split && s.len() > 8 {
+            let (a, b) = (s[0].load(Ordering::Relaxed), s[8].load(Ordering::Relaxed));
+            if a != want || b != want {
+                return Err(a > want || b > want);
+            }
+            fence(Ordering::Acquire);
+            let mut p = [0u64; 16];
+            for (o, w) in p.iter_mut().zip(s) {
+                *o = w.load(Ordering::Relaxed);
+            }
+            std::hint::black_box(&p);
+            fence(Ordering::Acquire);
+            let ok = s[0].load(Ordering::Relaxed) == want && s[8].load(Ordering::Relaxed) == want;
+            return if ok { Ok(p[1]) } else { Err(true) };
+        }
         let s1 = s[0].load(Ordering::Relaxed);
         if s1 != want {
             if s.len() > 8 && (self.sp.touch || (self.sp.touchold && s1 & 1 == 0)) {
