@@ -22,6 +22,9 @@
 //! - `pfnow2`: the writer `prefetchw`s both lines of the slot just before writing;
 //! - `pf8`: the writer `prefetchw`s both lines of the slot 8 records ahead (as the ring);
 //! - `pfpage`: the writer `prefetchw`s the slot one 4 KiB page ahead;
+//! - `ldpage`: when the slot 8 records ahead starts a 4 KiB page, the writer
+//!   also loads a word of it (a load's page walk is never dropped, unlike a
+//!   prefetch's);
 //! - `demote`: the writer `cldemote`s both lines after the final sequence store;
 //! - `split` (with `w16`): each line its own seqlock (a sequence word at
 //!   words 0 and 8, 7 payload words each; a layout change: 112 payload bytes,
@@ -56,6 +59,7 @@ struct Spec {
     pfnow2: bool,
     pf8: bool,
     pfpage: bool,
+    ldpage: bool,
     demote: bool,
     split: bool,
     ring: bool,
@@ -79,6 +83,7 @@ impl Spec {
                 "pfnow2" => sp.pfnow2 = true,
                 "pf8" => sp.pf8 = true,
                 "pfpage" => sp.pfpage = true,
+                "ldpage" => sp.ldpage = true,
                 "demote" => sp.demote = true,
                 "split" => sp.split = true,
                 "ring" => sp.ring = true,
@@ -180,6 +185,9 @@ impl Floor {
             if two {
                 prefetch_for_write(&a[8]);
             }
+        }
+        if sp.ldpage && (n + 8).is_multiple_of(sp.per_page()) {
+            std::hint::black_box(self.slot(n + 8)[0].load(Ordering::Relaxed));
         }
         if sp.pfpage {
             prefetch_for_write(&self.slot(n + sp.per_page())[0]);
