@@ -1100,7 +1100,6 @@ fn hot_push(hot: &mut [Hot], tick: &Tick) -> bool {
     false
 }
 
-
 /// The AVX build of [`Aggregator::update_all`].
 #[cfg(target_arch = "x86_64")]
 mod x86 {
