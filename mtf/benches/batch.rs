@@ -20,7 +20,7 @@ use mtf::{Bar, Timeframe};
 
 #[path = "common/batch_data.rs"]
 mod batch_data;
-use batch_data::{Cols, anon_huge_kb, columns, read_floor};
+use batch_data::{Cols, anon_huge_kb, columns, read_floor, read_floor_with_side};
 
 fn naive(c: &Cols, n: usize, w: i64) -> usize {
     #[derive(Clone, Copy)]
@@ -148,6 +148,10 @@ fn bench(c: &mut Criterion) {
     // software prefetch: the memory floor any kernel sits on.
     g.bench_function("reference_read_price_size", |b| {
         b.iter(|| black_box(read_floor(&data.price, &data.size)))
+    });
+    // The same with the side column: the floor for all the bytes the kernels read.
+    g.bench_function("reference_read_price_size_side", |b| {
+        b.iter(|| black_box(read_floor_with_side(&data.price, &data.size, &data.side)))
     });
     g.bench_function("validate_sorted_columns", |b| {
         b.iter(|| {

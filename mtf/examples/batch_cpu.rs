@@ -3,10 +3,13 @@
 //! on-CPU time from the scheduler is not affected by time slicing). Linux
 //! only: reads /proc/thread-self/schedstat.
 //!
-//! `cargo run --release -p mtf --example batch_cpu [ticks] [passes]`
-//! (defaults 20M ticks, 11 passes; `MTF_BENCH_HUGEPAGES=0` for 4 KiB pages).
+//! `cargo run --release -p mtf --example batch_cpu [ticks] [passes] [kernels]`
+//! (defaults 20M ticks, 11 passes, every kernel; `kernels` is a comma list
+//! of names to run, e.g. `avx2,read_floor`; `MTF_BENCH_HUGEPAGES=0` for
+//! 4 KiB pages).
 //! Small `ticks` (e.g. 50000, in cache) show the kernels' compute cost.
-//! Prints the median M ticks/s of each kernel and of the read-only floor,
+//! Prints the median M ticks/s of each kernel and of the read-only floors
+//! (price and size; price, size and side),
 //! the kernels interleaved pass by pass so that they see the same machine.
 
 use std::hint::black_box;
@@ -16,7 +19,7 @@ use mtf::batch::{Avx2, Avx512, BatchSpec, Kernel, SortedColumns};
 
 #[path = "../benches/common/batch_data.rs"]
 mod batch_data;
-use batch_data::{anon_huge_kb, columns, read_floor};
+use batch_data::{anon_huge_kb, columns, read_floor, read_floor_with_side};
 
 fn on_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -37,6 +40,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000_000);
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(11);
+    let only = args.next();
     let huge = std::env::var("MTF_BENCH_HUGEPAGES").map_or(true, |v| v != "0");
     let before = anon_huge_kb();
     let data = columns(n, huge);
@@ -61,13 +65,18 @@ fn main() {
         kernels.push(("avx512", Some(Kernel::Avx512(k))));
     }
     kernels.push(("read_floor", None));
+    kernels.push(("read_floor_side", None));
+    if let Some(only) = &only {
+        kernels.retain(|(name, _)| only.split(',').any(|o| o == *name));
+    }
     let mut out = Vec::new();
     let mut rates = vec![Vec::new(); kernels.len()];
-    // On-CPU time advances in scheduler ticks: repeat short runs so that each
-    // sample covers at least ~20M rows.
-    let reps = (20_000_000 / n.max(1)).max(1);
+    // On-CPU time advances in scheduler ticks (4 ms on our VM): repeat runs
+    // so that each sample covers at least ~400M rows (~0.4 s at 1 G ticks/s,
+    // so a tick is 1 % of a sample).
+    let reps = (400_000_000 / n.max(1)).max(1);
     for _ in 0..passes {
-        for (i, (_, k)) in kernels.iter().enumerate() {
+        for (i, (name, k)) in kernels.iter().enumerate() {
             let t0 = on_cpu_ns();
             for _ in 0..reps {
                 match k {
@@ -76,8 +85,11 @@ fn main() {
                         k.aggregate(&cols, &spec, &mut out);
                         black_box(out.len());
                     }
-                    None => {
+                    None if *name == "read_floor" => {
                         black_box(read_floor(&data.price, &data.size));
+                    }
+                    None => {
+                        black_box(read_floor_with_side(&data.price, &data.size, &data.side));
                     }
                 }
             }
@@ -87,7 +99,7 @@ fn main() {
     }
     for ((name, _), r) in kernels.iter().zip(&mut rates) {
         println!(
-            "{name:12} {:8.1} M ticks/s (median of {passes}, on-CPU)",
+            "{name:16} {:8.1} M ticks/s (median of {passes}, on-CPU)",
             median(r)
         );
     }
