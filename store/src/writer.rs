@@ -1008,6 +1008,7 @@ fn syncer(rx: Receiver<SyncJob>, policy: FsyncPolicy, stats: Arc<WriterStats>) {
 }
 
 fn sealer(rx: Receiver<Option<PathBuf>>, zstd_level: i32, block: usize, stats: Arc<WriterStats>) {
+    lower_priority(SEALER_NICE);
     while let Ok(Some(path)) = rx.recv() {
         match seal_file(&path, zstd_level, block) {
             Ok(()) => {
@@ -1049,4 +1050,31 @@ pub(crate) fn seal_file(path: &Path, zstd_level: i32, block: usize) -> std::io::
     }
     fs::remove_file(path)?;
     segment::sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Nice value of the sealer thread. Sealing (zstd over a whole segment) is
+/// seconds of CPU that can wait; at the default 0 it took a fair half of a
+/// shared core from the receiving and aggregating threads, and UDP, which
+/// has no back-pressure, lost datagrams while a segment was sealed. At 10 it
+/// gets about a tenth of a core those threads want, and all of an idle one.
+const SEALER_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: a nice
+/// value is per thread). Best effort: a failure leaves the priority as it
+/// was.
+fn lower_priority(nice: libc::c_int) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `gettid` has no preconditions; `setpriority` only reads its
+        // integer arguments.
+        let rc = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
+        };
+        if rc != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "sealer priority unchanged");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
