@@ -103,10 +103,16 @@ pub fn block_header(n: u32, title: &str, opts: &Opts, command: &str) -> String {
         jiff_like_now().unwrap_or_else(|| "unknown".into())
     );
     let _ = writeln!(s, "- Rerun: `{command}`");
+    // What else ran shows in the load average; a quiet machine reads ~1
+    // here (this process).
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into());
     let _ = writeln!(
         s,
-        "- Preliminary: measured on a shared 2-core VM while other builds ran; \
-         medians of {} run(s).",
+        "- Load average (1, 5, 15 min) at the start: {load}; a 2-core VM, the load \
+         generator and any rival on the same cores; medians of {} run(s).",
         opts.runs
     );
     let _ = writeln!(s, "\n<details><summary>Machine</summary>\n\n```");
