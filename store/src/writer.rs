@@ -69,8 +69,9 @@ pub struct StoreConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HotCompression {
     /// The column encoding as it is: no compressor on the hot path (about a
-    /// quarter less CPU per tick on the store thread; hot segments fill
-    /// about twice as fast).
+    /// quarter less CPU per tick on the store thread; on synthetic ticks
+    /// ~9.5 bytes per tick against lz4's ~7, so hot segments fill about a
+    /// third faster).
     None,
     /// lz4 (block format).
     #[default]
