@@ -21,13 +21,13 @@
 //! (only) under SCHED_FIFO, for a shared machine; `RING_BENCH_RATE` changes
 //! the latency rounds' rate.
 
+mod common;
+
 use hdrhistogram::Histogram;
 use mtf::{Side, Tick};
 use ring::{
     ReaderOptions, Received, Record, RingConfig, RingReader, RingWriter, StartAt, monotonic_ns,
 };
-use std::fs::OpenOptions;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
@@ -51,29 +51,7 @@ struct Floor {
 impl Floor {
     fn map(path: &Path, slots: u64, words: usize, create: bool) -> Floor {
         let len = slots as usize * words * 8;
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(create)
-            .open(path)
-            .unwrap();
-        if create {
-            f.set_len(len as u64).unwrap();
-        }
-        // SAFETY: a fresh shared mapping of a file of `len` bytes that only
-        // this bench maps, accessed only through atomics; unmapped in Drop.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                f.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
+        let p = common::map_shared(path, len, create);
         Floor {
             base: p.cast(),
             slots,

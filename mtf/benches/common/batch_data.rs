@@ -82,27 +82,48 @@ pub fn anon_huge_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Rows ahead that the read floors prefetch, as the kernels do: into L1 and
+/// into L2.
+const AHEAD_L1: usize = 256;
+const AHEAD_L2: usize = 2048;
+
+/// One prefetch (`l2`: into L2 only). A hint that never faults.
+#[inline(always)]
+fn prefetch(p: *const i8, l2: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T2, _mm_prefetch};
+        // SAFETY: prefetch is a hint that never faults, whatever the address.
+        unsafe {
+            if l2 {
+                _mm_prefetch::<_MM_HINT_T2>(p);
+            } else {
+                _mm_prefetch::<_MM_HINT_T0>(p);
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, l2);
+}
+
+/// Price and size `AHEAD_L1` rows on into L1 and `AHEAD_L2` rows on into L2.
+#[inline(always)]
+fn prefetch_rows(price: &[f64], size: &[f64], k: usize) {
+    for col in [price, size] {
+        prefetch(col.as_ptr().wrapping_add(k + AHEAD_L1).cast(), false);
+        prefetch(col.as_ptr().wrapping_add(k + AHEAD_L2).cast(), true);
+    }
+}
+
 /// Sums both columns 8 rows at a time (4-way sums the compiler vectorizes),
 /// prefetching as the SIMD kernels do: 256 rows ahead into L1, 2048 rows
 /// ahead into L2.
 pub fn read_floor(price: &[f64], size: &[f64]) -> f64 {
-    const AHEAD_L1: usize = 256;
-    const AHEAD_L2: usize = 2048;
     let mut acc = [0.0f64; 8];
     let n = price.len().min(size.len()) / 8 * 8;
     let mut k = 0;
     while k < n {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T2, _mm_prefetch};
-            // SAFETY: prefetch is a hint that never faults, whatever the address.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(price.as_ptr().wrapping_add(k + AHEAD_L1).cast());
-                _mm_prefetch::<_MM_HINT_T0>(size.as_ptr().wrapping_add(k + AHEAD_L1).cast());
-                _mm_prefetch::<_MM_HINT_T2>(price.as_ptr().wrapping_add(k + AHEAD_L2).cast());
-                _mm_prefetch::<_MM_HINT_T2>(size.as_ptr().wrapping_add(k + AHEAD_L2).cast());
-            }
-        }
+        prefetch_rows(price, size, k);
         for j in 0..8 {
             acc[j % 4] += price[k + j];
             acc[4 + j % 4] += size[k + j];
@@ -116,25 +137,13 @@ pub fn read_floor(price: &[f64], size: &[f64]) -> f64 {
 /// and prefetched every 8 rows as the kernels do: the floor for the 17 bytes
 /// per tick that the kernels read when sides are given.
 pub fn read_floor_with_side(price: &[f64], size: &[f64], side: &[Side]) -> f64 {
-    const AHEAD_L1: usize = 256;
-    const AHEAD_L2: usize = 2048;
     let mut acc = [0.0f64; 8];
     let mut sides = 0u64;
     let n = price.len().min(size.len()).min(side.len()) / 8 * 8;
     let mut k = 0;
     while k < n {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T2, _mm_prefetch};
-            // SAFETY: prefetch is a hint that never faults, whatever the address.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(price.as_ptr().wrapping_add(k + AHEAD_L1).cast());
-                _mm_prefetch::<_MM_HINT_T0>(size.as_ptr().wrapping_add(k + AHEAD_L1).cast());
-                _mm_prefetch::<_MM_HINT_T2>(price.as_ptr().wrapping_add(k + AHEAD_L2).cast());
-                _mm_prefetch::<_MM_HINT_T2>(size.as_ptr().wrapping_add(k + AHEAD_L2).cast());
-                _mm_prefetch::<_MM_HINT_T0>(side.as_ptr().wrapping_add(k + AHEAD_L1).cast());
-            }
-        }
+        prefetch_rows(price, size, k);
+        prefetch(side.as_ptr().wrapping_add(k + AHEAD_L1).cast(), false);
         for j in 0..8 {
             acc[j % 4] += price[k + j];
             acc[4 + j % 4] += size[k + j];
