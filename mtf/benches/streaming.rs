@@ -3,7 +3,10 @@
 //! aggregator in the same run.
 //!
 //! `cargo bench -p mtf --bench streaming`; `sparse_closed_only_fold` runs
-//! ticks ~2 s apart per symbol (every tick starts a new 1 s bar). MTF_BENCH_STREAM_TICKS (default
+//! ticks ~2 s apart per symbol (every tick starts a new 1 s bar). The
+//! `_update_all` variants hand the ticks over in batches of 256
+//! (`Aggregator::update_all`, as the engine's worker does); the others call
+//! `update` once per tick. MTF_BENCH_STREAM_TICKS (default
 //! 20,000 = 1.3 MB, so ticks come from cache as they do from the engine's
 //! queue; 2,000,000 measures ticks streamed from memory). Each iteration
 //! starts a fresh aggregator (created outside the timing; first sight of the
