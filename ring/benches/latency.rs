@@ -111,13 +111,6 @@ impl Drop for Floor {
 
 // ------------------------------------------------------------- children ----
 
-/// Pins the calling process to core `id` (an OS cpu number).
-fn pin(id: usize) {
-    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
-        eprintln!("warning: could not pin to core {id}");
-    }
-}
-
 /// The cpus this process may run on (read before any pinning narrows them).
 fn cores() -> Vec<usize> {
     core_affinity::get_core_ids()
@@ -174,7 +167,7 @@ fn child(args: &[String]) {
     let role = args[0].as_str();
     let path = PathBuf::from(&args[1]);
     let ready = PathBuf::from(&args[2]);
-    pin(std::env::var(ENV_READER_CORE).unwrap().parse().unwrap());
+    common::pin(std::env::var(ENV_READER_CORE).unwrap().parse().unwrap());
     match role {
         "floor-lat" | "floor-spin" => {
             let slots: u64 = args[3].parse().unwrap();
@@ -556,7 +549,7 @@ fn main() {
     }
     // SAFETY: single-threaded here; no other thread reads the environment.
     unsafe { std::env::set_var(ENV_READER_CORE, rcore.to_string()) };
-    pin(wcore);
+    common::pin(wcore);
     println!(
         "ring bench: cpus {cpus:?}, writer on cpu {wcore}, readers on cpu {rcore}; {}",
         if quick {

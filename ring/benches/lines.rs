@@ -260,12 +260,6 @@ impl Drop for Floor {
     }
 }
 
-fn pin(id: usize) {
-    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
-        eprintln!("warning: could not pin to core {id}");
-    }
-}
-
 /// Prints the percentiles `QS` of `lat` (record number, ns), and with
 /// `LINES_PAGEPOS` the median by position in the page.
 fn report(spec: &str, sp: &Spec, lat: &[(u64, u32)]) {
@@ -297,7 +291,7 @@ fn report(spec: &str, sp: &Spec, lat: &[(u64, u32)]) {
 }
 
 fn child(spec: &str, path: &Path, ready: &Path, core: usize) {
-    pin(core);
+    common::pin(core);
     let sp = Spec::parse(spec);
     let mut lat: Vec<(u64, u32)> = Vec::with_capacity(1 << 20);
     let ns = |stamp: u64| {
@@ -462,7 +456,7 @@ fn main() {
         .map(|c| c.id)
         .collect();
     let (wcore, rcore) = (cpus[0], cpus[cpus.len().min(2) - 1]);
-    pin(wcore);
+    common::pin(wcore);
     let param = libc::sched_param { sched_priority: 10 };
     // SAFETY: `param` is a valid sched_param for the call's duration.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {

@@ -1,4 +1,5 @@
-//! Shared by the ring benches: the file mapping of their bare seqlock floors.
+//! Shared by the ring benches: the file mapping of their bare seqlock
+//! floors, and pinning.
 
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
@@ -33,4 +34,12 @@ pub fn map_shared(path: &Path, len: usize, create: bool) -> *mut AtomicU64 {
     };
     assert_ne!(p, libc::MAP_FAILED);
     p.cast()
+}
+
+/// Pins the calling thread to core `id` (an OS cpu number); warns if it
+/// cannot.
+pub fn pin(id: usize) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+        eprintln!("warning: could not pin to core {id}");
+    }
 }
