@@ -1103,8 +1103,6 @@ fn hot_push(hot: &mut [Hot], tick: &Tick) -> bool {
 /// The AVX build of [`Aggregator::update_all`].
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use std::sync::atomic::{AtomicU8, Ordering};
-
     use super::Aggregator;
     use crate::{BarSink, Tick};
 
@@ -1114,22 +1112,11 @@ mod x86 {
         _private: (),
     }
 
-    /// 0 not detected yet, 1 absent, 2 present (every thread that detects
-    /// writes the same value; `Relaxed` since it carries nothing else).
-    static HAS_AVX: AtomicU8 = AtomicU8::new(0);
-
     impl Avx {
+        /// `Some` when this CPU runs AVX (std detects once and caches it).
         #[inline]
         pub(super) fn detect() -> Option<Avx> {
-            let has = match HAS_AVX.load(Ordering::Relaxed) {
-                0 => {
-                    let has = std::arch::is_x86_feature_detected!("avx");
-                    HAS_AVX.store(if has { 2 } else { 1 }, Ordering::Relaxed);
-                    has
-                }
-                v => v == 2,
-            };
-            has.then_some(Avx { _private: () })
+            std::arch::is_x86_feature_detected!("avx").then_some(Avx { _private: () })
         }
 
         #[inline]

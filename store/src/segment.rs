@@ -34,7 +34,9 @@ impl Codecs {
     }
 
     /// Compresses `raw` with `codec` into `self.buf`; falls back to
-    /// [`CODEC_NONE`] when compression does not shrink it. For zstd, `splits`
+    /// [`CODEC_NONE`] when compression does not shrink it (or `codec` is
+    /// none), and then leaves `self.buf` empty: the payload is `raw` itself
+    /// ([`Codecs::payload`]). For zstd, `splits`
     /// (ascending offsets into `raw`, e.g. where each column ends) end a zstd
     /// block: each column then gets entropy tables of its own instead of
     /// sharing one with unlike columns (about 3 % smaller on the BTCUSDT
@@ -73,11 +75,15 @@ impl Codecs {
         };
         if used >= raw.len() {
             self.buf.clear();
-            self.buf.extend_from_slice(raw);
             return Ok(CODEC_NONE);
         }
         self.buf.truncate(used);
         Ok(codec)
+    }
+
+    /// The payload of the block `compress` just made from `raw` as `codec`.
+    fn payload<'a>(&'a self, codec: u8, raw: &'a [u8]) -> &'a [u8] {
+        if codec == CODEC_NONE { raw } else { &self.buf }
     }
 
     /// Decompresses a verified payload into `raw` (exactly `h.raw_len` bytes).
@@ -202,7 +208,7 @@ pub(crate) fn build_record(
     out: &mut Vec<u8>,
 ) -> io::Result<(BlockHeader, u32)> {
     let codec = codecs.compress(codec, raw, splits)?;
-    let payload = &codecs.buf;
+    let payload = codecs.payload(codec, raw);
     let h = BlockHeader {
         kind: m.kind,
         codec,
@@ -729,13 +735,14 @@ mod tests {
             splits.sort_unstable();
             let mut c = Codecs::new(3).unwrap();
             let codec = c.compress(CODEC_ZSTD, &raw, &splits).unwrap();
+            let payload = c.payload(codec, &raw).to_vec();
             let h = BlockHeader {
                 kind: KIND_TICKS,
                 codec,
                 symbol: 0,
                 count: 1,
                 timeframe_ms: 0,
-                payload_len: c.buf.len() as u32,
+                payload_len: payload.len() as u32,
                 raw_len: raw.len() as u32,
                 payload_crc: 0,
                 t_min: 0,
@@ -743,7 +750,6 @@ mod tests {
                 tag: 0,
                 prev_crc: 0,
             };
-            let payload = c.buf.clone();
             let mut back = Vec::new();
             c.decompress(&h, &payload, &mut back).unwrap();
             prop_assert_eq!(back, raw);
