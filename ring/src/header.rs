@@ -32,6 +32,14 @@ impl FileKind {
         }
     }
 
+    /// Bytes of one ring line or snapshot bar slot.
+    fn record_size(self) -> usize {
+        match self {
+            FileKind::Ring => LINE_SIZE,
+            FileKind::Snapshot => SLOT_SIZE,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             FileKind::Ring => "ring",
@@ -57,7 +65,7 @@ pub(crate) fn init(r: &Region, kind: FileKind, h: &Header, timeframes_ms: &[u32]
         .store(u64::from_le_bytes(kind.magic()), Ordering::Relaxed);
     store_u32(r, H_VERSION, LAYOUT_VERSION);
     store_u32(r, H_HEADER_SIZE, HEADER_SIZE as u32);
-    store_u32(r, H_RECORD_SIZE, RECORD_SIZE as u32);
+    store_u32(r, H_RECORD_SIZE, kind.record_size() as u32);
     let dir_entry = match kind {
         FileKind::Ring => 0,
         FileKind::Snapshot => DIR_ENTRY_SIZE as u32,
@@ -114,8 +122,11 @@ pub(crate) fn validate(
     {
         return Err(corrupt("header size is not 4096"));
     }
-    if r.u32_at(H_RECORD_SIZE) as usize != RECORD_SIZE {
-        return Err(corrupt("record size is not 128"));
+    if r.u32_at(H_RECORD_SIZE) as usize != kind.record_size() {
+        return Err(corrupt(match kind {
+            FileKind::Ring => "line size is not 64",
+            FileKind::Snapshot => "bar slot size is not 128",
+        }));
     }
     let want_dir = match kind {
         FileKind::Ring => 0,

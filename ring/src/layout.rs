@@ -11,14 +11,22 @@ pub const RING_MAGIC: [u8; 8] = *b"TICKDRNG";
 /// Magic of a snapshot file, bytes 0..8.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"TICKDSNP";
 /// Layout version this crate writes and reads. Bumped on any byte change.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Bytes of the header; the data starts right after it (page aligned).
 pub const HEADER_SIZE: usize = 4096;
-/// Bytes of one ring record and of one snapshot bar slot.
-pub const RECORD_SIZE: usize = 128;
-/// 64-bit words in a record: the sequence word and 15 payload words.
-pub const RECORD_WORDS: usize = RECORD_SIZE / size_of::<u64>();
+/// Bytes of one ring line: one cache line, a line word and 7 payload words.
+pub const LINE_SIZE: usize = 64;
+/// 64-bit words in a ring line.
+pub const LINE_WORDS: usize = LINE_SIZE / size_of::<u64>();
+/// Payload words in a ring line (after its line word).
+pub const LINE_PAYLOAD_WORDS: usize = LINE_WORDS - 1;
+/// Most lines one ring record takes (a bar with an explicit VWAP).
+pub const MAX_LINES: usize = 3;
+/// Bytes of one snapshot bar slot: a sequence word and 15 payload words.
+pub const SLOT_SIZE: usize = 128;
+/// 64-bit words in a snapshot bar slot.
+pub const SLOT_WORDS: usize = SLOT_SIZE / size_of::<u64>();
 /// Bytes of one symbol-directory entry of the snapshot file.
 pub const DIR_ENTRY_SIZE: usize = 64;
 /// 64-bit words in a directory entry.
@@ -35,11 +43,11 @@ pub const H_MAGIC: usize = 0;
 pub const H_VERSION: usize = H_MAGIC + 8;
 /// `u32` header size (4096).
 pub const H_HEADER_SIZE: usize = H_VERSION + size_of::<u32>();
-/// `u32` record (ring) or bar-slot (snapshot) size (128).
+/// `u32` ring: line size (64); snapshot: bar-slot size (128).
 pub const H_RECORD_SIZE: usize = H_HEADER_SIZE + size_of::<u32>();
 /// `u32` directory entry size: 64 in a snapshot file, 0 in a ring file.
 pub const H_DIR_ENTRY_SIZE: usize = H_RECORD_SIZE + size_of::<u32>();
-/// `u64` ring: capacity in records (a power of two); snapshot: symbol capacity.
+/// `u64` ring: capacity in lines (a power of two); snapshot: symbol capacity.
 pub const H_CAPACITY: usize = H_DIR_ENTRY_SIZE + size_of::<u32>();
 /// `u32` snapshot: number of timeframes; ring: 0.
 pub const H_TIMEFRAME_COUNT: usize = H_CAPACITY + size_of::<u64>();
@@ -62,9 +70,11 @@ pub const H_STATE: usize = H_HEARTBEAT + size_of::<u64>();
 /// `u64` atomic: snapshot: bumped after every directory change; ring: 0.
 pub const H_DIR_GENERATION: usize = H_STATE + size_of::<u64>();
 
-// ---- header, cache line 2: the write cursor, alone on its line ----
-/// `u64` atomic: ring: records published so far (the next record's number).
+// ---- header, cache line 2: the write cursors, written by the writer only ----
+/// `u64` atomic: ring: lines published so far (the next line's position).
 pub const H_CURSOR: usize = 128;
+/// `u64` atomic: ring: records published so far (the next record's number).
+pub const H_RECORDS: usize = H_CURSOR + size_of::<u64>();
 
 // ---- header, bytes 192..448: the timeframe list of a snapshot file ----
 /// `[u32; 64]` snapshot: timeframe widths in ms, `H_TIMEFRAME_COUNT` used.
@@ -82,13 +92,17 @@ const _: () = assert!(H_DIR_GENERATION + 8 <= H_CURSOR);
 const _: () = assert!(H_TIMEFRAMES_END <= HEADER_SIZE);
 const _: () = assert!(MAX_NAME_LEN == 55);
 
-// ---- record payload: byte offsets inside a 128-byte record ----
-/// `u64` sequence word: `2n+1` while record `n` is written, `2n+2` once done.
+// ---- record head: byte offsets inside a record's first line ----
+/// `u64` line word (see `seqlock::line_word`).
 pub const R_SEQ: usize = 0;
 /// `u8` record kind, a `KIND_*` value.
 pub const R_KIND: usize = R_SEQ + size_of::<u64>();
+/// `u8` by kind: bar: VWAP form; tick: kind, side and form bits.
+pub const R_AUX: usize = R_KIND + size_of::<u8>();
+/// `u16` bar or tick flags.
+pub const R_FLAGS: usize = R_AUX + size_of::<u8>();
 /// `u32` symbol id (bars, ticks, events about one symbol; `u32::MAX`: none).
-pub const R_SYMBOL: usize = 12;
+pub const R_SYMBOL: usize = R_FLAGS + size_of::<u16>();
 
 /// Record kind: a bar that just closed.
 pub const KIND_BAR_CLOSED: u8 = 1;

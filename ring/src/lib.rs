@@ -4,8 +4,9 @@
 //! # Contract
 //!
 //! - **Ring**: one [`RingWriter`] per file, any number of [`RingReader`]s in any
-//!   processes. Fixed 128-byte records, each guarded by its own sequence word
-//!   (a seqlock): a reader never returns a torn record. The writer never waits;
+//!   processes. A record is one to three 64-byte lines (a tick or an event
+//!   one, a bar two), each line guarded by its own line word (a seqlock), so
+//!   a reader never returns a torn record. The writer never waits;
 //!   a reader that falls more than the capacity behind gets
 //!   [`Received::Lapped`] with the exact number of records it lost, then
 //!   continues at the newest record. Every sequence number is either delivered
@@ -99,7 +100,7 @@ pub use snapshot::{
 #[doc(hidden)]
 pub mod loom_api {
     pub use crate::seqlock::{
-        RECORD_PAYLOAD_WORDS, SlotRead, Step, ring_next, ring_publish_at, ring_read, slot_store,
-        slot_try_load,
+        LineRead, Pos, Step, line_word, newest, ring_next, ring_publish_at, ring_read, slot_store,
+        slot_try_load, writing_word,
     };
 }

@@ -1,20 +1,41 @@
-//! What travels through the ring: [`Record`], and its 15-word encoding.
+//! What travels through the ring: [`Record`], and its encoding into one to
+//! three 64-byte lines of 7 payload words each.
 //!
-//! Payload word `i` is bytes `8 + 8i .. 16 + 8i` of the 128-byte record (word
-//! 0 of the record is the sequence). The byte tables are in `docs/ring.md`.
+//! Payload word `k` is line `k / 7`, bytes `8 + 8 (k % 7)` of that line (word
+//! 0 of every line is its line word). The byte tables are in `docs/ring.md`.
 
 use crate::layout::{
     KIND_BAR_CLOSED, KIND_BAR_CORRECTED, KIND_BAR_UPDATE, KIND_FEED_GAP, KIND_HEARTBEAT,
-    KIND_SHUTDOWN, KIND_SYMBOL_ADDED, KIND_TICK,
+    KIND_SHUTDOWN, KIND_SYMBOL_ADDED, KIND_TICK, LINE_PAYLOAD_WORDS, MAX_LINES,
 };
-use crate::seqlock::RECORD_PAYLOAD_WORDS;
+use crate::seqlock::SLOT_PAYLOAD_WORDS;
 use mtf::{Bar, Side, SymbolId, Tick, TickKind, Timeframe};
 
-/// The encoded payload of one record (bytes 8..128).
-pub(crate) type Payload = [u64; RECORD_PAYLOAD_WORDS];
+/// Payload words of the longest record.
+pub(crate) const PAYLOAD_WORDS: usize = MAX_LINES * LINE_PAYLOAD_WORDS;
+
+/// The encoded payload of one record: room for [`MAX_LINES`] lines.
+pub(crate) type Payload = [u64; PAYLOAD_WORDS];
+
+/// Payload words of a snapshot bar slot.
+pub(crate) type SlotPayload = [u64; SLOT_PAYLOAD_WORDS];
 
 /// Symbol id meaning "no symbol" in events.
 pub const NO_SYMBOL: SymbolId = SymbolId::MAX;
+
+/// Bar `aux`: VWAP is `vwap_num / volume` (`close` at zero volume), not sent.
+const VWAP_DERIVED: u8 = 0;
+/// Bar `aux`: VWAP is sent in payload word 14 (a third line in the ring).
+const VWAP_EXPLICIT: u8 = 1;
+/// Payload words of a bar with a derived VWAP (two lines).
+const BAR_WORDS: usize = 14;
+
+/// Tick form (bits 4..6 of `aux`): one line, word 5 = id, no ask.
+const TICK_FORM_ID: u8 = 0;
+/// Tick form: one line, words 5 and 6 = ask and ask size, id 0.
+const TICK_FORM_ASK: u8 = 1;
+/// Tick form: two lines, words 5, 6, 7 = ask, ask size, id.
+const TICK_FORM_FULL: u8 = 2;
 
 /// Which bar message a bar record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,9 +139,33 @@ pub(crate) enum DecodeError {
     Field,
 }
 
+/// Payload word 0: kind, aux, flags, symbol.
 #[inline]
-fn head(kind: u8, byte9: u8, u16_at_10: u16, symbol: SymbolId) -> u64 {
-    kind as u64 | (byte9 as u64) << 8 | (u16_at_10 as u64) << 16 | (symbol as u64) << 32
+fn head(kind: u8, aux: u8, flags: u16, symbol: SymbolId) -> u64 {
+    kind as u64 | (aux as u64) << 8 | (flags as u64) << 16 | (symbol as u64) << 32
+}
+
+/// The `aux` byte of an encoded payload.
+#[inline]
+fn aux_of(p: &[u64]) -> u8 {
+    (p[0] >> 8) as u8
+}
+
+/// The lines a payload needs, from its head (what a writer sends and a
+/// reader checks against the line word).
+#[inline]
+pub(crate) fn lines_of(p: &[u64]) -> usize {
+    match kind_of(p) {
+        KIND_BAR_CLOSED | KIND_BAR_CORRECTED | KIND_BAR_UPDATE => {
+            if aux_of(p) == VWAP_DERIVED {
+                2
+            } else {
+                3
+            }
+        }
+        KIND_TICK if aux_of(p) >> 4 == TICK_FORM_FULL => 2,
+        _ => 1,
+    }
 }
 
 #[inline]
@@ -135,33 +180,47 @@ fn hi32(w: u64) -> u32 {
 
 /// The record kind code of an encoded payload.
 #[inline]
-pub(crate) fn kind_of(p: &Payload) -> u8 {
+pub(crate) fn kind_of(p: &[u64]) -> u8 {
     p[0] as u8
 }
 
 /// The symbol field of an encoded payload.
 #[inline]
-pub(crate) fn symbol_of(p: &Payload) -> SymbolId {
+pub(crate) fn symbol_of(p: &[u64]) -> SymbolId {
     hi32(p[0])
 }
 
 /// The timeframe (ms) of an encoded bar payload.
 #[inline]
-pub(crate) fn timeframe_ms_of(p: &Payload) -> u32 {
+pub(crate) fn timeframe_ms_of(p: &[u64]) -> u32 {
     lo32(p[1])
 }
 
-/// Encodes a bar: word 0 kind/flags/symbol, 1 timeframe ms/revision, 2 start,
-/// 3..=11 open high low close volume vwap vwap_num buy_volume sell_volume,
-/// 12 count, 13 first_ts, 14 last_ts.
+/// Encodes a bar into `p[..14]` (word 0 kind/aux/flags/symbol, 1 timeframe
+/// ms/revision, 2 start, 3..=10 open high low close volume vwap_num
+/// buy_volume sell_volume, 11 count, 12 first_ts, 13 last_ts) and, when
+/// `explicit` or when the VWAP is not the one `Bar::vwap_of` derives, word 14
+/// = vwap. Returns the words used: 14 or 15.
 #[inline]
-pub(crate) fn encode_bar(kind: BarKind, bar: &Bar, p: &mut Payload) -> Result<(), EncodeError> {
+fn encode_bar_words(
+    kind: BarKind,
+    bar: &Bar,
+    explicit: bool,
+    p: &mut [u64],
+) -> Result<usize, EncodeError> {
     let flags = u16::try_from(bar.flags).map_err(|_| EncodeError::BarFlags(bar.flags))?;
     if bar.symbol == NO_SYMBOL {
         return Err(EncodeError::ReservedSymbol(bar.symbol));
     }
-    *p = [
-        head(kind.code(), 0, flags, bar.symbol),
+    let explicit = explicit
+        || Bar::vwap_of(bar.vwap_num, bar.volume, bar.close).to_bits() != bar.vwap.to_bits();
+    let aux = if explicit {
+        VWAP_EXPLICIT
+    } else {
+        VWAP_DERIVED
+    };
+    p[..BAR_WORDS].copy_from_slice(&[
+        head(kind.code(), aux, flags, bar.symbol),
         bar.timeframe.millis() as u64 | (bar.revision as u64) << 32,
         bar.start as u64,
         bar.open.to_bits(),
@@ -169,56 +228,91 @@ pub(crate) fn encode_bar(kind: BarKind, bar: &Bar, p: &mut Payload) -> Result<()
         bar.low.to_bits(),
         bar.close.to_bits(),
         bar.volume.to_bits(),
-        bar.vwap.to_bits(),
         bar.vwap_num.to_bits(),
         bar.buy_volume.to_bits(),
         bar.sell_volume.to_bits(),
         bar.count,
         bar.first_ts as u64,
         bar.last_ts as u64,
-    ];
-    Ok(())
+    ]);
+    if explicit {
+        p[BAR_WORDS] = bar.vwap.to_bits();
+        Ok(BAR_WORDS + 1)
+    } else {
+        Ok(BAR_WORDS)
+    }
 }
 
-/// Encodes a tick: word 0 kind/tick kind/side/symbol, 1 flags, 2 ts_event,
-/// 3 ts_recv, 4 price, 5 size, 6 ask, 7 ask_size, 8 id, 9..=14 zero.
+/// Encodes a bar for the ring; returns its lines (2, or 3 with an explicit
+/// VWAP). Unused words of the last line are zero.
 #[inline]
-pub(crate) fn encode_tick(t: &Tick, p: &mut Payload) -> Result<(), EncodeError> {
+pub(crate) fn encode_bar(kind: BarKind, bar: &Bar, p: &mut Payload) -> Result<usize, EncodeError> {
+    let words = encode_bar_words(kind, bar, false, p)?;
+    let lines = words.div_ceil(LINE_PAYLOAD_WORDS);
+    p[words..lines * LINE_PAYLOAD_WORDS].fill(0);
+    Ok(lines)
+}
+
+/// Encodes a bar for a snapshot slot: the ring's words with the VWAP always
+/// explicit (word 14).
+#[inline]
+pub(crate) fn encode_slot_bar(
+    kind: BarKind,
+    bar: &Bar,
+    p: &mut SlotPayload,
+) -> Result<(), EncodeError> {
+    encode_bar_words(kind, bar, true, p).map(|_| ())
+}
+
+/// Encodes a tick: word 0 kind/aux (tick kind, side, form)/flags/symbol,
+/// 1 ts_event, 2 ts_recv, 3 price, 4 size, then by form: id (no ask); ask and
+/// ask size (id 0); or ask, ask size, id in a second line. Returns its lines.
+#[inline]
+pub(crate) fn encode_tick(t: &Tick, p: &mut Payload) -> Result<usize, EncodeError> {
     if t.symbol == NO_SYMBOL {
         return Err(EncodeError::ReservedSymbol(t.symbol));
     }
-    *p = [
-        head(KIND_TICK, t.kind as u8, t.side as u16, t.symbol),
-        t.flags as u64,
+    let (ask, ask_size) = (t.ask.to_bits(), t.ask_size.to_bits());
+    let (form, w5, w6) = if ask | ask_size == 0 {
+        (TICK_FORM_ID, t.id, 0)
+    } else if t.id == 0 {
+        (TICK_FORM_ASK, ask, ask_size)
+    } else {
+        (TICK_FORM_FULL, ask, ask_size)
+    };
+    let aux = t.kind as u8 | (t.side as u8) << 2 | form << 4;
+    p[..LINE_PAYLOAD_WORDS].copy_from_slice(&[
+        head(KIND_TICK, aux, t.flags, t.symbol),
         t.ts_event as u64,
         t.ts_recv as u64,
         t.price.to_bits(),
         t.size.to_bits(),
-        t.ask.to_bits(),
-        t.ask_size.to_bits(),
-        t.id,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ];
-    Ok(())
+        w5,
+        w6,
+    ]);
+    if form == TICK_FORM_FULL {
+        p[LINE_PAYLOAD_WORDS..2 * LINE_PAYLOAD_WORDS].copy_from_slice(&[t.id, 0, 0, 0, 0, 0, 0]);
+        Ok(2)
+    } else {
+        Ok(1)
+    }
 }
 
-/// Encodes any record (bars and ticks through their own encoders).
-pub(crate) fn encode(r: &Record, p: &mut Payload) -> Result<(), EncodeError> {
-    let ev = |kind: u8, symbol: SymbolId, ts: i64, a: u64, b: u64, c: u64| -> Payload {
-        let mut p = [0u64; RECORD_PAYLOAD_WORDS];
-        p[0] = head(kind, 0, 0, symbol);
-        p[1] = ts as u64;
-        p[2] = a;
-        p[3] = b;
-        p[4] = c;
-        p
+/// Encodes any record; returns its lines.
+pub(crate) fn encode(r: &Record, p: &mut Payload) -> Result<usize, EncodeError> {
+    let mut ev = |kind: u8, symbol: SymbolId, ts: i64, a: u64, b: u64, c: u64| -> usize {
+        p[..LINE_PAYLOAD_WORDS].copy_from_slice(&[
+            head(kind, 0, 0, symbol),
+            ts as u64,
+            a,
+            b,
+            c,
+            0,
+            0,
+        ]);
+        1
     };
-    *p = match *r {
+    Ok(match *r {
         Record::Bar { kind, ref bar } => return encode_bar(kind, bar, p),
         Record::Tick(ref t) => return encode_tick(t, p),
         Record::FeedGap {
@@ -243,40 +337,50 @@ pub(crate) fn encode(r: &Record, p: &mut Payload) -> Result<(), EncodeError> {
             }
             ev(KIND_SYMBOL_ADDED, symbol, ts, 0, 0, 0)
         }
-    };
-    Ok(())
+    })
 }
 
-/// Decodes a bar payload (any of the three bar kinds).
-pub(crate) fn decode_bar(p: &Payload) -> Result<(BarKind, Bar), DecodeError> {
+/// Decodes a bar payload (any of the three bar kinds; `p` holds at least
+/// the words its `aux` says).
+pub(crate) fn decode_bar(p: &[u64]) -> Result<(BarKind, Bar), DecodeError> {
     let kind = BarKind::from_code(kind_of(p)).ok_or(DecodeError::Kind(kind_of(p)))?;
     let timeframe = Timeframe::from_millis(lo32(p[1])).map_err(|_| DecodeError::Field)?;
     let start = p[2] as i64;
+    let f = |i: usize| f64::from_bits(p[i]);
+    let (volume, vwap_num, close) = (f(7), f(8), f(6));
+    let vwap = match aux_of(p) {
+        VWAP_DERIVED => Bar::vwap_of(vwap_num, volume, close),
+        VWAP_EXPLICIT => f(BAR_WORDS),
+        _ => return Err(DecodeError::Field),
+    };
     let bar = Bar {
         symbol: symbol_of(p),
         timeframe,
         start,
         end: timeframe.bucket_end(start),
-        open: f64::from_bits(p[3]),
-        high: f64::from_bits(p[4]),
-        low: f64::from_bits(p[5]),
-        close: f64::from_bits(p[6]),
-        volume: f64::from_bits(p[7]),
-        vwap: f64::from_bits(p[8]),
-        vwap_num: f64::from_bits(p[9]),
-        buy_volume: f64::from_bits(p[10]),
-        sell_volume: f64::from_bits(p[11]),
-        count: p[12],
-        first_ts: p[13] as i64,
-        last_ts: p[14] as i64,
+        open: f(3),
+        high: f(4),
+        low: f(5),
+        close,
+        volume,
+        vwap,
+        vwap_num,
+        buy_volume: f(9),
+        sell_volume: f(10),
+        count: p[11],
+        first_ts: p[12] as i64,
+        last_ts: p[13] as i64,
         revision: hi32(p[1]),
         flags: (p[0] >> 16) as u16 as u32,
     };
     Ok((kind, bar))
 }
 
-/// Decodes any payload.
-pub(crate) fn decode(p: &Payload) -> Result<Record, DecodeError> {
+/// Decodes a ring payload of `lines` lines (the count its line word gave).
+pub(crate) fn decode(p: &Payload, lines: usize) -> Result<Record, DecodeError> {
+    if lines != lines_of(p) {
+        return Err(DecodeError::Field);
+    }
     let kind = kind_of(p);
     let symbol = symbol_of(p);
     let ts = p[1] as i64;
@@ -286,19 +390,26 @@ pub(crate) fn decode(p: &Payload) -> Result<Record, DecodeError> {
             Record::Bar { kind, bar }
         }
         KIND_TICK => {
-            let tick_kind = TickKind::from_u8((p[0] >> 8) as u8).ok_or(DecodeError::Field)?;
+            let aux = aux_of(p);
+            let tick_kind = TickKind::from_u8(aux & 3).ok_or(DecodeError::Field)?;
+            let (ask, ask_size, id) = match aux >> 4 {
+                TICK_FORM_ID => (0, 0, p[5]),
+                TICK_FORM_ASK => (p[5], p[6], 0),
+                TICK_FORM_FULL => (p[5], p[6], p[7]),
+                _ => return Err(DecodeError::Field),
+            };
             Record::Tick(Tick {
-                ts_event: p[2] as i64,
-                ts_recv: p[3] as i64,
+                ts_event: p[1] as i64,
+                ts_recv: p[2] as i64,
                 symbol,
                 kind: tick_kind,
-                side: Side::from_u8((p[0] >> 16) as u8),
-                flags: p[1] as u16,
-                price: f64::from_bits(p[4]),
-                size: f64::from_bits(p[5]),
-                ask: f64::from_bits(p[6]),
-                ask_size: f64::from_bits(p[7]),
-                id: p[8],
+                side: Side::from_u8((aux >> 2) & 3),
+                flags: (p[0] >> 16) as u16,
+                price: f64::from_bits(p[3]),
+                size: f64::from_bits(p[4]),
+                ask: f64::from_bits(ask),
+                ask_size: f64::from_bits(ask_size),
+                id,
             })
         }
         KIND_FEED_GAP => Record::FeedGap {
@@ -364,10 +475,10 @@ mod tests {
 
     /// Bitwise equality (NaN payloads included), as `PartialEq` on f64 is not.
     fn same_bits(a: &Record, b: &Record) -> bool {
-        let (mut pa, mut pb) = ([0; RECORD_PAYLOAD_WORDS], [0; RECORD_PAYLOAD_WORDS]);
-        encode(a, &mut pa).unwrap();
-        encode(b, &mut pb).unwrap();
-        pa == pb && format!("{a:?}") == format!("{b:?}")
+        let (mut pa, mut pb): (Payload, Payload) = Default::default();
+        encode(a, &mut pa).unwrap() == encode(b, &mut pb).unwrap()
+            && pa == pb
+            && format!("{a:?}") == format!("{b:?}")
     }
 
     proptest! {
@@ -381,10 +492,23 @@ mod tests {
         #[test]
         fn bars_round_trip((kind, bar) in bar_strategy()) {
             let r = Record::Bar { kind, bar };
-            let mut p = [0; RECORD_PAYLOAD_WORDS];
-            encode(&r, &mut p).unwrap();
-            let back = decode(&p).unwrap();
+            let mut p: Payload = Default::default();
+            let lines = encode(&r, &mut p).unwrap();
+            prop_assert_eq!(lines, lines_of(&p));
+            let back = decode(&p, lines).unwrap();
             prop_assert!(same_bits(&r, &back), "{r:?} != {back:?}");
+            // the same bar with the VWAP its numerator gives takes two lines
+            let mut derived = bar;
+            derived.vwap = Bar::vwap_of(bar.vwap_num, bar.volume, bar.close);
+            let r = Record::Bar { kind, bar: derived };
+            prop_assert_eq!(encode(&r, &mut p).unwrap(), 2);
+            prop_assert!(same_bits(&r, &decode(&p, 2).unwrap()));
+            // and the snapshot's fifteen words hold it too
+            let mut s: SlotPayload = Default::default();
+            encode_slot_bar(kind, &bar, &mut s).unwrap();
+            let (k2, b2) = decode_bar(&s).unwrap();
+            let (orig, back) = (Record::Bar { kind, bar }, Record::Bar { kind: k2, bar: b2 });
+            prop_assert!(same_bits(&orig, &back), "{orig:?} != {back:?}");
             prop_assert_eq!(symbol_of(&p), bar.symbol);
             prop_assert_eq!(timeframe_ms_of(&p), bar.timeframe.millis());
         }
@@ -413,15 +537,30 @@ mod tests {
                 id,
             };
             let r = Record::Tick(t);
-            let mut p = [0; RECORD_PAYLOAD_WORDS];
-            encode(&r, &mut p).unwrap();
-            let back = decode(&p).unwrap();
+            let mut p: Payload = Default::default();
+            let lines = encode(&r, &mut p).unwrap();
+            prop_assert_eq!(lines, lines_of(&p));
+            let back = decode(&p, lines).unwrap();
             prop_assert!(same_bits(&r, &back), "{r:?} != {back:?}");
+            // the usual ticks take one line: trades without ask, quotes without id
+            let t1 = Tick { ask: 0.0, ask_size: 0.0, ..t };
+            prop_assert_eq!(encode_tick(&t1, &mut p).unwrap(), 1);
+            prop_assert!(same_bits(&Record::Tick(t1), &decode(&p, 1).unwrap()));
+            let t2 = Tick { id: 0, ..t };
+            prop_assert_eq!(encode_tick(&t2, &mut p).unwrap(), 1);
+            prop_assert!(same_bits(&Record::Tick(t2), &decode(&p, 1).unwrap()));
         }
 
         #[test]
-        fn garbage_never_panics(p in proptest::array::uniform15(any::<u64>())) {
-            let _ = decode(&p);
+        fn garbage_never_panics(
+            w in proptest::collection::vec(any::<u64>(), 21),
+            lines in 0usize..5,
+        ) {
+            let mut p: Payload = Default::default();
+            p.copy_from_slice(&w);
+            let _ = decode(&p, lines);
+            p[0] &= !0xf000; // a valid tick form more often
+            let _ = decode(&p, lines);
         }
     }
 
@@ -446,9 +585,9 @@ mod tests {
             Record::Shutdown { ts: i64::MAX },
             Record::SymbolAdded { ts: 0, symbol: 0 },
         ] {
-            let mut p = [0; RECORD_PAYLOAD_WORDS];
-            encode(&r, &mut p).unwrap();
-            assert_eq!(decode(&p).unwrap(), r);
+            let mut p: Payload = Default::default();
+            assert_eq!(encode(&r, &mut p).unwrap(), 1);
+            assert_eq!(decode(&p, 1).unwrap(), r);
         }
     }
 
@@ -474,7 +613,7 @@ mod tests {
             revision: 0,
             flags: 1 << 16,
         };
-        let mut p = [0; RECORD_PAYLOAD_WORDS];
+        let mut p: Payload = Default::default();
         assert_eq!(
             encode_bar(BarKind::Closed, &bar, &mut p),
             Err(EncodeError::BarFlags(1 << 16))
@@ -486,6 +625,10 @@ mod tests {
             Err(EncodeError::ReservedSymbol(NO_SYMBOL))
         );
         p[0] = 200;
-        assert_eq!(decode(&p), Err(DecodeError::Kind(200)));
+        assert_eq!(decode(&p, 1), Err(DecodeError::Kind(200)));
+        // a line count the head does not match
+        bar.symbol = 1;
+        assert_eq!(encode_bar(BarKind::Closed, &bar, &mut p), Ok(2));
+        assert_eq!(decode(&p, 1), Err(DecodeError::Field));
     }
 }

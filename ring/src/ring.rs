@@ -3,9 +3,12 @@
 
 use crate::error::{DeadReason, Error, WriterStatus};
 use crate::header::{self, FileKind, Header};
-use crate::layout::{H_CURSOR, HEADER_SIZE, RECORD_SIZE, RECORD_WORDS};
+use crate::layout::{H_CURSOR, H_RECORDS, HEADER_SIZE, LINE_PAYLOAD_WORDS, LINE_SIZE, LINE_WORDS};
 use crate::record::{self, EncodeError, Payload, Record};
-use crate::seqlock::{RECORD_PAYLOAD_WORDS, Step, ring_next, ring_publish_at};
+use crate::seqlock::{
+    Pos, Step, is_complete, line_count, line_index, newest, record_delta, ring_next,
+    ring_publish_at,
+};
 use crate::shm::{Group, NewFile, Region, unix_ns};
 use crate::sync::{AtomicU64, Ordering, fence};
 use mtf::{Bar, SymbolId, Tick};
@@ -15,27 +18,31 @@ use std::time::{Duration, Instant};
 /// Records [`RingReader::next`] may skip (filtered or undecodable) in one call.
 const MAX_SKIPS_PER_CALL: u32 = 4096;
 
-/// Smallest ring capacity, in records.
-pub const MIN_CAPACITY: u64 = 2;
-/// Largest ring capacity, in records (2^26 records = 8 GiB).
-pub const MAX_CAPACITY: u64 = 1 << 26;
+/// Tries to find a start position while the writer rewrites the line looked
+/// at (only a writer lapping a small ring during `open` makes this happen).
+const SETTLE_TRIES: u32 = 1 << 16;
+
+/// Smallest ring capacity, in 64-byte lines (a record takes one to three).
+pub const MIN_CAPACITY: u64 = 4;
+/// Largest ring capacity, in lines (2^27 lines = 8 GiB).
+pub const MAX_CAPACITY: u64 = 1 << 27;
 
 /// How to create a ring.
 #[derive(Clone, Debug)]
 pub struct RingConfig {
-    /// Records the ring holds: a power of two in
-    /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`]. A reader that falls this far
-    /// behind is lapped.
+    /// 64-byte lines the ring holds: a power of two in
+    /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`]. A tick or an event takes one
+    /// line, a bar two. A reader that falls this far behind is lapped.
     pub capacity: u64,
     /// Group to give the file (mode 0640); `None` keeps the writer's group.
     pub group: Option<Group>,
 }
 
 impl Default for RingConfig {
-    /// 2^16 records (8 MiB), the writer's group.
+    /// 2^17 lines (8 MiB), the writer's group.
     fn default() -> Self {
         RingConfig {
-            capacity: 1 << 16,
+            capacity: 1 << 17,
             group: None,
         }
     }
@@ -45,7 +52,7 @@ fn ring_data_len(h: &Header) -> Option<u64> {
     if !h.capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&h.capacity) {
         return None;
     }
-    h.capacity.checked_mul(RECORD_SIZE as u64)
+    h.capacity.checked_mul(LINE_SIZE as u64)
 }
 
 /// The writer of one ring. Single writer: it is `Send` but its methods take
@@ -56,7 +63,7 @@ fn ring_data_len(h: &Header) -> Option<u64> {
 pub struct RingWriter {
     region: Region,
     mask: u64,
-    next: u64,
+    next: Pos,
     scratch: Payload,
     path: PathBuf,
     shut_down: bool,
@@ -73,7 +80,7 @@ impl RingWriter {
                 "ring capacity {cap} must be a power of two in {MIN_CAPACITY}..={MAX_CAPACITY}"
             )));
         }
-        let len = HEADER_SIZE + cap as usize * RECORD_SIZE;
+        let len = HEADER_SIZE + cap as usize * LINE_SIZE;
         let f = NewFile::create(path, len, cfg.group.as_ref())?;
         let h = Header {
             capacity: cap,
@@ -86,47 +93,50 @@ impl RingWriter {
         Ok(RingWriter {
             region,
             mask: cap - 1,
-            next: 0,
-            scratch: [0; RECORD_PAYLOAD_WORDS],
+            next: Pos::default(),
+            scratch: [0; record::PAYLOAD_WORDS],
             path: path.to_path_buf(),
             shut_down: false,
         })
     }
 
+    /// Publishes the first `lines` lines of the scratch payload.
     #[inline]
-    fn parts(&self) -> (&[AtomicU64], &AtomicU64) {
+    fn publish_scratch(&mut self, lines: usize) -> u64 {
+        let pos = self.next;
         let w = self.region.words();
-        (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8])
-    }
-
-    #[inline]
-    fn publish_scratch(&mut self) -> u64 {
-        let n = self.next;
-        let (slots, cursor) = self.parts();
-        ring_publish_at(slots, cursor, self.mask, n, &self.scratch);
-        self.next = n.wrapping_add(1);
-        n
+        self.next = ring_publish_at::<LINE_WORDS>(
+            &w[HEADER_SIZE / 8..],
+            &w[H_CURSOR / 8],
+            &w[H_RECORDS / 8],
+            self.mask,
+            pos,
+            &self.scratch[..lines * LINE_PAYLOAD_WORDS],
+        );
+        pos.record
     }
 
     /// Publishes any record; returns its sequence number.
     #[inline]
     pub fn publish(&mut self, r: &Record) -> Result<u64, EncodeError> {
-        record::encode(r, &mut self.scratch)?;
-        Ok(self.publish_scratch())
+        let lines = record::encode(r, &mut self.scratch)?;
+        Ok(self.publish_scratch(lines))
     }
 
-    /// Publishes a bar (closed, corrected or update); returns its sequence number.
+    /// Publishes a bar (closed, corrected or update; two lines, three when
+    /// its VWAP is not `vwap_num / volume`); returns its sequence number.
     #[inline]
     pub fn publish_bar(&mut self, kind: record::BarKind, bar: &Bar) -> Result<u64, EncodeError> {
-        record::encode_bar(kind, bar, &mut self.scratch)?;
-        Ok(self.publish_scratch())
+        let lines = record::encode_bar(kind, bar, &mut self.scratch)?;
+        Ok(self.publish_scratch(lines))
     }
 
-    /// Publishes a tick; returns its sequence number.
+    /// Publishes a tick (one line; two for a quote that has both an ask and
+    /// an id, or a trade with an ask); returns its sequence number.
     #[inline]
     pub fn publish_tick(&mut self, t: &Tick) -> Result<u64, EncodeError> {
-        record::encode_tick(t, &mut self.scratch)?;
-        Ok(self.publish_scratch())
+        let lines = record::encode_tick(t, &mut self.scratch)?;
+        Ok(self.publish_scratch(lines))
     }
 
     /// Announces a new symbol (whose name the snapshot directory holds).
@@ -141,9 +151,9 @@ impl RingWriter {
     /// it several times per reader `dead_after` (every 100 ms to 1 s).
     pub fn heartbeat(&mut self) -> u64 {
         header::beat(&self.region);
-        record::encode(&Record::Heartbeat { ts: unix_ns() }, &mut self.scratch)
+        let lines = record::encode(&Record::Heartbeat { ts: unix_ns() }, &mut self.scratch)
             .expect("a heartbeat always encodes");
-        self.publish_scratch()
+        self.publish_scratch(lines)
     }
 
     /// Refreshes the header heartbeat only (no record).
@@ -155,10 +165,16 @@ impl RingWriter {
     /// Records published so far (the next record's sequence number).
     #[inline]
     pub fn published(&self) -> u64 {
-        self.next
+        self.next.record
     }
 
-    /// Capacity in records.
+    /// Lines written so far.
+    #[inline]
+    pub fn lines_published(&self) -> u64 {
+        self.next.line
+    }
+
+    /// Capacity in lines.
     #[inline]
     pub fn capacity(&self) -> u64 {
         self.mask + 1
@@ -197,9 +213,12 @@ pub enum StartAt {
     /// At the next record to be published (only new data).
     #[default]
     Newest,
-    /// At the oldest record still in the ring (replays up to `capacity`).
+    /// At the oldest record still in the ring (replays up to `capacity`
+    /// lines).
     Oldest,
-    /// At this sequence number (a reader resuming where it stopped).
+    /// At this sequence number (a reader resuming where it stopped). A
+    /// record already overwritten gives a lap notice first, with the exact
+    /// count; a number beyond the writer's is an error.
     Seq(u64),
 }
 
@@ -398,7 +417,10 @@ pub enum WaitError {
 pub struct RingReader {
     region: Region,
     mask: u64,
-    next: u64,
+    next: Pos,
+    /// Records lost before the start position (a `StartAt::Seq` already
+    /// overwritten), reported by the first `next`.
+    pending_lost: u64,
     filter: Filter,
     buf: Payload,
     stats: ReaderStats,
@@ -423,9 +445,10 @@ impl RingReader {
         let mut r = RingReader {
             region,
             mask: h.capacity - 1,
-            next: 0,
+            next: Pos::default(),
+            pending_lost: 0,
             filter: Filter::all(),
-            buf: [0; RECORD_PAYLOAD_WORDS],
+            buf: [0; record::PAYLOAD_WORDS],
             stats: ReaderStats::default(),
             pid: h.writer_pid,
             dead_after: opts.dead_after,
@@ -433,13 +456,144 @@ impl RingReader {
             path: path.to_path_buf(),
             file,
         };
-        let cursor = r.cursor();
-        r.next = match opts.start {
-            StartAt::Newest => cursor,
-            StartAt::Oldest => cursor.saturating_sub(h.capacity),
-            StartAt::Seq(n) => n,
+        (r.next, r.pending_lost) = match opts.start {
+            StartAt::Newest => (r.newest_pos(), 0),
+            StartAt::Oldest => (r.oldest_pos(), 0),
+            StartAt::Seq(n) => r.seq_pos(n)?,
         };
         Ok(r)
+    }
+
+    /// The data area and the line cursor.
+    #[inline]
+    fn parts(&self) -> (&[AtomicU64], &AtomicU64) {
+        let w = self.region.words();
+        (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8])
+    }
+
+    /// A line word (Relaxed, then an Acquire fence).
+    fn line_word(&self, q: u64) -> u64 {
+        let w = self.parts().0[(q & self.mask) as usize * LINE_WORDS].load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        w
+    }
+
+    /// The record number a complete line word names.
+    fn record_of(&self, w: u64) -> u64 {
+        let near = self.cursor();
+        near.wrapping_add(record_delta(w, near) as u64)
+    }
+
+    /// Runs `f` until it finds a position: the writer can be rewriting the
+    /// line looked at (it lapped the search), never for long.
+    fn settle<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+        for i in 0..SETTLE_TRIES {
+            if let Some(v) = f() {
+                return Some(v);
+            }
+            if i % 64 == 63 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        None
+    }
+
+    /// Just after the newest complete record.
+    fn newest_pos(&self) -> Pos {
+        let (lines, cursor) = self.parts();
+        Self::settle(|| {
+            if cursor.load(Ordering::Relaxed) == 0 {
+                return Some(Pos::default());
+            }
+            let (m, line, l) = newest::<LINE_WORDS>(lines, cursor, self.mask, self.cursor())?;
+            Some(Pos {
+                record: m.wrapping_add(1),
+                line: line + l as u64,
+            })
+        })
+        // Only a writer that laps a whole ring in every try gets here.
+        .unwrap_or_else(|| Pos {
+            record: self.cursor(),
+            line: self.parts().1.load(Ordering::Relaxed),
+        })
+    }
+
+    /// At the oldest record whose first line is still in the ring.
+    fn oldest_pos(&self) -> Pos {
+        let (_, cursor) = self.parts();
+        Self::settle(|| {
+            let c = cursor.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if c == 0 {
+                return Some(Pos::default());
+            }
+            let q = c.saturating_sub(self.mask + 1);
+            let w = self.line_word(q);
+            if !is_complete(w) || line_index(w) > q {
+                return None;
+            }
+            let (n, i) = (self.record_of(w), line_index(w));
+            Some(if i == 0 {
+                Pos { record: n, line: q }
+            } else {
+                // `q` is inside a record whose first line is gone: start
+                // at the next one.
+                Pos {
+                    record: n.wrapping_add(1),
+                    line: q - i + line_count(w) as u64,
+                }
+            })
+        })
+        .unwrap_or_else(|| self.newest_pos())
+    }
+
+    /// At record `n`: binary search of the line words between the oldest
+    /// and the newest record. Returns the position and the records lost
+    /// before it (when `n` was overwritten already).
+    fn seq_pos(&self, n: u64) -> Result<(Pos, u64), Error> {
+        let newest = self.newest_pos();
+        if n == newest.record {
+            return Ok((newest, 0));
+        }
+        if (n.wrapping_sub(newest.record) as i64) > 0 {
+            return Err(Error::Config(format!(
+                "start sequence number {n} is beyond the {} records the writer published",
+                newest.record
+            )));
+        }
+        let found = Self::settle(|| {
+            let oldest = self.oldest_pos();
+            if (n.wrapping_sub(oldest.record) as i64) < 0 {
+                return Some((oldest, oldest.record.wrapping_sub(n)));
+            }
+            let (mut lo, mut hi) = (oldest.line, newest.line);
+            // The first line whose record is `n` or newer.
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let w = self.line_word(mid);
+                if !is_complete(w) {
+                    return None;
+                }
+                if (self.record_of(w).wrapping_sub(n) as i64) < 0 {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let w = self.line_word(lo);
+            (is_complete(w) && self.record_of(w) == n && line_index(w) == 0).then_some((
+                Pos {
+                    record: n,
+                    line: lo,
+                },
+                0,
+            ))
+        });
+        // A writer lapping the search in every try: start at the newest and
+        // count everything before it lost.
+        Ok(found.unwrap_or((newest, newest.record.wrapping_sub(n))))
     }
 
     /// Builder-style [`RingReader::set_filter`].
@@ -453,19 +607,19 @@ impl RingReader {
         self.filter = f;
     }
 
-    /// The writer's cursor: records published so far.
+    /// The writer's count of records published so far.
     pub fn cursor(&self) -> u64 {
-        let c = self.region.u64_at(H_CURSOR);
+        let c = self.region.u64_at(H_RECORDS);
         fence(Ordering::Acquire);
         c
     }
 
     /// Sequence number of the next record this reader will look at.
     pub fn position(&self) -> u64 {
-        self.next
+        self.next.record
     }
 
-    /// Capacity in records.
+    /// Capacity in lines.
     pub fn capacity(&self) -> u64 {
         self.mask + 1
     }
@@ -507,22 +661,28 @@ impl RingReader {
         // Bounded: a writer faster than the filter cannot keep one call
         // here forever; after this many skipped records it returns `None`
         // and the caller polls again.
+        if self.pending_lost > 0 {
+            let lost = std::mem::take(&mut self.pending_lost);
+            self.stats.laps += 1;
+            self.stats.lost += lost;
+            return Some(Received::Lapped { lost });
+        }
         for _ in 0..MAX_SKIPS_PER_CALL {
             let w = self.region.words();
-            let (slots, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
-            match ring_next(slots, cursor, self.mask, &mut self.next, &mut self.buf) {
+            let (lines, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
+            match ring_next::<LINE_WORDS>(lines, cursor, self.mask, &mut self.next, &mut self.buf) {
                 Step::Empty => return None,
                 Step::Lapped { lost } => {
                     self.stats.laps += 1;
                     self.stats.lost += lost;
                     return Some(Received::Lapped { lost });
                 }
-                Step::Record(seq) => {
+                Step::Record { n: seq, lines } => {
                     if !self.filter.accepts(&self.buf) {
                         self.stats.filtered += 1;
                         continue;
                     }
-                    match record::decode(&self.buf) {
+                    match record::decode(&self.buf, lines) {
                         Ok(record) => {
                             self.stats.delivered += 1;
                             return Some(Received::Record { seq, record });
@@ -579,91 +739,140 @@ impl RingReader {
     }
 }
 
-// RECORD_WORDS and the payload type must agree.
-const _: () = assert!(RECORD_WORDS == RECORD_PAYLOAD_WORDS + 1);
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::RECORD_WORDS;
     use mtf::Side;
 
-    /// The ring protocol on heap memory through `Region` (runs under Miri):
-    /// publish, read, lap with an exact count, resume at the newest record.
-    #[test]
-    fn heap_ring_laps_exactly() {
-        let cap = 4u64;
-        let region = Region::heap(HEADER_SIZE / 8 + cap as usize * RECORD_WORDS);
-        let w = region.words();
-        let (slots, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
-        let mut p: Payload = [0; RECORD_PAYLOAD_WORDS];
-        let mut out: Payload = [0; RECORD_PAYLOAD_WORDS];
-        let mut next = 0u64;
-        assert_eq!(
-            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
-            Step::Empty
-        );
-        let publish = |n: u64, p: &mut Payload| {
-            let t = Tick::trade(1, n as i64, 1.0, 1.0, Side::Buy, n);
-            record::encode_tick(&t, p).unwrap();
-            ring_publish_at(slots, cursor, cap - 1, n, p);
-        };
-        for n in 0..3 {
-            publish(n, &mut p);
-        }
-        for n in 0..3 {
-            assert_eq!(
-                ring_next(slots, cursor, cap - 1, &mut next, &mut out),
-                Step::Record(n)
-            );
-            assert_eq!(out[8], n);
-        }
-        for n in 3..13 {
-            publish(n, &mut p);
-        }
-        // wants 3, the ring holds 9..=12: resumes at 12, lost 3..=11
-        assert_eq!(
-            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
-            Step::Lapped { lost: 9 }
-        );
-        assert_eq!(
-            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
-            Step::Record(12)
-        );
-        assert_eq!(out[8], 12);
-        assert_eq!(
-            ring_next(slots, cursor, cap - 1, &mut next, &mut out),
-            Step::Empty
-        );
+    /// A heap ring through `Region` (runs under Miri).
+    struct Heap {
+        region: Region,
+        mask: u64,
     }
 
-    /// Writer and reader threads on one heap ring: under Miri, its data-race
-    /// detector checks that every shared access is atomic.
+    impl Heap {
+        fn new(cap: u64) -> Heap {
+            Heap {
+                region: Region::heap(HEADER_SIZE / 8 + cap as usize * LINE_WORDS),
+                mask: cap - 1,
+            }
+        }
+        fn publish(&self, pos: Pos, r: &Record) -> Pos {
+            let mut p: Payload = [0; record::PAYLOAD_WORDS];
+            let lines = record::encode(r, &mut p).unwrap();
+            let w = self.region.words();
+            ring_publish_at::<LINE_WORDS>(
+                &w[HEADER_SIZE / 8..],
+                &w[H_CURSOR / 8],
+                &w[H_RECORDS / 8],
+                self.mask,
+                pos,
+                &p[..lines * LINE_PAYLOAD_WORDS],
+            )
+        }
+        fn next(&self, pos: &mut Pos, out: &mut Payload) -> Step {
+            let w = self.region.words();
+            ring_next::<LINE_WORDS>(&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8], self.mask, pos, out)
+        }
+    }
+
+    fn bar(n: u64) -> Record {
+        let mut b = mtf::Bar {
+            symbol: 1,
+            timeframe: mtf::Timeframe::S1,
+            start: n as i64 * 1_000_000_000,
+            end: (n as i64 + 1) * 1_000_000_000,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 3.0,
+            vwap: 0.0,
+            vwap_num: 4.5,
+            buy_volume: 1.0,
+            sell_volume: 2.0,
+            count: n,
+            first_ts: 0,
+            last_ts: 0,
+            revision: 0,
+            flags: 0,
+        };
+        b.vwap = mtf::Bar::vwap_of(b.vwap_num, b.volume, b.close);
+        Record::Bar {
+            kind: record::BarKind::Closed,
+            bar: b,
+        }
+    }
+
+    /// Publish, read, lap with an exact count, resume at the newest record,
+    /// with one- and two-line records mixed and wrapping the ring's end.
+    #[test]
+    fn heap_ring_laps_exactly() {
+        let ring = Heap::new(4);
+        let mut out: Payload = [0; record::PAYLOAD_WORDS];
+        let (mut wpos, mut rpos) = (Pos::default(), Pos::default());
+        assert_eq!(ring.next(&mut rpos, &mut out), Step::Empty);
+        let tick = |n: u64| Record::Tick(Tick::trade(1, n as i64, 1.0, 1.0, Side::Buy, n));
+        wpos = ring.publish(wpos, &tick(0));
+        wpos = ring.publish(wpos, &bar(1));
+        for n in 0..2 {
+            let Step::Record { n: got, lines } = ring.next(&mut rpos, &mut out) else {
+                panic!("record {n}");
+            };
+            assert_eq!((got, lines), (n, n as usize + 1));
+        }
+        assert_eq!(rpos, wpos);
+        // 3 lines used; a bar now wraps the end of the 4-line ring
+        wpos = ring.publish(wpos, &bar(2));
+        assert_eq!(
+            ring.next(&mut rpos, &mut out),
+            Step::Record { n: 2, lines: 2 }
+        );
+        assert_eq!(record::decode(&out, 2).unwrap(), bar(2));
+        for n in 3..13 {
+            wpos = ring.publish(wpos, &if n % 2 == 0 { bar(n) } else { tick(n) });
+        }
+        // wants 3, the ring holds only 11 and 12: resumes at 12, lost 3..=11
+        assert_eq!(ring.next(&mut rpos, &mut out), Step::Lapped { lost: 9 });
+        assert_eq!(
+            ring.next(&mut rpos, &mut out),
+            Step::Record { n: 12, lines: 2 }
+        );
+        assert_eq!(record::decode(&out, 2).unwrap(), bar(12));
+        assert_eq!(ring.next(&mut rpos, &mut out), Step::Empty);
+    }
+
+    /// Writer and reader threads on one heap ring, records of one and two
+    /// lines: under Miri, its data-race detector checks that every shared
+    /// access is atomic.
     #[test]
     fn threads_on_a_heap_ring() {
-        let cap = 8u64;
+        let ring = Heap::new(8);
         let total: u64 = if cfg!(miri) { 300 } else { 200_000 };
-        let region = Region::heap(HEADER_SIZE / 8 + cap as usize * RECORD_WORDS);
-        let w = region.words();
-        let (slots, cursor) = (&w[HEADER_SIZE / 8..], &w[H_CURSOR / 8]);
         std::thread::scope(|s| {
             s.spawn(|| {
-                let mut p: Payload = [0; RECORD_PAYLOAD_WORDS];
+                let mut pos = Pos::default();
                 for n in 0..total {
-                    let t = Tick::trade(1, n as i64, n as f64, 1.0, Side::Buy, !n);
-                    record::encode_tick(&t, &mut p).unwrap();
-                    ring_publish_at(slots, cursor, cap - 1, n, &p);
+                    let r = if n % 3 == 0 {
+                        bar(n)
+                    } else {
+                        Record::Tick(Tick::trade(1, n as i64, n as f64, 1.0, Side::Buy, !n))
+                    };
+                    pos = ring.publish(pos, &r);
                 }
             });
-            let mut out: Payload = [0; RECORD_PAYLOAD_WORDS];
-            let (mut next, mut delivered, mut lost) = (0u64, 0u64, 0u64);
-            while next < total {
-                match ring_next(slots, cursor, cap - 1, &mut next, &mut out) {
-                    Step::Record(n) => {
-                        let Ok(Record::Tick(t)) = record::decode(&out) else {
-                            panic!("undecodable record {n}");
-                        };
-                        assert_eq!((t.ts_event, t.id), (n as i64, !n), "torn read");
+            let mut out: Payload = [0; record::PAYLOAD_WORDS];
+            let (mut pos, mut delivered, mut lost) = (Pos::default(), 0u64, 0u64);
+            while pos.record < total {
+                match ring.next(&mut pos, &mut out) {
+                    Step::Record { n, lines } => {
+                        match record::decode(&out, lines) {
+                            Ok(Record::Tick(t)) => {
+                                assert_eq!((t.ts_event, t.id), (n as i64, !n), "torn read")
+                            }
+                            Ok(b @ Record::Bar { .. }) => assert_eq!(b, bar(n), "torn read"),
+                            other => panic!("record {n}: {other:?}"),
+                        }
                         delivered += 1;
                     }
                     Step::Lapped { lost: l } => lost += l,
@@ -676,7 +885,7 @@ mod tests {
 
     #[test]
     fn filter_selects_by_kind_symbol_and_timeframe() {
-        let mut p: Payload = [0; RECORD_PAYLOAD_WORDS];
+        let mut p: Payload = [0; record::PAYLOAD_WORDS];
         let t = Tick::trade(5, 0, 1.0, 1.0, Side::Buy, 0);
         record::encode_tick(&t, &mut p).unwrap();
         assert!(Filter::all().accepts(&p));
@@ -688,5 +897,8 @@ mod tests {
         record::encode(&Record::Heartbeat { ts: 0 }, &mut p).unwrap();
         assert!(Filter::all().symbols([5]).accepts(&p));
         assert!(!Filter::all().events(false).accepts(&p));
+        record::encode(&bar(1), &mut p).unwrap();
+        assert!(Filter::all().timeframes([mtf::Timeframe::S1]).accepts(&p));
+        assert!(!Filter::all().timeframes([mtf::Timeframe::M1]).accepts(&p));
     }
 }

@@ -1,8 +1,9 @@
-//! The seqlock protocol over one slot of 64-bit words: word 0 is the sequence,
-//! the rest the payload. Pure: no mapping, no files, so `tests/loom.rs` runs it
-//! on loom's atomics and Miri runs it on heap memory.
+//! The seqlock protocols. A ring record is one to three lines, each line a
+//! seqlock of its own: word 0 the line word, the rest payload. A snapshot slot
+//! is one seqlock over 16 words. Pure: no mapping, no files, so `tests/loom.rs`
+//! runs it on loom's atomics and Miri runs it on heap memory.
 //!
-//! Orderings (Boehm, "Can seqlocks get along with programming language memory
+//! Orderings, for one seqlock (Boehm, "Can seqlocks get along with programming language memory
 //! models?", 2012):
 //!
 //! - writer: `seq ← odd` (Relaxed); `fence(Release)`; payload words (Relaxed);
@@ -31,90 +32,231 @@
 
 use crate::sync::{AtomicU64, Ordering, fence};
 
-/// Payload words after the sequence word in a ring record or snapshot bar slot.
-pub const RECORD_PAYLOAD_WORDS: usize = 15;
+/// Payload words after the sequence word in a snapshot bar slot.
+pub const SLOT_PAYLOAD_WORDS: usize = 15;
 
-/// First word of a record's second cache line.
-#[cfg(not(loom))]
-const SECOND_LINE_WORD: usize = 8;
+/// Most lines one ring record takes.
+pub const MAX_LINES: usize = 3;
 
-/// The sequence word a ring slot holds once record `n` is complete.
+/// The line word of line `i` of ring record `n`, a record of `lines` lines,
+/// once complete: the record number plus one in bits 5.., the line index in
+/// bits 3..5, `lines - 1` in bits 1..3; always even.
 #[inline]
-pub const fn done_seq(n: u64) -> u64 {
-    n.wrapping_mul(2).wrapping_add(2)
+pub const fn line_word(n: u64, i: usize, lines: usize) -> u64 {
+    (n.wrapping_add(1) << 5) | (i as u64) << 3 | ((lines as u64).wrapping_sub(1) << 1)
 }
 
-/// Writes ring record number `n` into `slot` (`slot[0]` is the sequence word,
-/// `slot[1..]` the payload). Single writer: only one thread of one process
-/// ever calls this for a given ring.
+/// The line word every line of record `n` holds while the writer writes it:
+/// odd, and its record field reads `n`, one less than a complete line of
+/// record `n` says, so that a reader waiting for record `n` keeps waiting.
 #[inline]
-pub fn ring_publish(slot: &[AtomicU64], n: u64, payload: &[u64]) {
-    debug_assert_eq!(slot.len(), payload.len() + 1);
-    // Relaxed: ordered before the payload stores by the Release fence below.
-    slot[0].store(done_seq(n).wrapping_sub(1), Ordering::Relaxed);
-    // Pairs with the reader's second Acquire fence: a reader that sees any
-    // payload word of this write also sees the odd sequence and retries.
-    fence(Ordering::Release);
-    for (w, &v) in slot[1..].iter().zip(payload) {
-        w.store(v, Ordering::Relaxed);
+pub const fn writing_word(n: u64) -> u64 {
+    (n.wrapping_add(1) << 5).wrapping_sub(1)
+}
+
+/// The record number in a line word, minus `n`: negative when the line holds
+/// an older record (or record `n` being written), zero for record `n`
+/// complete, positive for a newer one. Record fields are 59 bits; records
+/// further apart than 2^58 never meet.
+#[inline]
+pub const fn record_delta(w: u64, n: u64) -> i64 {
+    (((w >> 5).wrapping_sub(n.wrapping_add(1))) << 5) as i64 >> 5
+}
+
+/// The line index (0 for a record's first line) in a line word.
+#[inline]
+pub const fn line_index(w: u64) -> u64 {
+    (w >> 3) & 3
+}
+
+/// The number of lines of the record a line word belongs to.
+#[inline]
+pub const fn line_count(w: u64) -> usize {
+    (((w >> 1) & 3) + 1) as usize
+}
+
+/// Whether a line word is that of a complete line (even, not zero).
+#[inline]
+pub const fn is_complete(w: u64) -> bool {
+    w & 1 == 0 && w != 0
+}
+
+/// Where a ring reader or writer stands: a record number and the position of
+/// that record's first line (both count from 0 and never wrap in practice).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    /// Record (sequence) number.
+    pub record: u64,
+    /// Line position: lines written before this record.
+    pub line: u64,
+}
+
+/// How many lines ahead of the one being written the writer prefetches.
+const PREFETCH_AHEAD: u64 = 8;
+
+/// A hint (`prefetchw`) that this word is about to be written; no effect on
+/// what any thread observes.
+#[inline(always)]
+fn prefetch_for_write(w: &AtomicU64) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    // SAFETY: a prefetch never faults and has no architectural effect; the
+    // pointer comes from a live reference anyway.
+    unsafe {
+        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_ET0>(w.as_ptr() as *const i8);
     }
-    // Release: pairs with the reader's first Acquire fence, after it loaded
-    // this even value: every payload word above is visible to it.
-    slot[0].store(done_seq(n), Ordering::Release);
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = w;
 }
 
-/// What a reader found in the slot of the record it wants.
+/// Index of line position `q`'s line word in `lines` (`LW` words a line).
+#[inline(always)]
+fn at<const LW: usize>(mask: u64, q: u64) -> usize {
+    (q & mask) as usize * LW
+}
+
+/// Publishes the record at `pos` (its payload is `payload`, `LW - 1` words a
+/// line, one to [`MAX_LINES`] lines), advances the shared cursors (`cursor`:
+/// lines, `records`: records) and returns the position of the next record.
+/// `lines` is the ring's data area, `mask + 1` lines of `LW` words. Single
+/// writer: only one thread of one process ever calls this for a given ring.
+///
+/// Orderings (Boehm, "Can seqlocks get along with programming language memory
+/// models?", 2012), each line being its own seqlock:
+///
+/// - every line word ← the odd [`writing_word`] (Relaxed); `fence(Release)`;
+///   payload words (Relaxed); lines `L-1 ..= 1` ← complete (Relaxed); line 0
+///   ← complete (Release); `records` (Relaxed); `cursor` (Release).
+#[inline]
+pub fn ring_publish_at<const LW: usize>(
+    lines: &[AtomicU64],
+    cursor: &AtomicU64,
+    records: &AtomicU64,
+    mask: u64,
+    pos: Pos,
+    payload: &[u64],
+) -> Pos {
+    let pw = LW - 1;
+    let l = payload.len() / pw;
+    debug_assert!(payload.len() == l * pw && (1..=MAX_LINES).contains(&l));
+    let Pos { record: n, line: p } = pos;
+    // Ask for the line PREFETCH_AHEAD on in exclusive state: a reader that
+    // read it one lap ago may still hold it shared, and the ownership request
+    // then overlaps this record's stores instead of stalling a later one.
+    for i in 0..l as u64 {
+        if let Some(ahead) = lines.get(at::<LW>(mask, p.wrapping_add(PREFETCH_AHEAD + i))) {
+            prefetch_for_write(ahead);
+        }
+    }
+    let marker = writing_word(n);
+    for i in 0..l as u64 {
+        // Relaxed: ordered before the payload stores by the fence below.
+        lines[at::<LW>(mask, p.wrapping_add(i))].store(marker, Ordering::Relaxed);
+    }
+    // Pairs with the reader's second Acquire fence: a reader that sees any
+    // payload word of this write also sees the odd line word and discards.
+    fence(Ordering::Release);
+    for (i, chunk) in payload.chunks_exact(pw).enumerate() {
+        let b = at::<LW>(mask, p.wrapping_add(i as u64));
+        for (w, &v) in lines[b + 1..b + LW].iter().zip(chunk) {
+            w.store(v, Ordering::Relaxed);
+        }
+    }
+    for i in (1..l).rev() {
+        // Relaxed: published by line 0's Release store below, which a reader
+        // loads (and fences) before it looks at these.
+        lines[at::<LW>(mask, p.wrapping_add(i as u64))]
+            .store(line_word(n, i, l), Ordering::Relaxed);
+    }
+    // Release: pairs with the reader's first Acquire fence after it loaded
+    // this value: every payload word and line word above is visible to it.
+    lines[at::<LW>(mask, p)].store(line_word(n, 0, l), Ordering::Release);
+    let next = Pos {
+        record: n.wrapping_add(1),
+        line: p.wrapping_add(l as u64),
+    };
+    // Relaxed, then Release: a reader that loads `cursor` (and fences) finds
+    // lines `..cursor` complete and `records` at least this new value.
+    records.store(next.record, Ordering::Relaxed);
+    cursor.store(next.line, Ordering::Release);
+    next
+}
+
+/// What a reader found at the line where the record it wants starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SlotRead {
-    /// The record was read whole into the output buffer.
-    Ready,
-    /// Not published yet (the slot holds an older record, or is being written
-    /// with the wanted one).
+pub enum LineRead {
+    /// The record was read whole into the output buffer: this many lines.
+    Ready(usize),
+    /// Not published yet (the line holds an older record, or is being
+    /// written with the wanted one).
     NotYet,
-    /// The slot already holds (or is being written with) a newer record: the
-    /// wanted one was overwritten.
+    /// The line already holds (or is being written with) a newer record:
+    /// the wanted one was overwritten.
     Overwritten,
 }
 
-/// Reads ring record number `n` from `slot` into `out` (`out.len() + 1 ==
-/// slot.len()`). Never waits.
+/// Reads record `n`, whose first line is at position `p`, into `out`
+/// (`(LW - 1) * MAX_LINES` words or more; `(LW - 1) * lines` are written).
+/// Never waits.
 #[inline]
-pub fn ring_read(slot: &[AtomicU64], n: u64, out: &mut [u64]) -> SlotRead {
-    debug_assert_eq!(slot.len(), out.len() + 1);
-    let want = done_seq(n);
+pub fn ring_read<const LW: usize>(
+    lines: &[AtomicU64],
+    mask: u64,
+    n: u64,
+    p: u64,
+    out: &mut [u64],
+) -> LineRead {
+    let pw = LW - 1;
+    let i0 = at::<LW>(mask, p);
     // Relaxed + the fence below = an Acquire load that works on read-only memory.
-    let s1 = slot[0].load(Ordering::Relaxed);
-    if s1 != want {
-        // Sequence values only grow; compare in the wrapping sense so a ring
-        // that has published 2^63 records still orders them.
-        return if (s1.wrapping_sub(want) as i64) < 0 {
-            // Touch the record's second cache line too while waiting, so
-            // that when the writer fills the slot both lines travel to this
-            // core at once instead of one after the other. The value is
-            // discarded; it only warms the line.
-            #[cfg(not(loom))]
-            if let Some(w) = slot.get(SECOND_LINE_WORD) {
-                core::hint::black_box(w.load(Ordering::Relaxed));
-            }
-            SlotRead::NotYet
-        } else {
-            SlotRead::Overwritten
-        };
+    let w0 = lines[i0].load(Ordering::Relaxed);
+    let d = record_delta(w0, n);
+    if d < 0 {
+        return LineRead::NotYet;
     }
-    // Pairs with the writer's final Release store of `want`.
+    if d > 0 || w0 & 1 == 1 || line_index(w0) != 0 {
+        return LineRead::Overwritten;
+    }
+    let l = line_count(w0);
+    if l > MAX_LINES || out.len() < l * pw {
+        // A line word no writer produces; only a corrupt file gets here.
+        return LineRead::Overwritten;
+    }
+    // Pairs with the writer's Release store of `w0`.
     fence(Ordering::Acquire);
-    for (o, w) in out.iter_mut().zip(&slot[1..]) {
-        *o = w.load(Ordering::Relaxed);
+    let mut words = [w0; MAX_LINES];
+    for (i, w) in words.iter_mut().enumerate().take(l).skip(1) {
+        let v = lines[at::<LW>(mask, p.wrapping_add(i as u64))].load(Ordering::Relaxed);
+        if v != line_word(n, i, l) {
+            return LineRead::Overwritten;
+        }
+        *w = v;
+    }
+    for (i, o) in out[..l * pw].chunks_exact_mut(pw).enumerate() {
+        let b = if i == 0 {
+            i0
+        } else {
+            at::<LW>(mask, p.wrapping_add(i as u64))
+        };
+        for (o, w) in o.iter_mut().zip(&lines[b + 1..b + LW]) {
+            *o = w.load(Ordering::Relaxed);
+        }
     }
     // Pairs with the writer's Release fence before its payload stores: if any
-    // load above saw a newer write, `s2` sees its odd sequence (or later).
+    // load above saw a newer write to a line, that line's word (reloaded
+    // below) is that write's odd marker or later.
     fence(Ordering::Acquire);
-    let s2 = slot[0].load(Ordering::Relaxed);
-    if s2 == want {
-        SlotRead::Ready
-    } else {
-        SlotRead::Overwritten
+    for (i, &w) in words.iter().enumerate().take(l) {
+        let b = if i == 0 {
+            i0
+        } else {
+            at::<LW>(mask, p.wrapping_add(i as u64))
+        };
+        if lines[b].load(Ordering::Relaxed) != w {
+            return LineRead::Overwritten;
+        }
     }
+    LineRead::Ready(l)
 }
 
 /// Writes a new version of a snapshot slot (sequence +2 per version, odd while
@@ -159,103 +301,87 @@ pub fn slot_try_load(slot: &[AtomicU64], out: &mut [u64]) -> Option<u64> {
 /// One step of a ring reader (see [`ring_next`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Record `n` was read into the output buffer; the reader moved past it.
-    Record(u64),
+    /// Record `n`, of `lines` lines, was read into the output buffer; the
+    /// reader moved past it.
+    Record {
+        /// Its record (sequence) number.
+        n: u64,
+        /// Its lines.
+        lines: usize,
+    },
     /// The wanted record was overwritten: the reader skipped `lost` records
     /// and now waits at the newest one.
-    Lapped { lost: u64 },
+    Lapped {
+        /// Records skipped.
+        lost: u64,
+    },
     /// Nothing new yet.
     Empty,
 }
 
-/// How many records ahead of the one being written the writer prefetches.
-const PREFETCH_AHEAD: u64 = 8;
+/// Times a lapped reader re-reads the cursor when the writer laps it again
+/// while it resynchronises; then it reports `Empty` and retries next call.
+const RESYNC_TRIES: u32 = 16;
 
-/// A hint (`prefetchw`) that this word is about to be written; no effect on
-/// what any thread observes.
-#[inline(always)]
-fn prefetch_for_write(w: &AtomicU64) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    // SAFETY: a prefetch never faults and has no architectural effect; the
-    // pointer comes from a live reference anyway.
-    unsafe {
-        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_ET0>(w.as_ptr() as *const i8);
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = w;
-}
-
-/// Publishes record `n` of a ring whose slots are `slots` (`RECORD_WORDS`
-/// words each, `mask + 1` slots) and advances the shared cursor to `n + 1`.
+/// The newest complete record: `(its number, its first line, its lines)`,
+/// from the cursor and the line before it, or `None` while nothing is
+/// published or the writer is rewriting that line (it lapped meanwhile).
 #[inline]
-pub fn ring_publish_at(
-    slots: &[AtomicU64],
+pub fn newest<const LW: usize>(
+    lines: &[AtomicU64],
     cursor: &AtomicU64,
     mask: u64,
-    n: u64,
-    payload: &[u64],
-) {
-    let w = payload.len() + 1;
-    let i = (n & mask) as usize * w;
-    debug_assert!(i + w <= slots.len());
-    // Ask for both lines of the slot PREFETCH_AHEAD records on in exclusive
-    // state: a reader that read it one lap ago may still hold them shared,
-    // and the ownership requests then overlap this record's stores instead
-    // of stalling the stores a few records from now (flat out with one
-    // reader: writer 115 -> 147 M records/s; see ring/benches/runs).
-    let a = ((n.wrapping_add(PREFETCH_AHEAD)) & mask) as usize * w;
-    if let Some(ahead) = slots.get(a) {
-        prefetch_for_write(ahead);
+    near: u64,
+) -> Option<(u64, u64, usize)> {
+    // Pairs with the writer's Release store of the cursor; the fence makes
+    // this an Acquire load that works on read-only memory.
+    let c = cursor.load(Ordering::Relaxed);
+    fence(Ordering::Acquire);
+    let last = c.checked_sub(1)?;
+    let w = lines[at::<LW>(mask, last)].load(Ordering::Relaxed);
+    if !is_complete(w) || line_index(w) >= line_count(w) as u64 || line_index(w) > last {
+        return None;
     }
-    if let Some(ahead) = slots.get(a + 64 / 8) {
-        prefetch_for_write(ahead);
-    }
-    ring_publish(&slots[i..i + w], n, payload);
-    // Release: a reader that loads this cursor (and fences) finds records
-    // `..= n` complete. Readers do not poll it on the fast path.
-    cursor.store(n.wrapping_add(1), Ordering::Release);
+    let m = near.wrapping_add(record_delta(w, near) as u64);
+    Some((m, last - line_index(w), line_count(w)))
 }
 
-/// Reads the record `*next` wants, advancing `*next` past it, or past the
+/// Reads the record `pos` wants, advancing `pos` past it, or past the
 /// overwritten ones on a lap (to the newest complete record). Every record
 /// number is either returned once or counted in exactly one `lost`.
 #[inline]
-pub fn ring_next(
-    slots: &[AtomicU64],
+pub fn ring_next<const LW: usize>(
+    lines: &[AtomicU64],
     cursor: &AtomicU64,
     mask: u64,
-    next: &mut u64,
+    pos: &mut Pos,
     out: &mut [u64],
 ) -> Step {
-    let n = *next;
-    let w = out.len() + 1;
-    let i = (n & mask) as usize * w;
-    debug_assert!(i + w <= slots.len());
-    match ring_read(&slots[i..i + w], n, out) {
-        SlotRead::Ready => {
-            *next = n.wrapping_add(1);
-            Step::Record(n)
-        }
-        SlotRead::NotYet => Step::Empty,
-        SlotRead::Overwritten => {
-            // Pairs with the writer's Release store of the cursor; the
-            // fence after the load makes it an Acquire load that works on
-            // read-only memory.
-            let c = cursor.load(Ordering::Relaxed);
-            fence(Ordering::Acquire);
-            // Resume at the newest complete record, `c - 1`; never go back
-            // (a stale cursor only costs one more lap step, not exactness).
-            let resume = c.wrapping_sub(1);
-            let resume = if (resume.wrapping_sub(n) as i64) > 0 {
-                resume
-            } else {
-                n.wrapping_add(1)
+    let n = pos.record;
+    match ring_read::<LW>(lines, mask, n, pos.line, out) {
+        LineRead::Ready(l) => {
+            *pos = Pos {
+                record: n.wrapping_add(1),
+                line: pos.line.wrapping_add(l as u64),
             };
-            *next = resume;
-            Step::Lapped {
-                lost: resume.wrapping_sub(n),
+            Step::Record { n, lines: l }
+        }
+        LineRead::NotYet => Step::Empty,
+        LineRead::Overwritten => {
+            for _ in 0..RESYNC_TRIES {
+                // Resume at the newest complete record; never go back (a
+                // stale cursor only costs another try, not exactness).
+                if let Some((m, line, _)) = newest::<LW>(lines, cursor, mask, n)
+                    && (m.wrapping_sub(n) as i64) > 0
+                {
+                    *pos = Pos { record: m, line };
+                    return Step::Lapped {
+                        lost: m.wrapping_sub(n),
+                    };
+                }
+                core::hint::spin_loop();
             }
+            Step::Empty
         }
     }
 }
@@ -268,35 +394,121 @@ mod tests {
         (0..words).map(|_| AtomicU64::new(0)).collect()
     }
 
-    #[test]
-    fn ring_read_classifies_sequences() {
-        let s = slot(4);
-        let mut out = [0u64; 3];
-        assert_eq!(ring_read(&s, 0, &mut out), SlotRead::NotYet);
-        ring_publish(&s, 0, &[1, 2, 3]);
-        assert_eq!(ring_read(&s, 0, &mut out), SlotRead::Ready);
-        assert_eq!(out, [1, 2, 3]);
-        // the slot of record 4 in a ring of 4
-        assert_eq!(ring_read(&s, 4, &mut out), SlotRead::NotYet);
-        ring_publish(&s, 4, &[4, 5, 6]);
-        assert_eq!(ring_read(&s, 0, &mut out), SlotRead::Overwritten);
-        assert_eq!(ring_read(&s, 4, &mut out), SlotRead::Ready);
-        assert_eq!(out, [4, 5, 6]);
-        // being written: odd sequence of the wanted record
-        s[0].store(done_seq(8).wrapping_sub(1), Ordering::Relaxed);
-        assert_eq!(ring_read(&s, 8, &mut out), SlotRead::NotYet);
-        assert_eq!(ring_read(&s, 4, &mut out), SlotRead::Overwritten);
+    const LW: usize = 3; // two payload words a line
+
+    struct Ring {
+        lines: Vec<AtomicU64>,
+        cursor: AtomicU64,
+        records: AtomicU64,
+        mask: u64,
+    }
+
+    fn ring(cap: u64) -> Ring {
+        Ring {
+            lines: slot(cap as usize * LW),
+            cursor: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            mask: cap - 1,
+        }
+    }
+
+    impl Ring {
+        fn publish(&self, pos: Pos, payload: &[u64]) -> Pos {
+            ring_publish_at::<LW>(
+                &self.lines,
+                &self.cursor,
+                &self.records,
+                self.mask,
+                pos,
+                payload,
+            )
+        }
+        fn read(&self, n: u64, p: u64, out: &mut [u64]) -> LineRead {
+            ring_read::<LW>(&self.lines, self.mask, n, p, out)
+        }
     }
 
     #[test]
-    fn wrapping_sequences_still_order() {
-        let s = slot(2);
-        let mut out = [0u64; 1];
-        let n = (1u64 << 62) - 1; // done_seq(n) = 2^63: the sign bit of the difference flips here
-        ring_publish(&s, n, &[7]);
-        assert_eq!(ring_read(&s, n, &mut out), SlotRead::Ready);
-        assert_eq!(ring_read(&s, n + 1, &mut out), SlotRead::NotYet);
-        assert_eq!(ring_read(&s, n - 1, &mut out), SlotRead::Overwritten);
+    fn line_words_encode_record_index_and_length() {
+        for (n, i, l) in [(0, 0, 1), (5, 1, 2), (u64::MAX >> 6, 2, 3)] {
+            let w = line_word(n, i, l);
+            assert!(is_complete(w));
+            assert_eq!(record_delta(w, n), 0);
+            assert_eq!(line_index(w), i as u64);
+            assert_eq!(line_count(w), l);
+            assert_eq!(record_delta(writing_word(n), n), -1, "writing sorts older");
+            assert_eq!(record_delta(w, n.wrapping_sub(3)), 3);
+        }
+        assert!(!is_complete(0) && !is_complete(writing_word(7)));
+    }
+
+    #[test]
+    fn ring_read_classifies_line_words() {
+        let r = ring(4);
+        let mut out = [0u64; 6];
+        assert_eq!(r.read(0, 0, &mut out), LineRead::NotYet);
+        let p = r.publish(Pos::default(), &[1, 2]);
+        assert_eq!(p, Pos { record: 1, line: 1 });
+        assert_eq!(r.read(0, 0, &mut out), LineRead::Ready(1));
+        assert_eq!(out[..2], [1, 2]);
+        // a two-line record wraps around the end of a ring of 4 lines
+        let p = r.publish(p, &[3, 4, 5, 6]);
+        let p = r.publish(p, &[7, 8, 9, 10]);
+        assert_eq!(p, Pos { record: 3, line: 5 });
+        assert_eq!(
+            (
+                r.cursor.load(Ordering::Relaxed),
+                r.records.load(Ordering::Relaxed)
+            ),
+            (5, 3)
+        );
+        assert_eq!(r.read(2, 3, &mut out), LineRead::Ready(2));
+        assert_eq!(out[..4], [7, 8, 9, 10]);
+        // record 0's line now holds record 2's second line
+        assert_eq!(r.read(0, 0, &mut out), LineRead::Overwritten);
+        assert_eq!(r.read(1, 1, &mut out), LineRead::Ready(2));
+        assert_eq!(r.read(3, 5, &mut out), LineRead::NotYet);
+        // being written: the odd marker of the wanted record
+        r.lines[LW].store(writing_word(3), Ordering::Relaxed);
+        assert_eq!(r.read(3, 5, &mut out), LineRead::NotYet);
+        assert_eq!(r.read(1, 1, &mut out), LineRead::Overwritten);
+        // a second line that changed under the reader fails the record
+        let r = ring(4);
+        r.publish(Pos::default(), &[1, 2, 3, 4]);
+        r.lines[LW].store(writing_word(9), Ordering::Relaxed);
+        assert_eq!(r.read(0, 0, &mut out), LineRead::Overwritten);
+    }
+
+    #[test]
+    fn laps_resume_at_the_newest_record_with_exact_counts() {
+        let r = ring(4);
+        let mut pos = Pos::default();
+        let mut rd = Pos::default();
+        let mut out = [0u64; 6];
+        // 1, 2, 3 lines per record in turn
+        for n in 0..10u64 {
+            let l = (n % 3 + 1) as usize;
+            pos = r.publish(pos, &vec![n; 2 * l]);
+        }
+        let step = ring_next::<LW>(&r.lines, &r.cursor, r.mask, &mut rd, &mut out);
+        assert_eq!(step, Step::Lapped { lost: 9 });
+        let step = ring_next::<LW>(&r.lines, &r.cursor, r.mask, &mut rd, &mut out);
+        assert_eq!(step, Step::Record { n: 9, lines: 1 });
+        assert_eq!(out[..2], [9, 9]);
+        assert_eq!(rd, pos);
+        let step = ring_next::<LW>(&r.lines, &r.cursor, r.mask, &mut rd, &mut out);
+        assert_eq!(step, Step::Empty);
+    }
+
+    #[test]
+    fn wrapping_record_numbers_still_order() {
+        let r = ring(2);
+        let mut out = [0u64; 6];
+        let n = (1u64 << 58) - 1; // the record field's sign bit flips here
+        r.publish(Pos { record: n, line: 0 }, &[7, 7]);
+        assert_eq!(r.read(n, 0, &mut out), LineRead::Ready(1));
+        assert_eq!(r.read(n + 1, 0, &mut out), LineRead::NotYet);
+        assert_eq!(r.read(n - 1, 0, &mut out), LineRead::Overwritten);
     }
 
     #[test]

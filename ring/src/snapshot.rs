@@ -5,11 +5,11 @@ use crate::error::{Error, WriterStatus};
 use crate::header::{self, FileKind, Header};
 use crate::layout::{
     DIR_ENTRY_SIZE, DIR_ENTRY_WORDS, H_DIR_GENERATION, H_TIMEFRAMES, HEADER_SIZE, MAX_NAME_LEN,
-    MAX_TIMEFRAMES, RECORD_SIZE, RECORD_WORDS,
+    MAX_TIMEFRAMES, SLOT_SIZE, SLOT_WORDS,
 };
-use crate::record::{self, BarKind, EncodeError, NO_SYMBOL, Payload};
+use crate::record::{self, BarKind, EncodeError, NO_SYMBOL, SlotPayload};
 use crate::ring::ReaderOptions;
-use crate::seqlock::{RECORD_PAYLOAD_WORDS, slot_store, slot_try_load};
+use crate::seqlock::{SLOT_PAYLOAD_WORDS, slot_store, slot_try_load};
 use crate::shm::{Group, NewFile, Region};
 use crate::sync::{AtomicU64, Ordering, fence};
 use mtf::{Bar, SymbolId, Timeframe};
@@ -71,7 +71,7 @@ pub enum SnapshotError {
 fn snapshot_sizes(max_symbols: u64, n_tf: u64) -> Option<(u64, u64)> {
     let bars = max_symbols
         .checked_mul(n_tf)?
-        .checked_mul(RECORD_SIZE as u64)?;
+        .checked_mul(SLOT_SIZE as u64)?;
     let dir = max_symbols.checked_mul(DIR_ENTRY_SIZE as u64)?;
     Some((bars, dir))
 }
@@ -117,8 +117,8 @@ impl Table {
     fn bar_slot(&self, symbol: SymbolId, tf: Timeframe) -> Result<&[AtomicU64], SnapshotError> {
         let s = self.check_symbol(symbol)?;
         let t = self.tf_index(tf)?;
-        let i = HEADER_SIZE / 8 + (s * self.timeframes_ms.len() + t) * RECORD_WORDS;
-        Ok(&self.region.words()[i..i + RECORD_WORDS])
+        let i = HEADER_SIZE / 8 + (s * self.timeframes_ms.len() + t) * SLOT_WORDS;
+        Ok(&self.region.words()[i..i + SLOT_WORDS])
     }
 
     fn dir_slot(&self, symbol: SymbolId) -> Result<&[AtomicU64], SnapshotError> {
@@ -165,7 +165,7 @@ impl Table {
 /// The writer of a snapshot file (the daemon; one per file).
 pub struct SnapshotWriter {
     table: Table,
-    scratch: Payload,
+    scratch: SlotPayload,
     path: PathBuf,
     shut_down: bool,
 }
@@ -218,7 +218,7 @@ impl SnapshotWriter {
                 timeframes_ms: tfs,
                 dir_offset: h.dir_offset as usize,
             },
-            scratch: [0; RECORD_PAYLOAD_WORDS],
+            scratch: [0; SLOT_PAYLOAD_WORDS],
             path: path.to_path_buf(),
             shut_down: false,
         })
@@ -228,7 +228,7 @@ impl SnapshotWriter {
     #[inline]
     pub fn update(&mut self, kind: BarKind, bar: &Bar) -> Result<(), SnapshotError> {
         let slot = self.table.bar_slot(bar.symbol, bar.timeframe)?;
-        record::encode_bar(kind, bar, &mut self.scratch)?;
+        record::encode_slot_bar(kind, bar, &mut self.scratch)?;
         slot_store(slot, &self.scratch);
         Ok(())
     }
@@ -354,7 +354,7 @@ impl SnapshotReader {
         tf: Timeframe,
     ) -> Result<Option<(BarKind, Bar)>, SnapshotError> {
         let slot = self.table.bar_slot(symbol, tf)?;
-        let mut p: Payload = [0; RECORD_PAYLOAD_WORDS];
+        let mut p: SlotPayload = [0; SLOT_PAYLOAD_WORDS];
         if Table::load(slot, &mut p)? == 0 {
             return Ok(None);
         }

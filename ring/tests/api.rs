@@ -179,6 +179,63 @@ fn start_positions() {
     assert_eq!(pos(StartAt::Seq(8)), 8);
 }
 
+/// Start positions in a ring of one-, two- and three-line records: a record
+/// whose first line is gone is skipped by `Oldest`; `Seq` finds any record
+/// still in the ring, reports an overwritten one as a lap with the exact
+/// count, and refuses one the writer has not published.
+#[test]
+fn start_positions_with_records_of_several_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r");
+    let mut w = RingWriter::create(&path, &cfg(16)).unwrap();
+    let mut lines = Vec::new(); // first line of each record
+    for i in 0..41u64 {
+        lines.push(w.lines_published());
+        match i % 3 {
+            0 => w.publish_tick(&Tick::trade(1, i as i64, 1.0, 1.0, Side::Buy, i)),
+            1 => w.publish_bar(BarKind::Closed, &bar(1, Timeframe::M1, i as i64, 1.0)),
+            _ => {
+                let mut b = bar(2, Timeframe::M1, i as i64, 1.0);
+                b.vwap = 7.0; // not vwap_num / volume: three lines
+                w.publish_bar(BarKind::Update, &b)
+            }
+        }
+        .unwrap();
+    }
+    assert_eq!(w.lines_published(), 14 + 14 * 2 + 13 * 3);
+    let open = |start| {
+        RingReader::open(
+            &path,
+            &ReaderOptions {
+                start,
+                ..ReaderOptions::default()
+            },
+        )
+    };
+    let first_seq = |start| match open(start).unwrap().next() {
+        Some(Received::Record { seq, .. }) => seq,
+        other => panic!("{other:?}"),
+    };
+    // lines 65..81 are in the ring; line 65 is the last line of record 32
+    // (a three-line bar at 63), so the oldest whole record is 33 at 66
+    assert_eq!((lines[32], lines[33]), (63, 66));
+    assert_eq!(open(StartAt::Oldest).unwrap().position(), 33);
+    assert_eq!(first_seq(StartAt::Oldest), 33);
+    assert_eq!(open(StartAt::Newest).unwrap().position(), 41);
+    for n in 33..41 {
+        assert_eq!(first_seq(StartAt::Seq(n)), n, "Seq({n})");
+    }
+    // overwritten: a lap notice with the exact count, then the oldest record
+    let mut r = open(StartAt::Seq(30)).unwrap();
+    assert_eq!(r.next(), Some(Received::Lapped { lost: 3 }));
+    assert!(matches!(r.next(), Some(Received::Record { seq: 33, .. })));
+    assert_eq!((r.stats().laps, r.stats().lost), (1, 3));
+    // the next record is fine, one beyond is refused
+    assert_eq!(open(StartAt::Seq(41)).unwrap().next(), None);
+    let e = open(StartAt::Seq(42)).err().unwrap();
+    assert!(matches!(e, Error::Config(_)), "{e}");
+}
+
 #[test]
 fn open_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,9 +285,9 @@ fn open_errors_are_clear() {
 
     // another layout version; a truncated file
     let _w = RingWriter::create(&path, &cfg(4)).unwrap();
-    let other = dir.path().join("v2");
+    let other = dir.path().join("v1");
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[H_VERSION..H_VERSION + 4].copy_from_slice(&2u32.to_le_bytes());
+    bytes[H_VERSION..H_VERSION + 4].copy_from_slice(&1u32.to_le_bytes());
     std::fs::write(&other, &bytes).unwrap();
     let e = RingReader::open(&other, &ReaderOptions::default())
         .err()
@@ -239,8 +296,8 @@ fn open_errors_are_clear() {
         matches!(
             e,
             Error::Version {
-                found: 2,
-                expected: 1,
+                found: 1,
+                expected: 2,
                 ..
             }
         ),

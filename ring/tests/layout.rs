@@ -180,7 +180,7 @@ fn payload_tables_match_the_bytes_a_writer_produces() {
     })
     .unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    let rec = |n: usize| &bytes[HEADER_SIZE + n * RECORD_SIZE..HEADER_SIZE + (n + 1) * RECORD_SIZE];
+    let rec = |n: usize| &bytes[HEADER_SIZE + n * LINE_SIZE..HEADER_SIZE + (n + 1) * LINE_SIZE];
     for n in 0..3 {
         assert_eq!(
             read(rec(n), 0, "u64"),
@@ -286,7 +286,7 @@ fn snapshot_positions_match_the_doc() {
     w.update(BarKind::Closed, &bar).unwrap();
     let b = std::fs::read(&path).unwrap();
     let (cap, ntf) = (5usize, 3usize);
-    let dir_offset = HEADER_SIZE + cap * ntf * RECORD_SIZE;
+    let dir_offset = HEADER_SIZE + cap * ntf * SLOT_SIZE;
     assert_eq!(
         b.len(),
         dir_offset + cap * DIR_ENTRY_SIZE,
@@ -297,7 +297,7 @@ fn snapshot_positions_match_the_doc() {
         assert_eq!(read(&b, H_TIMEFRAMES + 4 * i, "u32"), t.millis() as u64);
     }
     // bar slot (s = 2, t = 1): two writes, so seq = 4; kind closed; count 9
-    let slot = HEADER_SIZE + (2 * ntf + 1) * RECORD_SIZE;
+    let slot = HEADER_SIZE + (2 * ntf + 1) * SLOT_SIZE;
     assert_eq!(read(&b, slot, "u64"), 4);
     assert_eq!(read(&b, slot + 8, "u8"), KIND_BAR_CLOSED as u64);
     assert_eq!(read(&b, slot + 104, "u64"), 9);

@@ -10,70 +10,84 @@
 use loom::sync::Arc;
 use loom::sync::atomic::AtomicU64;
 use loom::thread;
-use ring::loom_api::{Step, ring_next, ring_publish_at, slot_store, slot_try_load};
+use ring::loom_api::{Pos, Step, ring_next, ring_publish_at, slot_store, slot_try_load};
 
-/// Payload words in the model: small, so that loom's search stays tractable;
-/// the protocol does not depend on the length.
+/// Payload words a line in the model: small, so that loom's search stays
+/// tractable; the protocol does not depend on the line length.
 const P: usize = 2;
+/// Words a line: its line word and the payload.
 const W: usize = P + 1;
 
-fn payload(n: u64) -> [u64; P] {
-    [n, !n]
+/// Record `n`: one line when `n` is even, two when odd, every word derived
+/// from `n` so that a torn read shows.
+fn payload(n: u64) -> Vec<u64> {
+    let lines = 1 + (n % 2) as usize;
+    (0..lines * P).map(|k| n * 16 + k as u64).collect()
 }
 
 struct Ring {
-    slots: Vec<AtomicU64>,
+    lines: Vec<AtomicU64>,
     cursor: AtomicU64,
+    records: AtomicU64,
     mask: u64,
 }
 
 fn ring(cap: u64) -> Arc<Ring> {
     Arc::new(Ring {
-        slots: (0..cap as usize * W).map(|_| AtomicU64::new(0)).collect(),
+        lines: (0..cap as usize * W).map(|_| AtomicU64::new(0)).collect(),
         cursor: AtomicU64::new(0),
+        records: AtomicU64::new(0),
         mask: cap - 1,
     })
+}
+
+fn publish(r: &Ring, records: u64) {
+    let mut pos = Pos::default();
+    for n in 0..records {
+        pos = ring_publish_at::<W>(&r.lines, &r.cursor, &r.records, r.mask, pos, &payload(n));
+    }
 }
 
 /// Reads `steps` times; checks every record whole and every sequence number
 /// either delivered once or counted lost once.
 fn read_steps(r: &Ring, steps: usize) -> (Vec<u64>, u64, u64) {
-    let mut next = 0u64;
-    let mut out = [0u64; P];
+    let mut pos = Pos::default();
+    let mut out = [0u64; 3 * P];
     let (mut got, mut lost) = (Vec::new(), 0u64);
     for _ in 0..steps {
-        let before = next;
-        match ring_next(&r.slots, &r.cursor, r.mask, &mut next, &mut out) {
-            Step::Record(n) => {
-                assert_eq!(n, before, "records come in order");
-                assert_eq!(out, payload(n), "torn read of record {n}");
-                assert_eq!(next, n + 1);
+        let before = pos;
+        match ring_next::<W>(&r.lines, &r.cursor, r.mask, &mut pos, &mut out) {
+            Step::Record { n, lines } => {
+                assert_eq!(n, before.record, "records come in order");
+                let want = payload(n);
+                assert_eq!(lines * P, want.len(), "line count of record {n}");
+                assert_eq!(out[..want.len()], want[..], "torn read of record {n}");
+                assert_eq!(pos.record, n + 1);
+                assert_eq!(pos.line, before.line + lines as u64);
                 got.push(n);
             }
             Step::Lapped { lost: l } => {
                 assert!(l >= 1);
-                assert_eq!(next, before + l, "lost count matches the skip");
+                assert_eq!(pos.record, before.record + l, "lost count matches the skip");
                 lost += l;
             }
             Step::Empty => {
-                assert_eq!(next, before);
+                assert_eq!(pos, before);
                 thread::yield_now();
             }
         }
     }
-    (got, lost, next)
+    (got, lost, pos.record)
 }
 
 #[test]
 fn no_torn_reads_and_exact_laps() {
     loom::model(|| {
-        let r = ring(2);
+        // records of 1, 2, 1, 2 lines through a ring of 4 lines: the last
+        // one wraps and overwrites the first two
+        let r = ring(4);
         let w = r.clone();
-        let writer = thread::spawn(move || {
-            for n in 0..4 {
-                ring_publish_at(&w.slots, &w.cursor, w.mask, n, &payload(n));
-            }
-        });
+        let writer = thread::spawn(move || publish(&w, 4));
         let (got, lost, next) = read_steps(&r, 3);
         writer.join().unwrap();
         assert_eq!(
@@ -88,15 +102,11 @@ fn no_torn_reads_and_exact_laps() {
 #[test]
 fn a_reader_that_starts_late_is_lapped_then_reads_the_newest() {
     loom::model(|| {
-        let r = ring(2);
+        let r = ring(4);
         let w = r.clone();
-        let writer = thread::spawn(move || {
-            for n in 0..5 {
-                ring_publish_at(&w.slots, &w.cursor, w.mask, n, &payload(n));
-            }
-        });
+        let writer = thread::spawn(move || publish(&w, 5));
         writer.join().unwrap();
-        // all 5 published into 2 slots: record 0 is gone
+        // 1+2+1+2+1 = 7 lines into 4: records 0..=2 are gone, the newest is 4
         let (got, lost, next) = read_steps(&r, 3);
         assert_eq!(lost, 4);
         assert_eq!(got, vec![4]);

@@ -203,7 +203,7 @@ fn build(plan: &Plan, year: &Path, day: &Path) -> anyhow::Result<(Built, Built)>
 fn class_of(path: &str, bin: &Path) -> &'static str {
     let p = path.trim_end_matches(" (deleted)");
     if p.ends_with(".ring") {
-        "ring (ring.capacity × 128 B, /dev/shm)"
+        "ring (ring.capacity × 64 B, /dev/shm)"
     } else if p.ends_with(".snap") {
         "snapshot table (ring.max_symbols, /dev/shm)"
     } else if p.ends_with(".hot") {

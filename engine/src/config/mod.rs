@@ -277,7 +277,7 @@ pub struct RingConfig {
     pub path: PathBuf,
     /// Snapshot file.
     pub snapshot_path: PathBuf,
-    /// Records (power of two).
+    /// 64-byte lines (power of two).
     pub capacity: usize,
     /// Publish ticks too.
     pub publish_ticks: bool,
@@ -607,7 +607,7 @@ impl Config {
             enabled: r.enabled,
             path: non_empty_path("ring.path", &r.path)?,
             snapshot_path: non_empty_path("ring.snapshot_path", &r.snapshot_path)?,
-            capacity: power_of_two("ring.capacity", r.capacity, 1024, 1 << 26)?,
+            capacity: power_of_two("ring.capacity", r.capacity, 1024, 1 << 27)?,
             publish_ticks: r.publish_ticks,
             max_symbols: ranged(
                 "ring.max_symbols",

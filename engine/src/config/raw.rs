@@ -221,7 +221,8 @@ pub struct RawRing {
     pub path: String,
     /// Snapshot table file.
     pub snapshot_path: String,
-    /// Records in the ring (a power of two).
+    /// 64-byte lines in the ring (a power of two): a tick or an event takes
+    /// one, a bar two.
     pub capacity: u32,
     /// Publish every tick too, not only bars.
     pub publish_ticks: bool,
@@ -237,7 +238,7 @@ impl Default for RawRing {
             enabled: true,
             path: "/dev/shm/tickd.ring".into(),
             snapshot_path: "/dev/shm/tickd.snap".into(),
-            capacity: 1 << 20,
+            capacity: 1 << 21,
             publish_ticks: false,
             max_symbols: 16_384,
             group: String::new(),
