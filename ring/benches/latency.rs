@@ -24,9 +24,10 @@
 mod common;
 
 use hdrhistogram::Histogram;
-use mtf::{Side, Tick};
+use mtf::{Bar, Side, Tick, Timeframe};
 use ring::{
-    ReaderOptions, Received, Record, RingConfig, RingReader, RingWriter, StartAt, monotonic_ns,
+    BarKind, ReaderOptions, Received, Record, RingConfig, RingReader, RingWriter, StartAt,
+    monotonic_ns,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -226,6 +227,19 @@ fn child(args: &[String]) {
                                 h.record(monotonic_ns().saturating_sub(t.ts_recv as u64).max(1));
                         }
                     }
+                    Some(Received::Record {
+                        record: Record::Bar { bar, .. },
+                        ..
+                    }) => {
+                        if bar.count == END {
+                            break;
+                        }
+                        got += 1;
+                        if lat {
+                            let _ =
+                                h.record(monotonic_ns().saturating_sub(bar.last_ts as u64).max(1));
+                        }
+                    }
                     Some(Received::Lapped { lost: l }) => lost += l,
                     Some(_) => {}
                     None => guard.idle(),
@@ -395,8 +409,35 @@ fn ring_writer(dir: &Path, name: &str) -> (PathBuf, RingWriter) {
     (path, w)
 }
 
+/// A trade: one line.
 fn tick(n: u64, stamp: u64) -> Tick {
     Tick::trade(1, n as i64, 100.0, 1.0, Side::Buy, n).with_recv(stamp as i64)
+}
+
+/// A closed 1 s bar: two lines; `count` carries `n`, `last_ts` the stamp.
+fn bar(n: u64, stamp: u64) -> Bar {
+    let tf = Timeframe::S1;
+    let start = n as i64 * 1_000_000_000;
+    Bar {
+        symbol: 1,
+        timeframe: tf,
+        start,
+        end: tf.bucket_end(start),
+        open: 100.0,
+        high: 101.0,
+        low: 99.0,
+        close: 100.5,
+        volume: 10.0,
+        vwap: 100.25,
+        vwap_num: 1002.5,
+        buy_volume: 6.0,
+        sell_volume: 4.0,
+        count: n,
+        first_ts: start,
+        last_ts: stamp as i64,
+        revision: 0,
+        flags: 0,
+    }
 }
 
 /// Behaviour before timing: every record a ring reader saw was delivered or
@@ -411,15 +452,26 @@ fn check_ring_counts(results: &[String], records: u64) {
     }
 }
 
-fn ring_latency(dir: &Path, records: u64, rate: u64) -> (u64, u64) {
+/// Publish → read latency of ticks (one line each) or bars (two lines).
+fn ring_latency(dir: &Path, records: u64, rate: u64, bars: bool) -> (u64, u64) {
     let (path, mut w) = ring_writer(dir, "ring-lat");
     let kids = start("ring-lat", &path, dir, 1, &[], || w.touch());
     let t0 = Instant::now();
     for n in 0..records {
         pace(t0, n, rate);
-        w.publish_tick(&tick(n, monotonic_ns())).unwrap();
+        if bars {
+            w.publish_bar(BarKind::Closed, &bar(n, monotonic_ns()))
+                .unwrap();
+        } else {
+            w.publish_tick(&tick(n, monotonic_ns())).unwrap();
+        }
     }
-    w.publish_tick(&tick(END, 0)).unwrap(); // id END: the end marker
+    // the end marker: id / count END
+    if bars {
+        w.publish_bar(BarKind::Closed, &bar(END, 0)).unwrap();
+    } else {
+        w.publish_tick(&tick(END, 0)).unwrap();
+    }
     let res = results(kids);
     check_ring_counts(&res, records);
     (field(&res[0], "p50"), field(&res[0], "p99"))
@@ -563,8 +615,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let (mut fp50, mut fp99, mut gp50, mut gp99, mut rp50, mut rp99) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut fp50, mut fp99, mut gp50, mut gp99, mut rp50, mut rp99, mut bp50, mut bp99) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     // Opt-in: SCHED_FIFO for the latency rounds only (one writer, one reader,
     // each alone on its cpu), so that other load on a shared machine does not
     // preempt them. Never for the multi-reader throughput runs: FIFO readers
@@ -594,11 +654,16 @@ fn main() {
         rest();
         let (c, d) = floor_latency(dir.path(), lat_n, rate, 16);
         rest();
-        let (e, f) = ring_latency(dir.path(), lat_n, rate);
+        let (e, f) = ring_latency(dir.path(), lat_n, rate, false);
+        rest();
+        let (g, h) = ring_latency(dir.path(), lat_n, rate, true);
         rest();
         println!(
-            "latency round {round} (ns): floor-64B p50 {a} p99 {b} | floor-128B p50 {c} p99 {d} | ring p50 {e} p99 {f}"
+            "latency round {round} (ns): floor-64B p50 {a} p99 {b} | floor-128B p50 {c} p99 {d} | \
+             ring ticks p50 {e} p99 {f} | ring bars p50 {g} p99 {h}"
         );
+        bp50.push(g);
+        bp99.push(h);
         fp50.push(a);
         fp99.push(b);
         gp50.push(c);
@@ -609,22 +674,25 @@ fn main() {
     if fifo.is_some() {
         set_fifo(None);
     }
-    let (fp50, fp99, gp50, gp99, rp50, rp99) = (
+    let (fp50, fp99, gp50, gp99, rp50, rp99, bp50, bp99) = (
         median(fp50),
         median(fp99),
         median(gp50),
         median(gp99),
         median(rp50),
         median(rp99),
+        median(bp50),
+        median(bp99),
     );
     println!(
         "latency @{rate} rec/s, median of {rounds} rounds: floor (64 B slots) p50 {fp50} ns p99 {fp99} ns; \
-         floor (128 B slots) p50 {gp50} ns p99 {gp99} ns; ring (128 B records) p50 {rp50} ns ({:.2}x the \
-         64 B floor, {:.2}x the 128 B one) p99 {rp99} ns ({:.2}x, {:.2}x); target <= 1.1x",
+         floor (128 B slots) p50 {gp50} ns p99 {gp99} ns; ring ticks (one line) p50 {rp50} ns ({:.2}x \
+         the 64 B floor) p99 {rp99} ns ({:.2}x); target <= 1.1x; ring bars (two lines) p50 {bp50} ns \
+         ({:.2}x the 128 B floor) p99 {bp99} ns ({:.2}x)",
         rp50 as f64 / fp50 as f64,
-        rp50 as f64 / gp50 as f64,
         rp99 as f64 / fp99 as f64,
-        rp99 as f64 / gp99 as f64,
+        bp50 as f64 / gp50 as f64,
+        bp99 as f64 / gp99 as f64,
     );
 
     let (f0, f1) = (

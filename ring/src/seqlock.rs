@@ -92,7 +92,7 @@ pub struct Pos {
 }
 
 /// How many lines ahead of the one being written the writer prefetches.
-const PREFETCH_AHEAD: u64 = 8;
+const PREFETCH_AHEAD: u64 = 16;
 
 /// A hint (`prefetchw`) that this word is about to be written; no effect on
 /// what any thread observes.
