@@ -142,7 +142,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let mut md = super::block_header(5, "ring fan-out (1, 4, 8 subscribers)", opts, &command);
     let _ = writeln!(
         md,
-        "Writer: one thread publishing 128-byte tick records into a 65,536-record ring on \
+        "Writer: one thread publishing one-line (64-byte) tick records into a 65,536-line ring on \
          `/dev/shm`. *Max* rows: the writer as fast as it can for {:.1} s (subscribers lapped \
          are counted, never waited for). *Paced* rows: {pace} records/s, latency = read time − \
          publish stamp (CLOCK_MONOTONIC), all subscribers merged. Medians of {} runs for the rate; \
