@@ -1,17 +1,32 @@
 #!/usr/bin/env python3
 """A tickd ring subscriber in plain Python: mmap + struct, no compiled extension.
 
-It implements the read protocol of docs/ring.md:
+It implements the read protocol of docs/ring.md (layout version 2). The ring
+is a sequence of 64-bit-word lines of 64 bytes; word 0 of every line is its
+line word, words 1..7 carry payload. A record is 1, 2 or 3 consecutive lines
+(positions p, p+1, p+2, each mod capacity). Line i of record n with L lines
+holds, once complete,
 
-    s1 = seq word of slot (n mod capacity)
-    s1 == 2n+2  -> copy the 120 payload bytes, re-read seq; equal -> record n
-    s1 <  2n+2  -> not published yet
-    s1 >  2n+2  -> overwritten: lapped; resume at cursor-1, lost = resume - n
+    ((n + 1) << 5) | (i << 3) | ((L - 1) << 1)      (even)
+
+and ((n + 1) << 5) - 1 (odd) while the writer writes it. Reading record n
+expected at line p:
+
+    w0 = line word(p)
+    w0 is line 0 of record n, complete -> L from w0; check lines 1..L-1,
+                                          copy the 7L payload words,
+                                          re-read the L line words; all
+                                          unchanged -> record n, next at p+L
+    w0 holds an older record, or n's   -> not published yet
+    writing marker
+    anything else                      -> overwritten: lapped; resume at the
+                                          record that ends at line cursor-1,
+                                          lost = its number - n
 
 CPython has no memory fences; on x86-64 (TSO: loads are not reordered with
-other loads) the order "seq, payload, seq" of the interpreter's loads is
-kept by the hardware, which is all the protocol needs. Other architectures
-would need a fence between the three steps (see docs/ring.md).
+other loads) the order "line words, payload, line words" of the interpreter's
+loads is kept by the hardware, which is all the protocol needs. Other
+architectures would need a fence between the steps (see docs/ring.md).
 
 Usage:
     subscriber.py --ring PATH [--snapshot PATH] [--start newest|oldest|SEQ]
@@ -32,39 +47,77 @@ import time
 
 MAGIC_RING = b"TICKDRNG"
 MAGIC_SNAPSHOT = b"TICKDSNP"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 HEADER_SIZE = 4096
-RECORD_SIZE = 128
+LINE_SIZE = 64  # ring: record_size in the header
+LINE_PAYLOAD_WORDS = 7  # words 1..7 of a line
+MAX_LINES = 3  # lines of the longest record
+SLOT_SIZE = 128  # snapshot: one bar slot (seq word + 15 words)
 DIR_ENTRY_SIZE = 64
+MIN_CAPACITY, MAX_CAPACITY = 2, 1 << 27  # ring capacity in lines
 
 # header offsets (docs/ring.md, "Header")
 H_MAGIC, H_VERSION, H_HEADER_SIZE, H_RECORD_SIZE, H_DIR_ENTRY_SIZE = 0, 8, 12, 16, 20
 H_CAPACITY, H_TIMEFRAME_COUNT, H_WRITER_PID, H_CREATED_NS = 24, 32, 36, 40
 H_DATA_OFFSET, H_DIR_OFFSET = 48, 56
 H_HEARTBEAT, H_STATE, H_DIR_GENERATION = 64, 72, 80
-H_CURSOR = 128
+H_CURSOR, H_RECORDS = 128, 136
 H_TIMEFRAMES = 192
 STATE_LIVE, STATE_SHUT_DOWN = 1, 2
 
 KIND_BAR_CLOSED, KIND_BAR_CORRECTED, KIND_BAR_UPDATE, KIND_TICK = 1, 2, 3, 4
 KIND_FEED_GAP, KIND_HEARTBEAT, KIND_SHUTDOWN, KIND_SYMBOL_ADDED = 16, 17, 18, 19
 BAR_KINDS = {KIND_BAR_CLOSED: "closed", KIND_BAR_CORRECTED: "corrected", KIND_BAR_UPDATE: "update"}
+EVENT_KINDS = (KIND_FEED_GAP, KIND_HEARTBEAT, KIND_SHUTDOWN, KIND_SYMBOL_ADDED)
 NO_SYMBOL = 0xFFFFFFFF
 BAR_FLAG_OPEN = 1 << 2
 
 U64 = struct.Struct("<Q")
-# payload (record bytes 8..128)
-BAR = struct.Struct("<BBHI IIq 9d Qqq")  # kind, pad, flags, symbol, tf_ms, revision, start, 9 f64, count, first, last
-TICK = struct.Struct("<BBBxI H6x qq 4d Q 48x")  # kind, tick_kind, side, symbol, flags, ts_event, ts_recv, price, size, ask, ask_size, id
-EVENT = struct.Struct("<B3xI q QQQ 80x")  # kind, symbol, ts, a, b, c
-assert BAR.size == TICK.size == EVENT.size == RECORD_SIZE - 8
+# Payload words, as one little-endian byte string: word k at bytes 8k..8k+8.
+HEAD = struct.Struct("<BBHI")  # word 0: kind, aux, flags16, symbol
+# bar words 1..13: timeframe_ms, revision | start | open high low close | volume |
+# vwap_num | buy_volume sell_volume | count | first_ts last_ts
+BAR = struct.Struct("<8x IIq 4d d d 2d Q 2q")
+BAR_VWAP = struct.Struct("<112x d")  # word 14 (aux = 1)
+TICK = struct.Struct("<8x qq 2d")  # words 1..4: ts_event, ts_recv, price, size
+TICK_ID = struct.Struct("<40x Q")  # word 5: id (form 0)
+TICK_ASK = struct.Struct("<40x 2d")  # words 5, 6: ask, ask_size (forms 1, 2)
+TICK_ID2 = struct.Struct("<56x Q")  # word 7: id (form 2)
+EVENT = struct.Struct("<8x q QQQ")  # words 1..4: ts, a, b, c
+assert BAR.size == 14 * 8 and BAR_VWAP.size == 15 * 8
 
 
 class RingError(Exception):
     pass
 
 
-def _open_map(path, magic, what):
+# ---- line words ----
+
+REC_BITS = 59  # a line word keeps the record number + 1 in its top 59 bits
+
+
+def line_word(n, i, lines):
+    """The line word of line i of record n (of `lines` lines), once complete."""
+    return ((n + 1) << 5) | (i << 3) | ((lines - 1) << 1)
+
+
+def writing_word(n):
+    """What every line of record n holds while the writer writes it (odd)."""
+    return ((n + 1) << 5) - 1
+
+
+def rec_diff(a, b):
+    """a - b as a wrapping signed 59-bit number (record numbers in line words)."""
+    d = (a - b) & ((1 << REC_BITS) - 1)
+    return d - (1 << REC_BITS) if d >> (REC_BITS - 1) else d
+
+
+def split_word(w):
+    """(record number + 1, line index, lines, being written) of a line word."""
+    return w >> 5, (w >> 3) & 3, ((w >> 1) & 3) + 1, w & 1
+
+
+def _open_map(path, magic, what, record_size):
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -84,7 +137,7 @@ def _open_map(path, magic, what):
     if version != LAYOUT_VERSION:
         raise RingError(f"{path}: layout version {version}, this reader knows {LAYOUT_VERSION}")
     hs, rs = struct.unpack_from("<II", mm, H_HEADER_SIZE)
-    if hs != HEADER_SIZE or rs != RECORD_SIZE:
+    if hs != HEADER_SIZE or rs != record_size:
         raise RingError(f"{path}: corrupt header (sizes {hs}, {rs})")
     return mm, size
 
@@ -106,42 +159,71 @@ def writer_status(mm, dead_after_s):
     return "live"
 
 
-def decode(p):
-    """A record's 120 payload bytes -> dict."""
-    kind = p[0]
+# ---- decoding ----
+
+
+def decode_bar(p, kind, aux, flags, symbol):
+    """Bar words 0..13 (and 14 when aux = 1) of payload bytes p -> dict."""
+    (tf_ms, revision, start, o, h, l, c, vol, vwap_num, buy, sell, count, first_ts,
+     last_ts) = BAR.unpack_from(p)
+    if aux == 1:
+        vwap = BAR_VWAP.unpack_from(p)[0]
+    else:  # derived, exactly as the writer checked it
+        vwap = vwap_num / vol if vol > 0.0 else c
+    return dict(type="bar", kind=BAR_KINDS[kind], symbol=symbol, timeframe_ms=tf_ms,
+                start=start, end=start + tf_ms * 1_000_000, open=o, high=h, low=l,
+                close=c, volume=vol, vwap=vwap, vwap_num=vwap_num, buy_volume=buy,
+                sell_volume=sell, count=count, first_ts=first_ts, last_ts=last_ts,
+                revision=revision, flags=flags)
+
+
+def decode(p, lines):
+    """A record's payload (7 * lines words, as bytes) -> dict. A record whose
+    kind is unknown, or whose line count does not match its head, decodes to
+    type "unknown" (the Rust reader counts it as undecodable and skips it)."""
+    kind, aux, flags, symbol = HEAD.unpack_from(p)
     if kind in BAR_KINDS:
-        (k, _, flags, symbol, tf_ms, revision, start, o, h, l, c, vol, vwap, vwap_num,
-         buy, sell, count, first_ts, last_ts) = BAR.unpack(p)
-        return dict(type="bar", kind=BAR_KINDS[k], symbol=symbol, timeframe_ms=tf_ms,
-                    start=start, end=start + tf_ms * 1_000_000, open=o, high=h, low=l,
-                    close=c, volume=vol, vwap=vwap, vwap_num=vwap_num, buy_volume=buy,
-                    sell_volume=sell, count=count, first_ts=first_ts, last_ts=last_ts,
-                    revision=revision, flags=flags)
-    if kind == KIND_TICK:
-        (_, tk, side, symbol, flags, ts_event, ts_recv, price, size, ask, ask_size,
-         tid) = TICK.unpack(p)
-        return dict(type="tick", tick_kind={1: "trade", 2: "quote"}.get(tk, tk), side=side,
-                    symbol=symbol, flags=flags, ts_event=ts_event, ts_recv=ts_recv,
-                    price=price, size=size, ask=ask, ask_size=ask_size, id=tid)
-    _, symbol, ts, a, b, c = EVENT.unpack(p)
-    sym = None if symbol == NO_SYMBOL else symbol
-    if kind == KIND_FEED_GAP:
-        return dict(type="feed_gap", ts=ts, feed=a & 0xFFFFFFFF, symbol=sym, expected=b, received=c)
-    if kind == KIND_HEARTBEAT:
-        return dict(type="heartbeat", ts=ts)
-    if kind == KIND_SHUTDOWN:
-        return dict(type="shutdown", ts=ts)
-    if kind == KIND_SYMBOL_ADDED:
+        if (aux, lines) in ((0, 2), (1, 3)):
+            return decode_bar(p, kind, aux, flags, symbol)
+    elif kind == KIND_TICK:
+        tick_kind, side, form = aux & 3, (aux >> 2) & 3, (aux >> 4) & 3
+        if (form, lines) in ((0, 1), (1, 1), (2, 2)):
+            ts_event, ts_recv, price, size = TICK.unpack_from(p)
+            if form == 0:
+                ask, ask_size, tid = 0.0, 0.0, TICK_ID.unpack_from(p)[0]
+            else:
+                ask, ask_size = TICK_ASK.unpack_from(p)
+                tid = TICK_ID2.unpack_from(p)[0] if form == 2 else 0
+            return dict(type="tick", tick_kind={1: "trade", 2: "quote"}.get(tick_kind, tick_kind),
+                        side=side, symbol=symbol, flags=flags, ts_event=ts_event,
+                        ts_recv=ts_recv, price=price, size=size, ask=ask, ask_size=ask_size,
+                        id=tid)
+    elif kind in EVENT_KINDS and lines == 1:
+        ts, a, b, c = EVENT.unpack_from(p)
+        sym = None if symbol == NO_SYMBOL else symbol
+        if kind == KIND_FEED_GAP:
+            return dict(type="feed_gap", ts=ts, feed=a & 0xFFFFFFFF, symbol=sym, expected=b,
+                        received=c)
+        if kind == KIND_HEARTBEAT:
+            return dict(type="heartbeat", ts=ts)
+        if kind == KIND_SHUTDOWN:
+            return dict(type="shutdown", ts=ts)
         return dict(type="symbol_added", ts=ts, symbol=sym)
-    return dict(type="unknown", kind=kind)
+    return dict(type="unknown", kind=kind, lines=lines)
+
+
+# ---- the ring ----
 
 
 class Ring:
+    RESYNC_TRIES = 64
+
     def __init__(self, path, start="newest", dead_after_s=3.0, require_live=True):
-        self.mm, size = _open_map(path, MAGIC_RING, "ring")
+        self.mm, size = _open_map(path, MAGIC_RING, "ring", LINE_SIZE)
         self.capacity = U64.unpack_from(self.mm, H_CAPACITY)[0]
         cap = self.capacity
-        if cap < 2 or cap & (cap - 1) or HEADER_SIZE + cap * RECORD_SIZE != size:
+        if (not MIN_CAPACITY <= cap <= MAX_CAPACITY or cap & (cap - 1)
+                or HEADER_SIZE + cap * LINE_SIZE != size):
             raise RingError(f"{path}: corrupt header (capacity {cap}, size {size})")
         self.mask = cap - 1
         self.dead_after_s = dead_after_s
@@ -149,38 +231,121 @@ class Ring:
             st = writer_status(self.mm, dead_after_s)
             if st != "live":
                 raise RingError(f"{path}: writer {st}")
-        cursor = self.cursor()
+        # next: the record number wanted; pos: the line it is expected at
         if start == "newest":
-            self.next = cursor
+            self.next, self.pos = self._newest()
         elif start == "oldest":
-            self.next = max(0, cursor - cap)
+            self.next, self.pos = self._oldest()
         else:
-            self.next = int(start)
+            self.next, self.pos = self._at(int(start), path)
         self.laps = self.lost = 0
 
     def cursor(self):
+        """Lines published so far (the position of the next line)."""
         return U64.unpack_from(self.mm, H_CURSOR)[0]
+
+    def records(self):
+        """Records published so far (the next record's number); informational:
+        the reader positions itself from `cursor` and the line words."""
+        return U64.unpack_from(self.mm, H_RECORDS)[0]
+
+    def word(self, p):
+        """The line word of line position p."""
+        return U64.unpack_from(self.mm, HEADER_SIZE + (p & self.mask) * LINE_SIZE)[0]
+
+    # -- opening --
+
+    def _newest(self):
+        """(records published, cursor): where the next record will start.
+        The number comes from the last published line, which holds the last
+        line of the newest record; the cursor is re-read to be sure the writer
+        did not move meanwhile."""
+        for _ in range(10000):
+            c = self.cursor()
+            if c == 0:
+                return 0, 0
+            w = self.word(c - 1)
+            r, i, lines, writing = split_word(w)
+            if w and not writing and i == lines - 1 and self.cursor() == c:
+                return r, c  # r = (number of that record) + 1
+        raise RingError("the writer kept moving while opening at the newest record")
+
+    def _oldest(self):
+        """The first record that starts inside the last `capacity` lines."""
+        c = self.cursor()
+        for q in range(max(0, c - self.capacity), c):
+            w = self.word(q)
+            r, i, _, writing = split_word(w)
+            if w and not writing and i == 0:
+                # If the writer overwrites it before the first read, that
+                # read reports a lap with the exact count.
+                return r - 1, q
+        return self._newest()
+
+    def _at(self, n, path):
+        """Record n: binary search over the ring's lines by record number."""
+        newest, c = self._newest()
+        if n == newest:
+            return n, c
+        if rec_diff(n, newest) > 0 or n < 0:
+            raise RingError(f"{path}: record {n} is not published yet ({newest} are)")
+        # The first line (of the last `capacity`) holding record n or a newer
+        # one. Lines the writer is overwriting (odd) lie only at the start of
+        # that window: count them as older so that the search stays monotonic.
+        lo, hi = max(0, c - self.capacity), c
+        while lo < hi:
+            mid = (lo + hi) // 2
+            w = self.word(mid)
+            if w and not w & 1 and rec_diff(w >> 5, n + 1) >= 0:
+                hi = mid
+            else:
+                lo = mid + 1
+        # Line 0 of record n, or (n is no longer in the ring) a line of a
+        # newer record or a continuation line: the first read then reports a
+        # lap of exactly the records lost.
+        return n, lo
+
+    # -- reading --
 
     def poll(self):
         """(seq, record dict) | ('lapped', lost) | None. Never blocks."""
-        n = self.next
-        off = HEADER_SIZE + (n & self.mask) * RECORD_SIZE
-        want = 2 * n + 2
-        s1 = U64.unpack_from(self.mm, off)[0]
-        if s1 == want:
-            payload = self.mm[off + 8: off + RECORD_SIZE]
-            s2 = U64.unpack_from(self.mm, off)[0]
-            if s2 == want:
-                self.next = n + 1
-                return n, decode(payload)
-        elif s1 < want:
+        n, p = self.next, self.pos
+        w0 = self.word(p)
+        r, i, lines, writing = split_word(w0)
+        if r == n + 1 and not writing and i == 0 and lines <= MAX_LINES:
+            # (acquire fence here in languages that have one)
+            if all(self.word(p + j) == line_word(n, j, lines) for j in range(1, lines)):
+                offs = [HEADER_SIZE + ((p + j) & self.mask) * LINE_SIZE for j in range(lines)]
+                payload = b"".join(self.mm[o + 8: o + LINE_SIZE] for o in offs)
+                # (acquire fence here) re-check every line word: a change
+                # means the writer overwrote the record while we copied it
+                if all(U64.unpack_from(self.mm, o)[0] == line_word(n, j, lines)
+                       for j, o in enumerate(offs)):
+                    self.next, self.pos = n + 1, p + lines
+                    return n, decode(payload, lines)
+        elif rec_diff(r, n + 1) < 0:
+            # an older record, never written (0), or record n being written
             return None
-        # overwritten: resume at the newest complete record
-        resume = max(self.cursor() - 1, n + 1)
-        self.next = resume
-        self.laps += 1
-        self.lost += resume - n
-        return "lapped", resume - n
+        return self._resync(n)
+
+    def _resync(self, n):
+        """Record n was overwritten: resume at the newest record."""
+        for _ in range(self.RESYNC_TRIES):
+            c = self.cursor()
+            if c == 0:
+                return None
+            w = self.word(c - 1)
+            r, i, _, writing = split_word(w)
+            if w and not writing:
+                m = r - 1
+                if rec_diff(m, n) > 0:
+                    self.next, self.pos = m, c - 1 - i
+                    lost = m - n
+                    self.laps += 1
+                    self.lost += lost
+                    return "lapped", lost
+            # the writer is writing over line c-1 (it lapped us again): retry
+        return None  # report nothing now; the next poll tries again
 
     def wait(self, timeout_s):
         """Spin briefly, then sleep in short naps; None on timeout or writer end."""
@@ -203,19 +368,23 @@ class Ring:
             nap = min(nap * 2, 1e-3)
 
 
+# ---- the snapshot ----
+
+
 class Snapshot:
     def __init__(self, path):
-        self.mm, size = _open_map(path, MAGIC_SNAPSHOT, "snapshot")
+        self.mm, size = _open_map(path, MAGIC_SNAPSHOT, "snapshot", SLOT_SIZE)
         self.max_symbols = U64.unpack_from(self.mm, H_CAPACITY)[0]
         ntf = struct.unpack_from("<I", self.mm, H_TIMEFRAME_COUNT)[0]
         self.timeframes_ms = list(struct.unpack_from(f"<{ntf}I", self.mm, H_TIMEFRAMES))
         self.dir_offset = U64.unpack_from(self.mm, H_DIR_OFFSET)[0]
         expect = self.dir_offset + self.max_symbols * DIR_ENTRY_SIZE
-        if (not 1 <= ntf <= 64 or self.dir_offset != HEADER_SIZE + self.max_symbols * ntf * RECORD_SIZE
+        if (not 1 <= ntf <= 64 or self.dir_offset != HEADER_SIZE + self.max_symbols * ntf * SLOT_SIZE
                 or expect != size):
             raise RingError(f"{path}: corrupt snapshot header")
 
     def _load(self, off, length):
+        """(seq, bytes after the seq word) of a consistent read of a slot."""
         for _ in range(10000):
             s1 = U64.unpack_from(self.mm, off)[0]
             if s1 & 1:
@@ -234,10 +403,17 @@ class Snapshot:
         return out
 
     def get(self, symbol_id, timeframe_ms):
+        """The latest bar of (symbol, timeframe), or None. A bar slot holds the
+        ring's bar words 0..14 with aux = 1 (vwap explicit in word 14)."""
         t = self.timeframes_ms.index(timeframe_ms)
-        off = HEADER_SIZE + (symbol_id * len(self.timeframes_ms) + t) * RECORD_SIZE
-        seq, d = self._load(off, RECORD_SIZE)
-        return decode(d) if seq else None
+        off = HEADER_SIZE + (symbol_id * len(self.timeframes_ms) + t) * SLOT_SIZE
+        seq, d = self._load(off, SLOT_SIZE)
+        if not seq:
+            return None
+        kind, aux, flags, symbol = HEAD.unpack_from(d)
+        if kind not in BAR_KINDS or aux != 1:
+            raise RingError(f"snapshot slot ({symbol_id}, {timeframe_ms}): kind {kind}, aux {aux}")
+        return decode_bar(d, kind, aux, flags, symbol)
 
 
 def expected_known(k):
@@ -303,6 +479,8 @@ def main():
         if rec["type"] == "shutdown":
             shutdown = True
             break
+        if a.check and rec["type"] == "unknown":
+            errors.append(f"record {seq}: undecodable ({rec})")
         if a.check and rec["type"] in ("tick", "bar"):
             k = rec["ts_event"] if rec["type"] == "tick" else rec["count"]
             if rec != expected_known(k):
