@@ -54,7 +54,7 @@ LINE_PAYLOAD_WORDS = 7  # words 1..7 of a line
 MAX_LINES = 3  # lines of the longest record
 SLOT_SIZE = 128  # snapshot: one bar slot (seq word + 15 words)
 DIR_ENTRY_SIZE = 64
-MIN_CAPACITY, MAX_CAPACITY = 2, 1 << 27  # ring capacity in lines
+MIN_CAPACITY, MAX_CAPACITY = 4, 1 << 27  # ring capacity in lines
 
 # header offsets (docs/ring.md, "Header")
 H_MAGIC, H_VERSION, H_HEADER_SIZE, H_RECORD_SIZE, H_DIR_ENTRY_SIZE = 0, 8, 12, 16, 20
@@ -216,7 +216,7 @@ def decode(p, lines):
 
 
 class Ring:
-    RESYNC_TRIES = 64
+    RESYNC_TRIES = 16
 
     def __init__(self, path, start="newest", dead_after_s=3.0, require_live=True):
         self.mm, size = _open_map(path, MAGIC_RING, "ring", LINE_SIZE)
@@ -231,13 +231,16 @@ class Ring:
             st = writer_status(self.mm, dead_after_s)
             if st != "live":
                 raise RingError(f"{path}: writer {st}")
-        # next: the record number wanted; pos: the line it is expected at
+        # next: the record number wanted; pos: the line where it starts;
+        # pending: records lost before the start (a SEQ already overwritten),
+        # reported as a lap by the first poll
+        self.pending = 0
         if start == "newest":
             self.next, self.pos = self._newest()
         elif start == "oldest":
             self.next, self.pos = self._oldest()
         else:
-            self.next, self.pos = self._at(int(start), path)
+            self.next, self.pos, self.pending = self._at(int(start), path)
         self.laps = self.lost = 0
 
     def cursor(self):
@@ -254,13 +257,16 @@ class Ring:
         return U64.unpack_from(self.mm, HEADER_SIZE + (p & self.mask) * LINE_SIZE)[0]
 
     # -- opening --
+    # The writer may overwrite the lines looked at while we look (a lap);
+    # each rule then just tries again, a bounded number of times.
+    SETTLE_TRIES = 10000
 
     def _newest(self):
         """(records published, cursor): where the next record will start.
-        The number comes from the last published line, which holds the last
-        line of the newest record; the cursor is re-read to be sure the writer
-        did not move meanwhile."""
-        for _ in range(10000):
+        The number comes from the last published line, the last line of the
+        newest record; the cursor is re-read to be sure the writer did not
+        move meanwhile."""
+        for _ in range(self.SETTLE_TRIES):
             c = self.cursor()
             if c == 0:
                 return 0, 0
@@ -271,44 +277,61 @@ class Ring:
         raise RingError("the writer kept moving while opening at the newest record")
 
     def _oldest(self):
-        """The first record that starts inside the last `capacity` lines."""
-        c = self.cursor()
-        for q in range(max(0, c - self.capacity), c):
+        """The first record whose first line is among the last `capacity`
+        lines: (its number, its line)."""
+        for _ in range(self.SETTLE_TRIES):
+            c = self.cursor()
+            if c == 0:
+                return 0, 0
+            q = max(0, c - self.capacity)
             w = self.word(q)
-            r, i, _, writing = split_word(w)
-            if w and not writing and i == 0:
-                # If the writer overwrites it before the first read, that
-                # read reports a lap with the exact count.
+            r, i, lines, writing = split_word(w)
+            if not w or writing or i >= lines or i > q:
+                continue  # the writer is overwriting line q: look again
+            if i == 0:
                 return r - 1, q
+            # q is inside a record whose first line is gone: the next one
+            return r, q - i + lines
         return self._newest()
 
     def _at(self, n, path):
-        """Record n: binary search over the ring's lines by record number."""
+        """Record n: (number, line, records lost before it). A binary search
+        of the line words between the oldest and the newest record; n older
+        than the oldest: start at the oldest, n - oldest records lost."""
         newest, c = self._newest()
         if n == newest:
-            return n, c
-        if rec_diff(n, newest) > 0 or n < 0:
+            return n, c, 0
+        if n < 0 or rec_diff(n, newest) > 0:
             raise RingError(f"{path}: record {n} is not published yet ({newest} are)")
-        # The first line (of the last `capacity`) holding record n or a newer
-        # one. Lines the writer is overwriting (odd) lie only at the start of
-        # that window: count them as older so that the search stays monotonic.
-        lo, hi = max(0, c - self.capacity), c
-        while lo < hi:
-            mid = (lo + hi) // 2
-            w = self.word(mid)
-            if w and not w & 1 and rec_diff(w >> 5, n + 1) >= 0:
-                hi = mid
-            else:
-                lo = mid + 1
-        # Line 0 of record n, or (n is no longer in the ring) a line of a
-        # newer record or a continuation line: the first read then reports a
-        # lap of exactly the records lost.
-        return n, lo
+        for _ in range(self.SETTLE_TRIES):
+            first, lo = self._oldest()
+            if rec_diff(n, first) < 0:
+                return first, lo, first - n
+            hi, settled = c, True
+            while lo < hi:  # the first line whose record is n or newer
+                mid = (lo + hi) // 2
+                w = self.word(mid)
+                if not w or w & 1:
+                    settled = False  # being overwritten: look again
+                    break
+                if rec_diff(w >> 5, n + 1) < 0:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            w = self.word(lo)
+            if settled and w == line_word(n, 0, ((w >> 1) & 3) + 1):
+                return n, lo, 0
+        return newest, c, newest - n  # the writer lapped every try
 
     # -- reading --
 
     def poll(self):
         """(seq, record dict) | ('lapped', lost) | None. Never blocks."""
+        if self.pending:
+            lost, self.pending = self.pending, 0
+            self.laps += 1
+            self.lost += lost
+            return "lapped", lost
         n, p = self.next, self.pos
         w0 = self.word(p)
         r, i, lines, writing = split_word(w0)
@@ -335,8 +358,8 @@ class Ring:
             if c == 0:
                 return None
             w = self.word(c - 1)
-            r, i, _, writing = split_word(w)
-            if w and not writing:
+            r, i, lines, writing = split_word(w)
+            if w and not writing and i < lines and i < c:
                 m = r - 1
                 if rec_diff(m, n) > 0:
                     self.next, self.pos = m, c - 1 - i
