@@ -28,7 +28,20 @@ fn cells(l: &str) -> Vec<String> {
 }
 
 fn table(doc: &str, heading: &str) -> Table {
+    table_after(doc, heading, "|")
+}
+
+/// The first table at or after `heading` whose header row starts with `head`.
+fn table_after(doc: &str, heading: &str, head: &str) -> Table {
     let start = doc.find(heading).unwrap_or_else(|| panic!("no {heading}"));
+    // from the line break before the heading's line, so that a heading that
+    // is itself a table's first row finds that table
+    let start = doc[..start].rfind('\n').unwrap_or(0);
+    let start = start
+        + doc[start..]
+            .find(&format!("\n{head}"))
+            .unwrap_or_else(|| panic!("no table {head} after {heading}"))
+        + 1;
     let mut lines = doc[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
@@ -39,6 +52,11 @@ fn table(doc: &str, heading: &str) -> Table {
         assert_eq!(r.len(), cols.len(), "{heading}: {r:?}");
     }
     Table { cols, rows }
+}
+
+/// A payload table (`| word | line | byte | offset | size | type | field | when |`).
+fn payload_table(doc: &str, heading: &str) -> Table {
+    table_after(doc, heading, "| word |")
 }
 
 impl Table {
@@ -140,7 +158,7 @@ fn header_table_matches_the_constants() {
     // (payload word 0, in the record's first line).
     assert_eq!(R_SEQ, 0);
     for heading in ["### Bar payload", "### Tick payload", "### Event payloads"] {
-        let t = table(&d, heading);
+        let t = payload_table(&d, heading);
         for (name, at) in [
             ("kind", R_KIND),
             ("aux", R_AUX),
@@ -455,9 +473,9 @@ fn derived_vwap(b: &Bar) -> f64 {
 #[test]
 fn payload_tables_match_the_bytes_a_writer_produces() {
     let d = doc();
-    let bars = table(&d, "### Bar payload");
-    let ticks = table(&d, "### Tick payload");
-    let events = table(&d, "### Event payloads");
+    let bars = payload_table(&d, "### Bar payload");
+    let ticks = payload_table(&d, "### Tick payload");
+    let events = payload_table(&d, "### Event payloads");
     for t in [&bars, &ticks, &events] {
         check_columns(t);
     }
@@ -619,7 +637,7 @@ fn payload_tables_match_the_bytes_a_writer_produces() {
 #[test]
 fn records_wrap_around_the_end_of_the_data_area() {
     let d = doc();
-    let bars = table(&d, "### Bar payload");
+    let bars = payload_table(&d, "### Bar payload");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r");
     let cap = 4u64;
@@ -663,7 +681,7 @@ fn records_wrap_around_the_end_of_the_data_area() {
 #[test]
 fn snapshot_positions_match_the_doc() {
     let d = doc();
-    let bars = table(&d, "### Bar payload");
+    let bars = payload_table(&d, "### Bar payload");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s");
     let tfs = vec![Timeframe::M1, Timeframe::M5, Timeframe::H1];

@@ -110,16 +110,16 @@ fn python_subscriber_reads_a_live_writer() {
 }
 
 /// A JSON value of the subscriber's flat output lines.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum V {
     I(i128),
-    F(u64), // bits
+    F(f64), // compared by bits
     S(&'static str),
     Null,
 }
 
 fn fv(x: f64) -> V {
-    V::F(x.to_bits())
+    V::F(x)
 }
 
 /// Parses one flat JSON object line of the subscriber's output (no nesting,
@@ -139,7 +139,7 @@ fn parse_flat(line: &str) -> HashMap<String, String> {
 fn matches(raw: &str, v: &V) -> bool {
     match v {
         V::I(i) => raw.parse::<i128>().ok() == Some(*i),
-        V::F(bits) => raw.parse::<f64>().map(f64::to_bits).ok() == Some(*bits),
+        V::F(x) => raw.parse::<f64>().map(f64::to_bits).ok() == Some(x.to_bits()),
         V::S(s) => raw == format!("\"{s}\""),
         V::Null => raw == "null",
     }
@@ -368,4 +368,48 @@ fn python_subscriber_decodes_every_record_form() {
     let summary = lines[lines.len() - 1];
     assert!(summary.contains("\"error_count\": 0"), "{summary}");
     assert!(summary.contains("\"laps\": 0"), "{summary}");
+
+    // Starting at a sequence number: one still in the ring reads from it on;
+    // one already overwritten starts at the oldest after a lap of exactly
+    // the records lost.
+    let from = |start: u64| {
+        let out = Command::new(&python)
+            .arg(SCRIPT)
+            .args(["--ring".as_ref(), rp.as_os_str()])
+            .args(["--start", &start.to_string(), "--allow-stopped"])
+            .args(["--timeout", "2", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let s = String::from_utf8(out.stdout).unwrap();
+        s.lines().last().unwrap().to_string()
+    };
+    let total = records.len() as u64 + 1; // and the shutdown record
+    for (start, laps, lost, delivered) in [
+        (first + 3, 0, 0, total - 3),
+        (first - 7, 1, 7, total),
+        (0, 1, first, total),
+    ] {
+        let s = from(start);
+        assert!(
+            s.contains(&format!("\"laps\": {laps}, \"lost\": {lost},")),
+            "{start}: {s}"
+        );
+        assert!(s.contains("\"shutdown\": true"), "{start}: {s}");
+        let n: u64 = parse_counts(&s).values().sum();
+        assert_eq!(n, delivered, "{start}: {s}");
+    }
+}
+
+/// The `counts` object of a summary line: record type → count.
+fn parse_counts(summary: &str) -> HashMap<String, u64> {
+    let start = summary.find("\"counts\": {").unwrap() + "\"counts\": {".len();
+    let end = start + summary[start..].find('}').unwrap();
+    summary[start..end]
+        .split(", ")
+        .map(|kv| {
+            let (k, v) = kv.split_once(": ").unwrap();
+            (k.trim_matches('"').to_string(), v.parse().unwrap())
+        })
+        .collect()
 }
