@@ -70,6 +70,8 @@ KIND_FEED_GAP, KIND_HEARTBEAT, KIND_SHUTDOWN, KIND_SYMBOL_ADDED = 16, 17, 18, 19
 BAR_KINDS = {KIND_BAR_CLOSED: "closed", KIND_BAR_CORRECTED: "corrected", KIND_BAR_UPDATE: "update"}
 EVENT_KINDS = (KIND_FEED_GAP, KIND_HEARTBEAT, KIND_SHUTDOWN, KIND_SYMBOL_ADDED)
 NO_SYMBOL = 0xFFFFFFFF
+MAX_TIMEFRAME_MS = 86_400_000  # one day
+I64_MAX = (1 << 63) - 1  # a bar's end saturates here
 BAR_FLAG_OPEN = 1 << 2
 
 U64 = struct.Struct("<Q")
@@ -163,15 +165,18 @@ def writer_status(mm, dead_after_s):
 
 
 def decode_bar(p, kind, aux, flags, symbol):
-    """Bar words 0..13 (and 14 when aux = 1) of payload bytes p -> dict."""
+    """Bar words 0..13 (and 14 when aux = 1) of payload bytes p -> dict, or
+    None when its timeframe is out of range."""
     (tf_ms, revision, start, o, h, l, c, vol, vwap_num, buy, sell, count, first_ts,
      last_ts) = BAR.unpack_from(p)
+    if not 1 <= tf_ms <= MAX_TIMEFRAME_MS:
+        return None
     if aux == 1:
         vwap = BAR_VWAP.unpack_from(p)[0]
     else:  # derived, exactly as the writer checked it
         vwap = vwap_num / vol if vol > 0.0 else c
     return dict(type="bar", kind=BAR_KINDS[kind], symbol=symbol, timeframe_ms=tf_ms,
-                start=start, end=start + tf_ms * 1_000_000, open=o, high=h, low=l,
+                start=start, end=min(start + tf_ms * 1_000_000, I64_MAX), open=o, high=h, low=l,
                 close=c, volume=vol, vwap=vwap, vwap_num=vwap_num, buy_volume=buy,
                 sell_volume=sell, count=count, first_ts=first_ts, last_ts=last_ts,
                 revision=revision, flags=flags)
@@ -179,22 +184,26 @@ def decode_bar(p, kind, aux, flags, symbol):
 
 def decode(p, lines):
     """A record's payload (7 * lines words, as bytes) -> dict. A record whose
-    kind is unknown, or whose line count does not match its head, decodes to
-    type "unknown" (the Rust reader counts it as undecodable and skips it)."""
+    kind is unknown, whose line count does not match its head, or with a
+    field out of its domain decodes to type "unknown" (the Rust reader counts
+    it as undecodable and skips it)."""
     kind, aux, flags, symbol = HEAD.unpack_from(p)
     if kind in BAR_KINDS:
         if (aux, lines) in ((0, 2), (1, 3)):
-            return decode_bar(p, kind, aux, flags, symbol)
+            bar = decode_bar(p, kind, aux, flags, symbol)
+            if bar is not None:
+                return bar
     elif kind == KIND_TICK:
-        tick_kind, side, form = aux & 3, (aux >> 2) & 3, (aux >> 4) & 3
-        if (form, lines) in ((0, 1), (1, 1), (2, 2)):
+        tick_kind, side, form = aux & 3, (aux >> 2) & 3, aux >> 4
+        side = side if side in (1, 2) else 0  # 3: unknown, as 0
+        if tick_kind in (1, 2) and (form, lines) in ((0, 1), (1, 1), (2, 2)):
             ts_event, ts_recv, price, size = TICK.unpack_from(p)
             if form == 0:
                 ask, ask_size, tid = 0.0, 0.0, TICK_ID.unpack_from(p)[0]
             else:
                 ask, ask_size = TICK_ASK.unpack_from(p)
                 tid = TICK_ID2.unpack_from(p)[0] if form == 2 else 0
-            return dict(type="tick", tick_kind={1: "trade", 2: "quote"}.get(tick_kind, tick_kind),
+            return dict(type="tick", tick_kind="trade" if tick_kind == 1 else "quote",
                         side=side, symbol=symbol, flags=flags, ts_event=ts_event,
                         ts_recv=ts_recv, price=price, size=size, ask=ask, ask_size=ask_size,
                         id=tid)
@@ -436,7 +445,10 @@ class Snapshot:
         kind, aux, flags, symbol = HEAD.unpack_from(d)
         if kind not in BAR_KINDS or aux != 1:
             raise RingError(f"snapshot slot ({symbol_id}, {timeframe_ms}): kind {kind}, aux {aux}")
-        return decode_bar(d, kind, aux, flags, symbol)
+        bar = decode_bar(d, kind, aux, flags, symbol)
+        if bar is None:
+            raise RingError(f"snapshot slot ({symbol_id}, {timeframe_ms}): bad timeframe")
+        return bar
 
 
 def expected_known(k):

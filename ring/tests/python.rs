@@ -100,6 +100,7 @@ fn python_subscriber_reads_a_live_writer() {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    let published = p.ring().published() + 1; // and the shutdown record
     p.shutdown();
     let status = child.wait().unwrap();
     let summary = reader.join().unwrap();
@@ -107,6 +108,22 @@ fn python_subscriber_reads_a_live_writer() {
     assert!(status.success(), "python subscriber failed: {summary}");
     assert!(summary.contains("\"error_count\": 0"), "{summary}");
     assert!(summary.contains("\"shutdown\": true"), "{summary}");
+    // Exact lap counts: every record delivered or counted lost, once.
+    let delivered: u64 = parse_counts(&summary).values().sum();
+    let lost = summary_number(&summary, "lost");
+    assert_eq!(delivered + lost, published, "{summary}");
+}
+
+/// A top-level number of a summary line.
+fn summary_number(summary: &str, key: &str) -> u64 {
+    let k = format!("\"{key}\": ");
+    let start = summary.find(&k).unwrap() + k.len();
+    summary[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A JSON value of the subscriber's flat output lines.
