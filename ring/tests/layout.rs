@@ -226,7 +226,7 @@ fn complete_word(d: &str, n: u64, i: u64, l: u64) -> u64 {
     let w = pack_bits(&t, &values);
     // the formula of the prose
     assert_eq!(w, ((n + 1) << 5) | (i << 3) | ((l - 1) << 1));
-    assert!(d.contains("((n + 1) << 5) | (i << 3) | ((L − 1) << 1)"));
+    assert!(d.contains("((n + 1) << 5) | (i << 3) | ((L - 1) << 1)"));
     w
 }
 
