@@ -2,8 +2,8 @@
 """A tickd ring subscriber in plain Python: mmap + struct, no compiled extension.
 
 It implements the read protocol of docs/ring.md (layout version 2). The ring
-is a sequence of 64-bit-word lines of 64 bytes; word 0 of every line is its
-line word, words 1..7 carry payload. A record is 1, 2 or 3 consecutive lines
+is a circle of 64-byte lines of eight 64-bit words; word 0 of every line is
+its line word, words 1..7 carry payload. A record is 1, 2 or 3 consecutive lines
 (positions p, p+1, p+2, each mod capacity). Line i of record n with L lines
 holds, once complete,
 
@@ -22,6 +22,10 @@ expected at line p:
     anything else                      -> overwritten: lapped; resume at the
                                           record that ends at line cursor-1,
                                           lost = its number - n
+
+Starting points: newest (only new records), oldest (what the ring still
+holds), or a sequence number (one already overwritten starts at the oldest,
+after a lap of exactly the records lost).
 
 CPython has no memory fences; on x86-64 (TSO: loads are not reordered with
 other loads) the order "line words, payload, line words" of the interpreter's
