@@ -704,6 +704,12 @@ fn snapshot_positions_match_the_doc() {
     let b = std::fs::read(&path).unwrap();
     let (cap, ntf) = (5usize, 3usize);
     assert_eq!(read(&b, H_RECORD_SIZE, "u32") as usize, SLOT_SIZE);
+    assert_eq!(read(&b, H_CURSOR, "u64"), 0, "no cursor in a snapshot file");
+    assert_eq!(
+        read(&b, H_RECORDS, "u64"),
+        0,
+        "no records in a snapshot file"
+    );
     assert_eq!(read(&b, H_VERSION, "u32"), LAYOUT_VERSION as u64);
     let dir_offset = HEADER_SIZE + cap * ntf * SLOT_SIZE;
     assert_eq!(
