@@ -149,6 +149,42 @@ pub fn ring_publish_at<const LW: usize>(
         }
     }
     let marker = writing_word(n);
+    if l == 1 {
+        // The common case (ticks, events), straight-line: one line, one
+        // bounds check.
+        let line = &lines[at::<LW>(mask, p)..][..LW];
+        line[0].store(marker, Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (w, &v) in line[1..].iter().zip(payload) {
+            w.store(v, Ordering::Relaxed);
+        }
+        line[0].store(line_word(n, 0, 1), Ordering::Release);
+    } else {
+        publish_lines::<LW>(lines, mask, n, p, payload, marker);
+    }
+    let next = Pos {
+        record: n.wrapping_add(1),
+        line: p.wrapping_add(l as u64),
+    };
+    // Relaxed, then Release: a reader that loads `cursor` (and fences) finds
+    // lines `..cursor` complete and `records` at least this new value.
+    records.store(next.record, Ordering::Relaxed);
+    cursor.store(next.line, Ordering::Release);
+    next
+}
+
+/// The stores of a record of two or more lines (see [`ring_publish_at`]).
+#[inline]
+fn publish_lines<const LW: usize>(
+    lines: &[AtomicU64],
+    mask: u64,
+    n: u64,
+    p: u64,
+    payload: &[u64],
+    marker: u64,
+) {
+    let pw = LW - 1;
+    let l = payload.len() / pw;
     for i in 0..l as u64 {
         // Relaxed: ordered before the payload stores by the fence below.
         lines[at::<LW>(mask, p.wrapping_add(i))].store(marker, Ordering::Relaxed);
@@ -171,15 +207,6 @@ pub fn ring_publish_at<const LW: usize>(
     // Release: pairs with the reader's first Acquire fence after it loaded
     // this value: every payload word and line word above is visible to it.
     lines[at::<LW>(mask, p)].store(line_word(n, 0, l), Ordering::Release);
-    let next = Pos {
-        record: n.wrapping_add(1),
-        line: p.wrapping_add(l as u64),
-    };
-    // Relaxed, then Release: a reader that loads `cursor` (and fences) finds
-    // lines `..cursor` complete and `records` at least this new value.
-    records.store(next.record, Ordering::Relaxed);
-    cursor.store(next.line, Ordering::Release);
-    next
 }
 
 /// What a reader found at the line where the record it wants starts.
@@ -224,6 +251,19 @@ pub fn ring_read<const LW: usize>(
     }
     // Pairs with the writer's Release store of `w0`.
     fence(Ordering::Acquire);
+    if l == 1 {
+        // The common case, straight-line (same protocol as below).
+        let line = &lines[i0..][..LW];
+        for (o, w) in out[..pw].iter_mut().zip(&line[1..]) {
+            *o = w.load(Ordering::Relaxed);
+        }
+        fence(Ordering::Acquire);
+        return if line[0].load(Ordering::Relaxed) == w0 {
+            LineRead::Ready(1)
+        } else {
+            LineRead::Overwritten
+        };
+    }
     let mut words = [w0; MAX_LINES];
     for (i, w) in words.iter_mut().enumerate().take(l).skip(1) {
         let v = lines[at::<LW>(mask, p.wrapping_add(i as u64))].load(Ordering::Relaxed);
