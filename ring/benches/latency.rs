@@ -19,7 +19,7 @@
 //! Processes: the bench re-executes itself with `__child ROLE ...`; children
 //! exit when the bench dies. `RING_BENCH_FIFO=10` runs the latency rounds
 //! (only) under SCHED_FIFO, for a shared machine; `RING_BENCH_RATE` changes
-//! the latency rounds' rate.
+//! the latency rounds' rate, `RING_BENCH_ROUNDS` their number (default 3).
 
 mod common;
 
@@ -595,6 +595,10 @@ fn main() {
     } else {
         (1_000_000, 3, 20_000_000)
     };
+    let rounds: usize = std::env::var("RING_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(rounds);
     let shm = Path::new("/dev/shm");
     let dir = tempfile::Builder::new()
         .prefix("ring-bench")
