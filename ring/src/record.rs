@@ -266,9 +266,10 @@ pub(crate) fn encode_slot_bar(
 
 /// Encodes a tick: word 0 kind/aux (tick kind, side, form)/flags/symbol,
 /// 1 ts_event, 2 ts_recv, 3 price, 4 size, then by form: id (no ask); ask and
-/// ask size (id 0); or ask, ask size, id in a second line. Returns its lines.
+/// ask size (id 0); or ask, ask size, id in a second line. Returns the first
+/// line's words and whether the id needs a second line.
 #[inline]
-pub(crate) fn encode_tick(t: &Tick, p: &mut Payload) -> Result<usize, EncodeError> {
+pub(crate) fn tick_words(t: &Tick) -> Result<([u64; LINE_PAYLOAD_WORDS], bool), EncodeError> {
     if t.symbol == NO_SYMBOL {
         return Err(EncodeError::ReservedSymbol(t.symbol));
     }
@@ -281,16 +282,26 @@ pub(crate) fn encode_tick(t: &Tick, p: &mut Payload) -> Result<usize, EncodeErro
         (TICK_FORM_FULL, ask, ask_size)
     };
     let aux = t.kind as u8 | (t.side as u8) << 2 | form << 4;
-    p[..LINE_PAYLOAD_WORDS].copy_from_slice(&[
-        head(KIND_TICK, aux, t.flags, t.symbol),
-        t.ts_event as u64,
-        t.ts_recv as u64,
-        t.price.to_bits(),
-        t.size.to_bits(),
-        w5,
-        w6,
-    ]);
-    if form == TICK_FORM_FULL {
+    Ok((
+        [
+            head(KIND_TICK, aux, t.flags, t.symbol),
+            t.ts_event as u64,
+            t.ts_recv as u64,
+            t.price.to_bits(),
+            t.size.to_bits(),
+            w5,
+            w6,
+        ],
+        form == TICK_FORM_FULL,
+    ))
+}
+
+/// Encodes a tick into `p` (see [`tick_words`]); returns its lines.
+#[inline]
+pub(crate) fn encode_tick(t: &Tick, p: &mut Payload) -> Result<usize, EncodeError> {
+    let (first, full) = tick_words(t)?;
+    p[..LINE_PAYLOAD_WORDS].copy_from_slice(&first);
+    if full {
         p[LINE_PAYLOAD_WORDS..2 * LINE_PAYLOAD_WORDS].copy_from_slice(&[t.id, 0, 0, 0, 0, 0, 0]);
         Ok(2)
     } else {
@@ -377,6 +388,7 @@ pub(crate) fn decode_bar(p: &[u64]) -> Result<(BarKind, Bar), DecodeError> {
 }
 
 /// Decodes a ring payload of `lines` lines (the count its line word gave).
+#[inline]
 pub(crate) fn decode(p: &Payload, lines: usize) -> Result<Record, DecodeError> {
     if lines != lines_of(p) {
         return Err(DecodeError::Field);

@@ -135,8 +135,23 @@ impl RingWriter {
     /// an id, or a trade with an ask); returns its sequence number.
     #[inline]
     pub fn publish_tick(&mut self, t: &Tick) -> Result<u64, EncodeError> {
-        let lines = record::encode_tick(t, &mut self.scratch)?;
-        Ok(self.publish_scratch(lines))
+        let (first, full) = record::tick_words(t)?;
+        if full {
+            let lines = record::encode_tick(t, &mut self.scratch)?;
+            return Ok(self.publish_scratch(lines));
+        }
+        // One line, straight from registers (no scratch round trip).
+        let pos = self.next;
+        let w = self.region.words();
+        self.next = ring_publish_at::<LINE_WORDS>(
+            &w[HEADER_SIZE / 8..],
+            &w[H_CURSOR / 8],
+            &w[H_RECORDS / 8],
+            self.mask,
+            pos,
+            &first,
+        );
+        Ok(pos.record)
     }
 
     /// Announces a new symbol (whose name the snapshot directory holds).

@@ -98,14 +98,20 @@ const PREFETCH_AHEAD: u64 = 16;
 /// what any thread observes.
 #[inline(always)]
 fn prefetch_for_write(w: &AtomicU64) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
     // SAFETY: a prefetch never faults and has no architectural effect; the
     // pointer comes from a live reference anyway.
+    // `_mm_prefetch::<_MM_HINT_ET0>` compiles to a plain `prefetcht0`
+    // unless the build enables `prfchw`; the instruction itself is a no-op
+    // hint on CPUs without it (its opcode space is a NOP there).
     unsafe {
-        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_ET0>(w.as_ptr() as *const i8);
+        core::arch::asm!(
+            "prefetchw [{p}]",
+            p = in(reg) w.as_ptr(),
+            options(nostack, preserves_flags, readonly)
+        );
     }
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
     let _ = w;
 }
 
