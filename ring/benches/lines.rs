@@ -109,9 +109,14 @@ impl Spec {
 fn prefetch_for_write(w: &AtomicU64) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and has no architectural effect.
+    // (`_mm_prefetch::<_MM_HINT_ET0>` would be a plain `prefetcht0` without
+    // the `prfchw` target feature.)
     unsafe {
-        use core::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_ET0>(w.as_ptr() as *const i8);
+        core::arch::asm!(
+            "prefetchw [{p}]",
+            p = in(reg) w.as_ptr(),
+            options(nostack, preserves_flags, readonly)
+        );
     }
 }
 
