@@ -19,7 +19,9 @@
 //! Processes: the bench re-executes itself with `__child ROLE ...`; children
 //! exit when the bench dies. `RING_BENCH_FIFO=10` runs the latency rounds
 //! (only) under SCHED_FIFO, for a shared machine; `RING_BENCH_RATE` changes
-//! the latency rounds' rate, `RING_BENCH_ROUNDS` their number (default 3).
+//! the latency rounds' rate, `RING_BENCH_ROUNDS` their number (default 3),
+//! `RING_BENCH_RECORDS` the records of each (default 1M; at most half a
+//! second's worth under FIFO).
 
 mod common;
 
@@ -649,14 +651,22 @@ fn main() {
     // Under FIFO, each run stays below the kernel's RT budget (950 ms per
     // second by default) and the next starts after a rest, so throttling
     // never shows up as a 50 ms "latency".
+    // RING_BENCH_RECORDS: records per latency run; more, shorter rounds
+    // spread the VM's stalls more evenly over the variants.
+    let lat_records: u64 = std::env::var("RING_BENCH_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(lat_records);
     let lat_n = if fifo.is_some() {
         lat_records.min(rate / 2)
     } else {
         lat_records
     };
+    // a rest 1.2 times as long as a run
+    let rest_for = Duration::from_nanos(lat_n * 1_200_000_000 / rate.max(1));
     let rest = || {
         if fifo.is_some() {
-            std::thread::sleep(Duration::from_millis(600));
+            std::thread::sleep(rest_for);
         }
     };
     for round in 0..rounds {
