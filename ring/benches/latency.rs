@@ -577,6 +577,17 @@ fn set_fifo(prio: Option<i32>) {
     }
 }
 
+/// Median of the per-round ratios `a[i] / b[i]`.
+fn median_ratio(a: &[u64], b: &[u64]) -> f64 {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| x as f64 / y.max(1) as f64)
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r.get(r.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
@@ -694,6 +705,11 @@ fn main() {
     if fifo.is_some() {
         set_fifo(None);
     }
+    // Per round: is the ring's p99 above its floor's? Near half of the
+    // rounds when the difference is the VM's noise (a sign test).
+    let above = |a: &[u64], b: &[u64]| a.iter().zip(b).filter(|(x, y)| x > y).count();
+    let (ticks_above, bars_above) = (above(&rp99, &fp99), above(&bp99, &gp99));
+    let (ratio_t, ratio_b) = (median_ratio(&rp99, &fp99), median_ratio(&bp99, &gp99));
     let (fp50, fp99, gp50, gp99, rp50, rp99, bp50, bp99) = (
         median(fp50),
         median(fp99),
@@ -713,6 +729,11 @@ fn main() {
         rp99 as f64 / fp99 as f64,
         bp50 as f64 / gp50 as f64,
         bp99 as f64 / gp99 as f64,
+    );
+    println!(
+        "p99 round by round: ring ticks above the 64 B floor in {ticks_above} of {rounds} rounds \
+         (median ratio {ratio_t:.2}), ring bars above the 128 B floor in {bars_above} of {rounds} \
+         (median ratio {ratio_b:.2})"
     );
 
     let (f0, f1) = (
