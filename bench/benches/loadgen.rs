@@ -4,6 +4,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ingest::SymbolName;
 use ingest::wire::{FrameEncoder, WireMsg};
 
+use bench::frames::{FrameBuilder, NameCache};
 use bench::load::ilp_line;
 use bench::synth::{Synth, SynthConfig};
 
@@ -27,6 +28,22 @@ fn encode(c: &mut Criterion) {
             acc
         })
     });
+    // What scenarios 1 and 2 and tickload generate: 100 symbols, skewed, 1 µs gaps.
+    g.bench_function("synth_skewed_100", |b| {
+        let mut s = Synth::new(SynthConfig {
+            symbols: 100,
+            mean_gap_ns: 1_000,
+            skew: 1.0,
+            ..SynthConfig::default()
+        });
+        b.iter(|| {
+            let mut acc = 0.0;
+            for _ in 0..N {
+                acc += s.next_tick().price;
+            }
+            acc
+        })
+    });
     g.bench_function("wire_tcp_64k_frames", |b| {
         let mut enc = FrameEncoder::new_tcp(1, 0, 65_536).unwrap();
         b.iter(|| {
@@ -39,6 +56,24 @@ fn encode(c: &mut Criterion) {
                 }
             }
             bytes + enc.finish(0).len()
+        })
+    });
+    // The load generator's encoder (same bytes as FrameEncoder, into the send buffer).
+    g.bench_function("frames_tcp_64k", |b| {
+        let mut fb = FrameBuilder::new(1, 0, 65_536, true).unwrap();
+        let mut names = NameCache::default();
+        let mut out = Vec::with_capacity(N * 64 + 65_536);
+        b.iter(|| {
+            out.clear();
+            for t in &ticks {
+                let n = names.get(t.symbol, |_| name);
+                if !fb.push(&mut out, t, &n) {
+                    fb.finish(&mut out, 0);
+                    fb.push(&mut out, t, &n);
+                }
+            }
+            fb.finish(&mut out, 0);
+            out.len()
         })
     });
     g.bench_function("ilp_lines", |b| {
