@@ -38,6 +38,7 @@
 //! ```
 
 pub mod daemon;
+pub mod frames;
 pub mod hist;
 pub mod load;
 pub mod scenario;

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use ingest::SymbolName;
-use ingest::wire::{FrameEncoder, WireMsg};
 use mtf::{Side, Tick};
 use serde::Serialize;
 
+use crate::frames::{FrameBuilder, NameCache};
 use crate::hist::{self, Summary};
 
 /// The wire a load runs over.
@@ -360,9 +360,12 @@ enum Wire {
 struct Sender {
     protocol: Protocol,
     wire: Wire,
-    enc: FrameEncoder,
-    /// TCP bytes (frames or ILP lines) not written yet.
+    enc: FrameBuilder,
+    names: NameCache,
+    /// TCP bytes (whole frames or ILP lines, then the open frame) not written yet.
     out: Vec<u8>,
+    /// UDP: the frame being built.
+    dgram: Vec<u8>,
     sched: Schedule,
     /// Ticks encoded so far; ticks `[recorded, encoded)` are not on the wire yet.
     encoded: u64,
@@ -376,21 +379,29 @@ struct Sender {
 
 impl Sender {
     #[inline]
-    fn push(&mut self, t: &Tick, name: SymbolName) -> Result<(), LoadError> {
+    fn push(&mut self, t: &Tick, src: &dyn TickSource) -> Result<(), LoadError> {
         if self.protocol == Protocol::IlpTcp {
-            ilp_line(&mut self.out, t, &name);
+            ilp_line(&mut self.out, t, &src.name(t.symbol));
             self.frames += 1;
             self.encoded += 1;
             return Ok(());
         }
-        let m = WireMsg::from_tick(t, name);
+        let name = self.names.get(t.symbol, |id| src.name(id));
+        let buf = match self.wire {
+            Wire::Udp { .. } => &mut self.dgram,
+            Wire::Tcp(_) => &mut self.out,
+        };
         if self.enc.pending() == 0 {
             self.frame_first_due = self.sched.due_ns(self.encoded);
         }
-        if self.enc.push(&m).is_err() {
+        if !self.enc.push(buf, t, &name) {
             self.finish_frame()?;
             self.frame_first_due = self.sched.due_ns(self.encoded);
-            if self.enc.push(&m).is_err() {
+            let buf = match self.wire {
+                Wire::Udp { .. } => &mut self.dgram,
+                Wire::Tcp(_) => &mut self.out,
+            };
+            if !self.enc.push(buf, t, &name) {
                 return Err(LoadError::Config(
                     "a message does not fit in an empty frame".into(),
                 ));
@@ -406,23 +417,28 @@ impl Sender {
             return Ok(());
         }
         let send_time = self.sched.start_unix_ns + self.frame_first_due as i64;
-        let frame = self.enc.finish(send_time);
         self.frames += 1;
-        self.bytes += frame.len() as u64;
         match &mut self.wire {
             Wire::Udp { sock, batch } => {
-                batch.push(frame);
+                let r = self.enc.finish(&mut self.dgram, send_time);
+                self.bytes += r.len() as u64;
+                batch.push(&self.dgram[r]);
+                self.dgram.clear();
                 if batch.is_full() {
                     self.drops += batch.flush(sock).map_err(io_err("send UDP"))?;
                 }
             }
-            Wire::Tcp(_) => self.out.extend_from_slice(frame),
+            Wire::Tcp(_) => {
+                let r = self.enc.finish(&mut self.out, send_time);
+                self.bytes += r.len() as u64;
+            }
         }
         Ok(())
     }
 
+    /// TCP bytes ready to write (whole frames or ILP lines).
     fn buffered(&self) -> usize {
-        self.out.len()
+        self.enc.open_at().unwrap_or(self.out.len())
     }
 
     /// Writes everything finished, then records the lag of the ticks written.
@@ -432,12 +448,16 @@ impl Sender {
                 self.drops += batch.flush(sock).map_err(io_err("send UDP"))?;
             }
             Wire::Tcp(s) => {
-                if !self.out.is_empty() {
+                // Whole frames only: the open frame stays (moved to the front).
+                let ready = self.enc.open_at().unwrap_or(self.out.len());
+                if ready > 0 {
                     if self.protocol == Protocol::IlpTcp {
-                        self.bytes += self.out.len() as u64;
+                        self.bytes += ready as u64;
                     }
-                    s.write_all(&self.out).map_err(io_err("send TCP"))?;
-                    self.out.clear();
+                    s.write_all(&self.out[..ready])
+                        .map_err(io_err("send TCP"))?;
+                    self.out.drain(..ready);
+                    self.enc.consumed(ready);
                 }
             }
         }
@@ -504,10 +524,12 @@ pub fn run_observed(
             Wire::Tcp(s)
         }
     };
-    let enc = match cfg.protocol {
-        Protocol::UdpBinary => FrameEncoder::new(cfg.stream_id, 0, cfg.frame_bytes),
-        _ => FrameEncoder::new_tcp(cfg.stream_id, 0, cfg.frame_bytes),
-    }
+    let enc = FrameBuilder::new(
+        cfg.stream_id,
+        0,
+        cfg.frame_bytes,
+        cfg.protocol != Protocol::UdpBinary,
+    )
     .map_err(|e| LoadError::Config(e.to_string()))?;
     let sched = Schedule::starting_now(rate);
     on_start(sched);
@@ -515,7 +537,9 @@ pub fn run_observed(
         protocol: cfg.protocol,
         wire,
         enc,
-        out: Vec::with_capacity(cfg.tcp_batch_bytes + cfg.frame_bytes + 4),
+        names: NameCache::default(),
+        out: Vec::with_capacity(cfg.tcp_batch_bytes + 2 * (cfg.frame_bytes + 4)),
+        dgram: Vec::with_capacity(cfg.frame_bytes),
         sched,
         encoded: 0,
         recorded: 0,
@@ -545,7 +569,7 @@ pub fn run_observed(
         while sent < due {
             let mut t = src.next_tick();
             t.id = sent;
-            s.push(&t, src.name(t.symbol))?;
+            s.push(&t, src)?;
             sent += 1;
             if rate == 0 && s.buffered() >= cfg.tcp_batch_bytes {
                 s.flush()?;

@@ -34,6 +34,14 @@ pub struct Opts {
     pub part: Option<String>,
 }
 
+/// The load average (1, 5, 15 min) as `/proc/loadavg` shows it, or `unknown`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The repository root (`bench/..`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -105,10 +113,7 @@ pub fn block_header(n: u32, title: &str, opts: &Opts, command: &str) -> String {
     let _ = writeln!(s, "- Rerun: `{command}`");
     // What else ran shows in the load average; a quiet machine reads ~1
     // here (this process).
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into());
+    let load = load_average();
     let _ = writeln!(
         s,
         "- Load average (1, 5, 15 min) at the start: {load}; a 2-core VM, the load \

@@ -29,6 +29,8 @@ struct Outcome {
     drained: bool,
     detail: serde_json::Value,
     cpu: String,
+    /// Load average (1, 5, 15 min) just before the daemon started.
+    load: String,
 }
 
 fn once(
@@ -38,6 +40,7 @@ fn once(
     dur: Duration,
     set: &[String],
 ) -> anyhow::Result<Outcome> {
+    let load = super::load_average();
     let d = Daemon::start(bin, None, set)?;
     let target = match protocol {
         Protocol::UdpBinary => d.udp,
@@ -79,8 +82,10 @@ fn once(
         send_rate: rep.achieved_rate,
         drained,
         cpu: crate::sys::cpu_line(&crate::sys::cpu_use(&cpu0, &cpu1)),
+        load: load.clone(),
         detail: json!({
             "sent": sent, "send_seconds": rep.elapsed_s, "until_stored_seconds": secs,
+            "load_average_at_start": load,
             "frames": rep.frames, "bytes": rep.bytes, "sender_drops": rep.send_drops,
             "stats": st.0,
         }),
@@ -123,14 +128,27 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
     );
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|---|");
     let mut rows = Vec::new();
+    let mut per_run = String::new();
     for protocol in [Protocol::TcpBinary, Protocol::IlpTcp] {
         let mut rates = Vec::new();
+        let mut loads = Vec::new();
         let mut last = None;
         for _ in 0..opts.runs {
             let o = once(&bin, protocol, Rate::Max, dur, set)?;
             rates.push(if o.lost == 0 { o.sustained } else { 0.0 });
+            loads.push(o.load.clone());
             last = Some(o);
         }
+        let _ = writeln!(
+            per_run,
+            "- {protocol:?}, each run (M/s, load average at its start): {}",
+            rates
+                .iter()
+                .zip(&loads)
+                .map(|(r, l)| format!("{:.2} ({l})", r / 1e6))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         if let Some(o) = last {
             let med = super::median(&rates);
             let _ = writeln!(
@@ -145,7 +163,7 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
                 o.drained,
                 o.cpu
             );
-            rows.push(json!({"protocol": protocol, "rate": "max", "median_sustained": med, "runs": rates, "last": o.detail}));
+            rows.push(json!({"protocol": protocol, "rate": "max", "median_sustained": med, "runs": rates, "runs_load_average": loads, "last": o.detail}));
         }
     }
     let ladder: &[u64] = if opts.smoke {
@@ -158,6 +176,12 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
     let mut best = None;
     for &r in ladder {
         let o = once(&bin, Protocol::UdpBinary, Rate::Fixed(r), dur, set)?;
+        let _ = writeln!(
+            per_run,
+            "- UdpBinary at {:.1} M/s: load average at its start {}",
+            r as f64 / 1e6,
+            o.load
+        );
         let _ = writeln!(
             md,
             "| UdpBinary | {:.1} M/s | {} | {} | {} | {:.2} | {:.2} | – | {} | {} |",
@@ -176,6 +200,7 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
             break;
         }
     }
+    let _ = write!(md, "\n{per_run}");
     let _ = writeln!(
         md,
         "\nHighest UDP rate of the ladder with nothing lost: {}.\n",
