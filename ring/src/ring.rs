@@ -103,17 +103,12 @@ impl RingWriter {
     /// Publishes the first `lines` lines of the scratch payload.
     #[inline]
     fn publish_scratch(&mut self, lines: usize) -> u64 {
-        let pos = self.next;
-        let w = self.region.words();
-        self.next = ring_publish_at::<LINE_WORDS>(
-            &w[HEADER_SIZE / 8..],
-            &w[H_CURSOR / 8],
-            &w[H_RECORDS / 8],
+        put(
+            &self.region,
             self.mask,
-            pos,
+            &mut self.next,
             &self.scratch[..lines * LINE_PAYLOAD_WORDS],
-        );
-        pos.record
+        )
     }
 
     /// Publishes any record; returns its sequence number.
@@ -141,17 +136,7 @@ impl RingWriter {
             return Ok(self.publish_scratch(lines));
         }
         // One line, straight from registers (no scratch round trip).
-        let pos = self.next;
-        let w = self.region.words();
-        self.next = ring_publish_at::<LINE_WORDS>(
-            &w[HEADER_SIZE / 8..],
-            &w[H_CURSOR / 8],
-            &w[H_RECORDS / 8],
-            self.mask,
-            pos,
-            &first,
-        );
-        Ok(pos.record)
+        Ok(put(&self.region, self.mask, &mut self.next, &first))
     }
 
     /// Announces a new symbol (whose name the snapshot directory holds).
@@ -214,6 +199,23 @@ impl RingWriter {
     pub fn shutdown(mut self) {
         self.do_shutdown();
     }
+}
+
+/// Publishes `payload` (whole lines) at `*next` in the ring mapped by
+/// `region`, advances `*next` and returns the record's sequence number.
+#[inline]
+fn put(region: &Region, mask: u64, next: &mut Pos, payload: &[u64]) -> u64 {
+    let pos = *next;
+    let w = region.words();
+    *next = ring_publish_at::<LINE_WORDS>(
+        &w[HEADER_SIZE / 8..],
+        &w[H_CURSOR / 8],
+        &w[H_RECORDS / 8],
+        mask,
+        pos,
+        payload,
+    );
+    pos.record
 }
 
 impl Drop for RingWriter {

@@ -4,6 +4,9 @@
 
 #![cfg(not(loom))]
 
+mod common;
+
+use common::test_bar;
 use mtf::{Bar, Side, Tick, Timeframe};
 use ring::layout::*;
 use ring::{BarKind, Record, RingConfig, RingWriter};
@@ -435,30 +438,6 @@ fn event_values(
     ]
     .into_iter()
     .collect()
-}
-
-fn test_bar(vwap: f64) -> Bar {
-    let tf = Timeframe::M5;
-    Bar {
-        symbol: 77,
-        timeframe: tf,
-        start: 1_700_000_100_000_000_000,
-        end: tf.bucket_end(1_700_000_100_000_000_000),
-        open: 1.5,
-        high: 2.5,
-        low: 0.5,
-        close: 2.0,
-        volume: 30.0,
-        vwap,
-        vwap_num: 52.5,
-        buy_volume: 20.0,
-        sell_volume: 10.0,
-        count: 12,
-        first_ts: 1_700_000_100_000_000_001,
-        last_ts: 1_700_000_399_000_000_000,
-        revision: 3,
-        flags: Bar::FLAG_QUOTES,
-    }
 }
 
 /// The doc's rule for a derived vwap (`aux = 0`).

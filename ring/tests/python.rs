@@ -9,6 +9,9 @@
 mod known;
 
 use known::{Known, known};
+mod common;
+
+use common::test_bar;
 use mtf::{Bar, Side, Tick, Timeframe};
 use ring::{BarKind, Publisher, Record, RingConfig, RingWriter, SnapshotConfig};
 use std::collections::HashMap;
@@ -210,31 +213,6 @@ fn tick_fields(seq: u64, t: &Tick) -> Vec<(&'static str, V)> {
         ("ask_size", fv(t.ask_size)),
         ("id", V::I(t.id as i128)),
     ]
-}
-
-fn test_bar(vwap: f64) -> Bar {
-    let tf = Timeframe::M5;
-    let start = 1_700_000_100_000_000_000;
-    Bar {
-        symbol: 77,
-        timeframe: tf,
-        start,
-        end: tf.bucket_end(start),
-        open: 1.5,
-        high: 2.5,
-        low: 0.5,
-        close: 2.0,
-        volume: 30.0,
-        vwap,
-        vwap_num: 52.5,
-        buy_volume: 20.0,
-        sell_volume: 10.0,
-        count: 12,
-        first_ts: start + 1,
-        last_ts: start + 299_000_000_000,
-        revision: 3,
-        flags: Bar::FLAG_QUOTES,
-    }
 }
 
 /// Every record form of layout version 2, in a ring small enough that
