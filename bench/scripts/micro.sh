@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=bench/results/micro
 mkdir -p "$out"
+# The load when the run starts: these machines are shared, the summary says so.
+cut -d" " -f1-3 /proc/loadavg > "$out/loadavg"
 extra=()
 if [[ "${1:-}" == "--quick" ]]; then
   # criterion 0.5: short warm-up and measurement, few samples.
