@@ -40,12 +40,14 @@
 //! [`aggregate_many`] builds several timeframes in about one pass: the finest
 //! from the columns, the coarser ones folded from its bars.
 
+mod fold;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 use crate::accum::{TS_MAX, TS_MIN};
 use crate::{Bar, Side, SymbolId, Timeframe};
+use fold::Cascade;
 
 #[cfg(target_arch = "x86_64")]
 pub use x86::{Avx2, Avx512};
@@ -238,15 +240,31 @@ impl Kernel {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
+        self.run(cols, spec, &mut |b: &Bar| out.push(*b))
+    }
+
+    /// Builds the bars of `cols` for `spec`, handing each to `emit` in time order.
+    #[inline]
+    fn run<E: FnMut(&Bar)>(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        emit: &mut E,
+    ) -> BatchStats {
         match self {
-            Kernel::Scalar => drive(cols, spec, out, scalar::reduce),
+            Kernel::Scalar => drive(cols, spec, scalar::reduce, NO_SHORT, emit),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(k) => k.aggregate(cols, spec, out),
+            Kernel::Avx2(k) => k.run(cols, spec, emit),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512(k) => k.aggregate(cols, spec, out),
+            Kernel::Avx512(k) => k.run(cols, spec, emit),
         }
     }
 }
+
+/// No short-bucket path: every bucket galloped and reduced.
+pub(crate) const NO_SHORT: Option<
+    fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>,
+> = None;
 
 /// Builds the bars of several timeframes with [`Kernel::best`]; see
 /// [`Kernel::aggregate_many`].
@@ -289,34 +307,47 @@ impl Kernel {
         let Some(finest) = timeframes.iter().copied().min_by_key(|tf| tf.nanos()) else {
             return BatchStats::default();
         };
-        let fine_at = timeframes.iter().position(|&tf| tf == finest).unwrap_or(0);
-        let first_new = out[fine_at].len();
+        let before: Vec<usize> = out.iter().map(Vec::len).collect();
+        // The cascade: each distinct multiple of the finest, in width order,
+        // at the output of its first occurrence.
+        let mut casc: Vec<(Timeframe, usize)> = Vec::new();
+        for (i, &tf) in timeframes.iter().enumerate() {
+            if tf.nanos() % finest.nanos() == 0 && casc.iter().all(|&(t, _)| t != tf) {
+                casc.push((tf, i));
+            }
+        }
+        casc.sort_by_key(|&(tf, _)| tf.nanos());
+        let tfs: Vec<Timeframe> = casc.iter().map(|&(tf, _)| tf).collect();
+        let outs: Vec<usize> = casc.iter().map(|&(_, i)| i).collect();
         let fine_spec = BatchSpec {
             timeframe: finest,
             ..*spec
         };
-        let mut st = self.aggregate(cols, &fine_spec, &mut out[fine_at]);
+        let mut fold = Cascade::new(&tfs, &outs, spec.origin_ns, out);
+        let st = self.run(cols, &fine_spec, &mut |b: &Bar| fold.emit(0, b));
+        fold.flush();
         for (i, &tf) in timeframes.iter().enumerate() {
-            if i == fine_at {
-                continue;
-            }
-            if tf == finest {
-                // A repeated timeframe: the same bars again.
-                let (src, dst) = two(out, fine_at, i);
-                dst.extend_from_slice(&src[first_new..]);
-                st.bars += (src.len() - first_new) as u64;
-            } else if tf.nanos() % finest.nanos() == 0 {
-                let (src, dst) = two(out, fine_at, i);
-                st.bars += fold_bars(&src[first_new..], tf, spec, dst);
+            if let Some(&(_, first)) = casc.iter().find(|&&(t, _)| t == tf) {
+                if first != i {
+                    // A repeated timeframe: the same bars again.
+                    let (src, dst) = two(out, first, i);
+                    dst.extend_from_slice(&src[before[first]..]);
+                }
             } else {
+                // Not a multiple of the finest: reduced from the columns on its own.
                 let own = BatchSpec {
                     timeframe: tf,
                     ..*spec
                 };
-                st.bars += self.aggregate(cols, &own, &mut out[i]).bars;
+                self.aggregate(cols, &own, &mut out[i]);
             }
         }
-        st
+        let bars = timeframes
+            .iter()
+            .enumerate()
+            .map(|(i, _)| (out[i].len() - before[i]) as u64)
+            .sum();
+        BatchStats { bars, ..st }
     }
 }
 
@@ -329,37 +360,6 @@ fn two(v: &mut [Vec<Bar>], a: usize, b: usize) -> (&[Bar], &mut Vec<Bar>) {
         let (l, r) = v.split_at_mut(a);
         (&r[0], &mut l[b])
     }
-}
-
-/// Folds time-ordered bars of a finer timeframe, whose width divides `tf`'s
-/// (so each fine bucket lies inside one `tf` bucket), into `tf` bars appended
-/// to `out`. Returns how many.
-fn fold_bars(fine: &[Bar], tf: Timeframe, spec: &BatchSpec, out: &mut Vec<Bar>) -> u64 {
-    let origin = tf.normalize_origin(spec.origin_ns);
-    let mut n = 0;
-    let mut open: Option<Bar> = None;
-    for f in fine {
-        if let Some(b) = open.as_mut() {
-            if f.first_ts < b.end {
-                crate::accum::merge(b, f);
-                continue;
-            }
-            out.push(crate::accum::finish(b));
-            n += 1;
-        }
-        let start = tf.bucket_start(f.first_ts, origin);
-        open = Some(Bar {
-            timeframe: tf,
-            start,
-            end: tf.bucket_end(start),
-            ..*f
-        });
-    }
-    if let Some(b) = open {
-        out.push(crate::accum::finish(&b));
-        n += 1;
-    }
-    n
 }
 
 /// Builds the bars of `cols` for `spec` with [`Kernel::best`], appending to `out`.
@@ -414,20 +414,38 @@ fn gallop_from(ts: &[i64], from: usize, end: i64, guess: usize) -> usize {
     }
 }
 
+/// Rows of the previous bucket at most which the next one is tried with the
+/// kernel's short-bucket path (when it has one): ending the bucket by
+/// comparing each row's time as it is reduced costs a time-column read per
+/// row, which long buckets skip by galloping.
+const SHORT_RUN: usize = 64;
+
 /// The driver shared by every kernel: bucket edges, first/last valid rows,
-/// and the reduction `reduce(cols, a, b)` of rows `a..b`.
+/// and the reduction `reduce(cols, a, b)` of rows `a..b`; each bar goes to
+/// `emit`, in time order.
+///
+/// A bucket after a short one (at most [`SHORT_RUN`] rows) is first offered
+/// to `short(cols, i, hi, end)`, a reduction that also finds the bucket's
+/// end: rows from `i` (the bucket's first) up to the first with time `>=
+/// end`, looked for before row `hi`. It returns `Some((j, sums))` when it
+/// found the end `j` and every row of `i..j` is valid, `None` (nothing
+/// decided) otherwise.
 #[inline(always)]
-pub(crate) fn drive<F>(
+pub(crate) fn drive<F, S, E>(
     cols: &SortedColumns<'_>,
     spec: &BatchSpec,
-    out: &mut Vec<Bar>,
     reduce: F,
+    short: Option<S>,
+    emit: &mut E,
 ) -> BatchStats
 where
     F: Fn(&SortedColumns<'_>, usize, usize) -> RunSums,
+    S: Fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>,
+    E: FnMut(&Bar),
 {
     let ts = cols.ts;
     let tf = spec.timeframe;
+    let width = tf.nanos();
     let origin = tf.normalize_origin(spec.origin_ns);
     let lo = ts.partition_point(|&t| t < TS_MIN);
     let hi = ts.partition_point(|&t| t <= TS_MAX);
@@ -438,9 +456,52 @@ where
     let mut i = lo;
     // Rows of the previous bucket: where the next bucket's end is looked for first.
     let mut last_run = 1;
+    // The bucket after the previous one: `[next_start, next_end)` (none yet).
+    let (mut next_start, mut next_end) = (i64::MAX, i64::MAX);
     while i < hi {
-        let start = tf.bucket_start(ts[i], origin);
+        let t = ts[i];
+        // Dense data: the next bucket is usually the one right after the
+        // previous one, whose start needs no division. Times are within
+        // TS_MIN..=TS_MAX, so neither edge saturated and both are exact.
+        let start = if next_start <= t && t < next_end {
+            next_start
+        } else {
+            tf.bucket_start(t, origin)
+        };
         let end = tf.bucket_end(start);
+        (next_start, next_end) = (end, end.saturating_add(width));
+        if let Some(short) = &short
+            && last_run <= SHORT_RUN
+            && let Some((j, s)) = short(cols, i, hi, end)
+        {
+            // Every row of i..j is valid.
+            let b = j - 1;
+            emit(&Bar {
+                symbol: spec.symbol,
+                timeframe: tf,
+                start,
+                end,
+                open: cols.price[i],
+                high: s.high,
+                low: s.low,
+                close: cols.price[b],
+                volume: s.volume,
+                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+                vwap_num: s.vwap_num,
+                buy_volume: s.buy,
+                sell_volume: s.sell,
+                count: s.count,
+                first_ts: t,
+                last_ts: ts[b],
+                revision: 0,
+                flags: spec.flags,
+            });
+            st.bars += 1;
+            st.rows += s.count;
+            last_run = j - i;
+            i = j;
+            continue;
+        }
         let j = gallop_from(&ts[..hi], i + 1, end, i + last_run);
         let run = j - i;
         last_run = run;
@@ -455,7 +516,7 @@ where
                 b -= 1;
             }
             let s = reduce(cols, a, b + 1);
-            out.push(Bar {
+            emit(&Bar {
                 symbol: spec.symbol,
                 timeframe: tf,
                 start,

@@ -4,7 +4,7 @@
 use std::arch::x86_64::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::{BatchSpec, BatchStats, RunSums, SortedColumns, drive, row_ok};
+use super::{BatchSpec, BatchStats, NO_SHORT, RunSums, SortedColumns, drive, row_ok};
 use crate::{Bar, Side};
 
 /// Rows ahead of the loads that the SIMD loops prefetch into L1 (2 KiB of `f64`).
@@ -76,8 +76,19 @@ impl Avx2 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
+        self.run(cols, spec, &mut |b: &Bar| out.push(*b))
+    }
+
+    /// Bars of `cols` for `spec`, handed to `emit` in time order.
+    #[inline]
+    pub(crate) fn run<E: FnMut(&Bar)>(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        emit: &mut E,
+    ) -> BatchStats {
         // SAFETY: an `Avx2` exists only when `detect` saw AVX2 on this CPU.
-        unsafe { aggregate_avx2(cols, spec, out) }
+        unsafe { aggregate_avx2(cols, spec, emit) }
     }
 }
 
@@ -95,21 +106,126 @@ impl Avx512 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
+        self.run(cols, spec, &mut |b: &Bar| out.push(*b))
+    }
+
+    /// Bars of `cols` for `spec`, handed to `emit` in time order.
+    #[inline]
+    pub(crate) fn run<E: FnMut(&Bar)>(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        emit: &mut E,
+    ) -> BatchStats {
         // SAFETY: an `Avx512` exists only when `detect` saw AVX-512F on this CPU.
-        unsafe { aggregate_avx512(cols, spec, out) }
+        unsafe { aggregate_avx512(cols, spec, emit) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn aggregate_avx2(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
-    // The closure inherits this function's target feature.
-    drive(cols, spec, out, |c, a, b| reduce_avx2(c, a, b))
+fn aggregate_avx2<E: FnMut(&Bar)>(
+    cols: &SortedColumns<'_>,
+    spec: &BatchSpec,
+    emit: &mut E,
+) -> BatchStats {
+    // The closures inherit this function's target feature.
+    drive(
+        cols,
+        spec,
+        |c, a, b| reduce_avx2(c, a, b),
+        Some(|c: &SortedColumns<'_>, i, hi, end| short_avx2(c, i, hi, end)),
+        emit,
+    )
 }
 
 #[target_feature(enable = "avx512f")]
-fn aggregate_avx512(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
+fn aggregate_avx512<E: FnMut(&Bar)>(
+    cols: &SortedColumns<'_>,
+    spec: &BatchSpec,
+    emit: &mut E,
+) -> BatchStats {
     // The closure inherits this function's target feature.
-    drive(cols, spec, out, |c, a, b| reduce_avx512(c, a, b))
+    drive(cols, spec, |c, a, b| reduce_avx512(c, a, b), NO_SHORT, emit)
+}
+
+/// Rows a short bucket is followed for at most, by [`short_avx2`], before
+/// the driver gallops instead.
+const SHORT_MAX: usize = 256;
+
+/// AVX2, a short bucket: rows from `i` (time `< end`), 4 at a time, each
+/// group's times compared with `end` and its rows beyond the bucket masked
+/// off, until a group reaches the end (see [`super::drive`]). No per-row
+/// validity masks, as in [`reduce_avx2_clean`]: any invalid row shows in the
+/// sums, and then this returns `None`, as it does when the end is not found
+/// within [`SHORT_MAX`] rows or before the last whole group before `hi`.
+#[target_feature(enable = "avx2")]
+fn short_avx2(cols: &SortedColumns<'_>, i: usize, hi: usize, end: i64) -> Option<(usize, RunSums)> {
+    let (tp, pp, qp) = (cols.ts.as_ptr(), cols.price.as_ptr(), cols.size.as_ptr());
+    let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
+    // Whole groups only: rows k..k + 4 with k + 4 <= limit.
+    let limit = hi.min(i.saturating_add(SHORT_MAX));
+    let zero = _mm256_setzero_pd();
+    let (one, two) = (_mm256_set1_epi64x(1), _mm256_set1_epi64x(2));
+    let endv = _mm256_set1_epi64x(end);
+    let first = _mm256_set1_pd(cols.price[i]);
+    let (mut hi_v, mut lo_v) = (first, first);
+    let (mut vol, mut num, mut buy, mut sell, mut sign) = (zero, zero, zero, zero, zero);
+    let mut k = i;
+    let j = loop {
+        if k + 4 > limit {
+            return None;
+        }
+        // SAFETY: k + 4 <= limit <= hi <= len of every column (SortedColumns
+        // has equal lengths); unaligned loads.
+        let (tv, pv, qv) = unsafe {
+            (
+                _mm256_loadu_si256(tp.add(k).cast()),
+                _mm256_loadu_pd(pp.add(k)),
+                _mm256_loadu_pd(qp.add(k)),
+            )
+        };
+        // Rows of the bucket: time < end (a prefix of the group: times are sorted).
+        let inb = _mm256_castsi256_pd(_mm256_cmpgt_epi64(endv, tv));
+        let pm = _mm256_blendv_pd(first, pv, inb);
+        hi_v = _mm256_max_pd(hi_v, pm);
+        lo_v = _mm256_min_pd(lo_v, pm);
+        let qm = _mm256_and_pd(qv, inb);
+        vol = _mm256_add_pd(vol, qm);
+        num = _mm256_add_pd(num, _mm256_and_pd(_mm256_mul_pd(pv, qv), inb));
+        sign = _mm256_or_pd(sign, qm);
+        if let Some(sp) = sp {
+            // SAFETY: k + 4 <= len of the side column (equal lengths); the
+            // bytes are `Side` values (repr(u8)); unaligned read.
+            let raw = unsafe { sp.add(k).cast::<i32>().read_unaligned() };
+            let sv = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(raw));
+            let isb = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, one));
+            let iss = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, two));
+            buy = _mm256_add_pd(buy, _mm256_and_pd(qm, isb));
+            sell = _mm256_add_pd(sell, _mm256_and_pd(qm, iss));
+        }
+        let m = _mm256_movemask_pd(inb) as u32;
+        if m != 0b1111 {
+            break k + m.count_ones() as usize;
+        }
+        k += 4;
+    };
+    let volume = hsum256(vol);
+    let vwap_num = hsum256(num);
+    if _mm256_movemask_pd(sign) != 0 || !volume.is_finite() || !vwap_num.is_finite() {
+        return None;
+    }
+    Some((
+        j,
+        RunSums {
+            count: (j - i) as u64,
+            high: hmax256(hi_v),
+            low: hmin256(lo_v),
+            volume,
+            vwap_num,
+            buy: hsum256(buy),
+            sell: hsum256(sell),
+        },
+    ))
 }
 
 /// Adds the scalar rows `from..b` into `s` in row order.
