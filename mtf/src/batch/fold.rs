@@ -4,6 +4,7 @@
 //! that divides it, so a finest bar is merged once (into the next level up)
 //! while it is still in registers, not once per coarser timeframe from memory.
 
+use super::push_bar;
 use crate::accum::{finish, merge};
 use crate::{Bar, Timeframe};
 
@@ -77,7 +78,7 @@ impl<'o> Cascade<'o> {
     /// the levels built from it.
     #[inline]
     pub(crate) fn emit(&mut self, l: usize, bar: &Bar) {
-        self.out[self.levels[l].out].push(*bar);
+        push_bar(&mut self.out[self.levels[l].out], bar);
         let mut c = self.levels[l].first_child;
         while c != NONE {
             self.fold(c, bar);

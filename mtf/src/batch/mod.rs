@@ -240,7 +240,7 @@ impl Kernel {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
-        self.run(cols, spec, &mut |b: &Bar| out.push(*b))
+        self.run(cols, spec, &mut |b: &Bar| push_bar(out, b))
     }
 
     /// Builds the bars of `cols` for `spec`, handing each to `emit` in time order.
@@ -259,6 +259,34 @@ impl Kernel {
             Kernel::Avx512(k) => k.run(cols, spec, emit),
         }
     }
+}
+
+/// Bars ahead of the one appended whose cache lines [`push_bar`] asks for.
+const PREFETCH_BARS: usize = 8;
+
+/// Appends `bar` to `out`, first asking for the cache lines of the bar
+/// [`PREFETCH_BARS`] places further on to be fetched for writing, so that
+/// appending does not wait for each line it writes (a bar is two lines: with
+/// short buckets the stores were a third of the batch time).
+#[inline(always)]
+pub(crate) fn push_bar(out: &mut Vec<Bar>, bar: &Bar) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        // A prefetch is a hint that never faults, so the address may run past
+        // the allocation; `wrapping_add` keeps the arithmetic defined.
+        let ahead = out
+            .as_ptr()
+            .wrapping_add(out.len() + PREFETCH_BARS)
+            .cast::<i8>();
+        // SAFETY: SSE, which `_mm_prefetch` needs, is part of the x86_64
+        // baseline; a prefetch reads and writes no memory.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_ET0>(ahead);
+            _mm_prefetch::<_MM_HINT_ET0>(ahead.wrapping_add(64));
+        }
+    }
+    out.push(*bar);
 }
 
 /// No short-bucket path: every bucket galloped and reduced.

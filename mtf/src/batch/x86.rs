@@ -76,7 +76,7 @@ impl Avx2 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
-        self.run(cols, spec, &mut |b: &Bar| out.push(*b))
+        self.run(cols, spec, &mut |b: &Bar| super::push_bar(out, b))
     }
 
     /// Bars of `cols` for `spec`, handed to `emit` in time order.
@@ -106,7 +106,7 @@ impl Avx512 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
-        self.run(cols, spec, &mut |b: &Bar| out.push(*b))
+        self.run(cols, spec, &mut |b: &Bar| super::push_bar(out, b))
     }
 
     /// Bars of `cols` for `spec`, handed to `emit` in time order.
