@@ -59,6 +59,25 @@ fn columns(ticks: &[Tick]) -> Columns {
     }
 }
 
+/// Sums every column (4 independent sums each, so that the adds keep up).
+fn read_all(c: &Columns) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut t = [0i64; 4];
+    let mut s = [0u8; 4];
+    for (k, (&ts, (&p, (&q, &sd)))) in
+        c.ts.iter()
+            .zip(c.price.iter().zip(c.size.iter().zip(&c.side)))
+            .enumerate()
+    {
+        acc[k & 3] += p + q;
+        t[k & 3] ^= ts;
+        s[k & 3] ^= sd as u8;
+    }
+    acc.iter().sum::<f64>()
+        + t.iter().sum::<i64>() as f64
+        + s.iter().map(|&b| b as f64).sum::<f64>()
+}
+
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
 }
@@ -183,6 +202,22 @@ fn main() -> anyhow::Result<()> {
             ns[0],
             ns[passes - 1]
         );
+        if std::env::var_os("BATCH_SPY_FLOOR").is_some() {
+            // The memory floor: reading the four columns once (summing them).
+            let mut fl = Vec::with_capacity(passes);
+            for _ in 0..passes {
+                let t0 = on_cpu_ns();
+                for _ in 0..reps {
+                    black_box(read_all(&c));
+                }
+                fl.push(on_cpu_ns().saturating_sub(t0) as f64 / (reps * ticks.len()) as f64);
+            }
+            fl.sort_by(f64::total_cmp);
+            println!(
+                "{label}: reading the columns {:.3} ns/tick on-CPU",
+                fl[passes / 2]
+            );
+        }
     }
     Ok(())
 }

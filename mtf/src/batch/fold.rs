@@ -25,7 +25,9 @@ struct Level {
     acc: Option<Bar>,
 }
 
-/// Timeframes whose bars are folded from the finest one's, level by level.
+/// Timeframes whose bars are folded from the finest one's, level by level
+/// (the finest bars are appended by the driver, then passed to
+/// [`Cascade::fold_up`]).
 pub(crate) struct Cascade<'o> {
     /// Sorted by width; `levels[0]` is the finest (fed by the driver).
     levels: Vec<Level>,
@@ -74,11 +76,17 @@ impl<'o> Cascade<'o> {
         Cascade { levels, out }
     }
 
-    /// A finished bar of level `l`: appended to its output and folded into
-    /// the levels built from it.
-    #[inline]
-    pub(crate) fn emit(&mut self, l: usize, bar: &Bar) {
-        push_bar(&mut self.out[self.levels[l].out], bar);
+    /// A finished bar of level `l` (above the finest): appended to its
+    /// output and folded into the levels built from it.
+    #[inline(never)]
+    fn emit(&mut self, l: usize, bar: &Bar) {
+        push_bar(&mut self.out[self.levels[l].out], *bar);
+        self.fold_up(l, bar);
+    }
+
+    /// Folds a finished bar of level `l` into the levels built from it.
+    #[inline(always)]
+    pub(crate) fn fold_up(&mut self, l: usize, bar: &Bar) {
         let mut c = self.levels[l].first_child;
         while c != NONE {
             self.fold(c, bar);
@@ -88,7 +96,7 @@ impl<'o> Cascade<'o> {
 
     /// Folds `f`, a bar of `c`'s parent level (later than every bar folded
     /// into `c` so far), into level `c`.
-    #[inline]
+    #[inline(always)]
     fn fold(&mut self, c: usize, f: &Bar) {
         let lv = &mut self.levels[c];
         if let Some(acc) = lv.acc.as_mut() {
@@ -97,7 +105,7 @@ impl<'o> Cascade<'o> {
                 return;
             }
             let done = finish(acc);
-            self.emit_cold(c, &done);
+            self.emit(c, &done);
         }
         let lv = &mut self.levels[c];
         let start = lv.tf.bucket_start(f.first_ts, lv.origin);
@@ -107,13 +115,6 @@ impl<'o> Cascade<'o> {
             end: lv.tf.bucket_end(start),
             ..*f
         });
-    }
-
-    /// [`Cascade::emit`] for the coarser levels, kept out of the finest
-    /// bar's path.
-    #[inline(never)]
-    fn emit_cold(&mut self, l: usize, bar: &Bar) {
-        self.emit(l, bar);
     }
 
     /// Emits the open bar of every coarser level, finer levels first (each

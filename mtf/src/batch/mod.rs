@@ -240,23 +240,25 @@ impl Kernel {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
-        self.run(cols, spec, &mut |b: &Bar| push_bar(out, b))
+        self.run(cols, spec, out, &mut NoFold)
     }
 
-    /// Builds the bars of `cols` for `spec`, handing each to `emit` in time order.
+    /// Builds the bars of `cols` for `spec`, appending each to `out` and
+    /// then showing it to `after`, in time order.
     #[inline]
-    fn run<E: FnMut(&Bar)>(
+    fn run<E: AfterBar>(
         self,
         cols: &SortedColumns<'_>,
         spec: &BatchSpec,
-        emit: &mut E,
+        out: &mut Vec<Bar>,
+        after: &mut E,
     ) -> BatchStats {
         match self {
-            Kernel::Scalar => drive(cols, spec, scalar::reduce, NO_SHORT, emit),
+            Kernel::Scalar => drive(cols, spec, scalar::reduce, NO_SHORT, out, after),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(k) => k.run(cols, spec, emit),
+            Kernel::Avx2(k) => k.run(cols, spec, out, after),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512(k) => k.run(cols, spec, emit),
+            Kernel::Avx512(k) => k.run(cols, spec, out, after),
         }
     }
 }
@@ -269,7 +271,7 @@ const PREFETCH_BARS: usize = 8;
 /// appending does not wait for each line it writes (a bar is two lines: with
 /// short buckets the stores were a third of the batch time).
 #[inline(always)]
-pub(crate) fn push_bar(out: &mut Vec<Bar>, bar: &Bar) {
+pub(crate) fn push_bar(out: &mut Vec<Bar>, bar: Bar) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
@@ -286,7 +288,30 @@ pub(crate) fn push_bar(out: &mut Vec<Bar>, bar: &Bar) {
             _mm_prefetch::<_MM_HINT_ET0>(ahead.wrapping_add(64));
         }
     }
-    out.push(*bar);
+    out.push(bar);
+}
+
+/// What the driver does with each bar after appending it.
+pub(crate) trait AfterBar {
+    /// `bar` was just appended.
+    fn after(&mut self, bar: &Bar);
+}
+
+/// Nothing: one timeframe.
+pub(crate) struct NoFold;
+
+impl AfterBar for NoFold {
+    #[inline(always)]
+    fn after(&mut self, _: &Bar) {}
+}
+
+impl AfterBar for Cascade<'_> {
+    /// Folds the finest bar up, inlined into the driver so that the bar's
+    /// fields come from registers, not from the 8-byte stores just made.
+    #[inline(always)]
+    fn after(&mut self, bar: &Bar) {
+        self.fold_up(0, bar);
+    }
 }
 
 /// No short-bucket path: every bucket galloped and reduced.
@@ -351,9 +376,13 @@ impl Kernel {
             timeframe: finest,
             ..*spec
         };
+        // The finest bars go straight from the driver into their output, taken
+        // out of `out` meanwhile, and each is folded up from there.
+        let mut fine = std::mem::take(&mut out[outs[0]]);
         let mut fold = Cascade::new(&tfs, &outs, spec.origin_ns, out);
-        let st = self.run(cols, &fine_spec, &mut |b: &Bar| fold.emit(0, b));
+        let st = self.run(cols, &fine_spec, &mut fine, &mut fold);
         fold.flush();
+        out[outs[0]] = fine;
         for (i, &tf) in timeframes.iter().enumerate() {
             if let Some(&(_, first)) = casc.iter().find(|&&(t, _)| t == tf) {
                 if first != i {
@@ -449,8 +478,10 @@ fn gallop_from(ts: &[i64], from: usize, end: i64, guess: usize) -> usize {
 const SHORT_RUN: usize = 64;
 
 /// The driver shared by every kernel: bucket edges, first/last valid rows,
-/// and the reduction `reduce(cols, a, b)` of rows `a..b`; each bar goes to
-/// `emit`, in time order.
+/// and the reduction `reduce(cols, a, b)` of rows `a..b`; each bar is
+/// appended to `out` and then shown to `after`, in time order. (Built in
+/// place, a bar is stored field by field; copied from a temporary, it was
+/// read back in 16-byte halves of 8-byte stores, which cannot be forwarded.)
 ///
 /// A bucket after a short one (at most [`SHORT_RUN`] rows) is first offered
 /// to `short(cols, i, hi, end)`, a reduction that also finds the bucket's
@@ -464,12 +495,13 @@ pub(crate) fn drive<F, S, E>(
     spec: &BatchSpec,
     reduce: F,
     short: Option<S>,
-    emit: &mut E,
+    out: &mut Vec<Bar>,
+    after: &mut E,
 ) -> BatchStats
 where
     F: Fn(&SortedColumns<'_>, usize, usize) -> RunSums,
     S: Fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>,
-    E: FnMut(&Bar),
+    E: AfterBar,
 {
     let ts = cols.ts;
     let tf = spec.timeframe;
@@ -504,26 +536,30 @@ where
         {
             // Every row of i..j is valid.
             let b = j - 1;
-            emit(&Bar {
-                symbol: spec.symbol,
-                timeframe: tf,
-                start,
-                end,
-                open: cols.price[i],
-                high: s.high,
-                low: s.low,
-                close: cols.price[b],
-                volume: s.volume,
-                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
-                vwap_num: s.vwap_num,
-                buy_volume: s.buy,
-                sell_volume: s.sell,
-                count: s.count,
-                first_ts: t,
-                last_ts: ts[b],
-                revision: 0,
-                flags: spec.flags,
-            });
+            push_bar(
+                out,
+                Bar {
+                    symbol: spec.symbol,
+                    timeframe: tf,
+                    start,
+                    end,
+                    open: cols.price[i],
+                    high: s.high,
+                    low: s.low,
+                    close: cols.price[b],
+                    volume: s.volume,
+                    vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+                    vwap_num: s.vwap_num,
+                    buy_volume: s.buy,
+                    sell_volume: s.sell,
+                    count: s.count,
+                    first_ts: t,
+                    last_ts: ts[b],
+                    revision: 0,
+                    flags: spec.flags,
+                },
+            );
+            after.after(&out[out.len() - 1]);
             st.bars += 1;
             st.rows += s.count;
             last_run = j - i;
@@ -544,26 +580,30 @@ where
                 b -= 1;
             }
             let s = reduce(cols, a, b + 1);
-            emit(&Bar {
-                symbol: spec.symbol,
-                timeframe: tf,
-                start,
-                end,
-                open: cols.price[a],
-                high: s.high,
-                low: s.low,
-                close: cols.price[b],
-                volume: s.volume,
-                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
-                vwap_num: s.vwap_num,
-                buy_volume: s.buy,
-                sell_volume: s.sell,
-                count: s.count,
-                first_ts: ts[a],
-                last_ts: ts[b],
-                revision: 0,
-                flags: spec.flags,
-            });
+            push_bar(
+                out,
+                Bar {
+                    symbol: spec.symbol,
+                    timeframe: tf,
+                    start,
+                    end,
+                    open: cols.price[a],
+                    high: s.high,
+                    low: s.low,
+                    close: cols.price[b],
+                    volume: s.volume,
+                    vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+                    vwap_num: s.vwap_num,
+                    buy_volume: s.buy,
+                    sell_volume: s.sell,
+                    count: s.count,
+                    first_ts: ts[a],
+                    last_ts: ts[b],
+                    revision: 0,
+                    flags: spec.flags,
+                },
+            );
+            after.after(&out[out.len() - 1]);
             st.bars += 1;
             st.rows += s.count;
             st.invalid += run as u64 - s.count;

@@ -4,7 +4,9 @@
 use std::arch::x86_64::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::{BatchSpec, BatchStats, NO_SHORT, RunSums, SortedColumns, drive, row_ok};
+use super::{
+    AfterBar, BatchSpec, BatchStats, NO_SHORT, NoFold, RunSums, SortedColumns, drive, row_ok,
+};
 use crate::{Bar, Side};
 
 /// Rows ahead of the loads that the SIMD loops prefetch into L1 (2 KiB of `f64`).
@@ -76,19 +78,21 @@ impl Avx2 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
-        self.run(cols, spec, &mut |b: &Bar| super::push_bar(out, b))
+        self.run(cols, spec, out, &mut NoFold)
     }
 
-    /// Bars of `cols` for `spec`, handed to `emit` in time order.
+    /// Bars of `cols` for `spec`, appended to `out` and then shown to
+    /// `after`, in time order.
     #[inline]
-    pub(crate) fn run<E: FnMut(&Bar)>(
+    pub(crate) fn run<E: AfterBar>(
         self,
         cols: &SortedColumns<'_>,
         spec: &BatchSpec,
-        emit: &mut E,
+        out: &mut Vec<Bar>,
+        after: &mut E,
     ) -> BatchStats {
         // SAFETY: an `Avx2` exists only when `detect` saw AVX2 on this CPU.
-        unsafe { aggregate_avx2(cols, spec, emit) }
+        unsafe { aggregate_avx2(cols, spec, out, after) }
     }
 }
 
@@ -106,27 +110,30 @@ impl Avx512 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
-        self.run(cols, spec, &mut |b: &Bar| super::push_bar(out, b))
+        self.run(cols, spec, out, &mut NoFold)
     }
 
-    /// Bars of `cols` for `spec`, handed to `emit` in time order.
+    /// Bars of `cols` for `spec`, appended to `out` and then shown to
+    /// `after`, in time order.
     #[inline]
-    pub(crate) fn run<E: FnMut(&Bar)>(
+    pub(crate) fn run<E: AfterBar>(
         self,
         cols: &SortedColumns<'_>,
         spec: &BatchSpec,
-        emit: &mut E,
+        out: &mut Vec<Bar>,
+        after: &mut E,
     ) -> BatchStats {
         // SAFETY: an `Avx512` exists only when `detect` saw AVX-512F on this CPU.
-        unsafe { aggregate_avx512(cols, spec, emit) }
+        unsafe { aggregate_avx512(cols, spec, out, after) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn aggregate_avx2<E: FnMut(&Bar)>(
+fn aggregate_avx2<E: AfterBar>(
     cols: &SortedColumns<'_>,
     spec: &BatchSpec,
-    emit: &mut E,
+    out: &mut Vec<Bar>,
+    after: &mut E,
 ) -> BatchStats {
     // The closures inherit this function's target feature.
     drive(
@@ -134,18 +141,27 @@ fn aggregate_avx2<E: FnMut(&Bar)>(
         spec,
         |c, a, b| reduce_avx2(c, a, b),
         Some(|c: &SortedColumns<'_>, i, hi, end| short_avx2(c, i, hi, end)),
-        emit,
+        out,
+        after,
     )
 }
 
 #[target_feature(enable = "avx512f")]
-fn aggregate_avx512<E: FnMut(&Bar)>(
+fn aggregate_avx512<E: AfterBar>(
     cols: &SortedColumns<'_>,
     spec: &BatchSpec,
-    emit: &mut E,
+    out: &mut Vec<Bar>,
+    after: &mut E,
 ) -> BatchStats {
     // The closure inherits this function's target feature.
-    drive(cols, spec, |c, a, b| reduce_avx512(c, a, b), NO_SHORT, emit)
+    drive(
+        cols,
+        spec,
+        |c, a, b| reduce_avx512(c, a, b),
+        NO_SHORT,
+        out,
+        after,
+    )
 }
 
 /// Rows a short bucket is followed for at most, by [`short_avx2`], before
