@@ -536,30 +536,28 @@ where
         {
             // Every row of i..j is valid.
             let b = j - 1;
-            push_bar(
-                out,
-                Bar {
-                    symbol: spec.symbol,
-                    timeframe: tf,
-                    start,
-                    end,
-                    open: cols.price[i],
-                    high: s.high,
-                    low: s.low,
-                    close: cols.price[b],
-                    volume: s.volume,
-                    vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
-                    vwap_num: s.vwap_num,
-                    buy_volume: s.buy,
-                    sell_volume: s.sell,
-                    count: s.count,
-                    first_ts: t,
-                    last_ts: ts[b],
-                    revision: 0,
-                    flags: spec.flags,
-                },
-            );
-            after.after(&out[out.len() - 1]);
+            let bar = Bar {
+                symbol: spec.symbol,
+                timeframe: tf,
+                start,
+                end,
+                open: cols.price[i],
+                high: s.high,
+                low: s.low,
+                close: cols.price[b],
+                volume: s.volume,
+                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+                vwap_num: s.vwap_num,
+                buy_volume: s.buy,
+                sell_volume: s.sell,
+                count: s.count,
+                first_ts: t,
+                last_ts: ts[b],
+                revision: 0,
+                flags: spec.flags,
+            };
+            push_bar(out, bar);
+            after.after(&bar);
             st.bars += 1;
             st.rows += s.count;
             last_run = j - i;
@@ -580,30 +578,28 @@ where
                 b -= 1;
             }
             let s = reduce(cols, a, b + 1);
-            push_bar(
-                out,
-                Bar {
-                    symbol: spec.symbol,
-                    timeframe: tf,
-                    start,
-                    end,
-                    open: cols.price[a],
-                    high: s.high,
-                    low: s.low,
-                    close: cols.price[b],
-                    volume: s.volume,
-                    vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
-                    vwap_num: s.vwap_num,
-                    buy_volume: s.buy,
-                    sell_volume: s.sell,
-                    count: s.count,
-                    first_ts: ts[a],
-                    last_ts: ts[b],
-                    revision: 0,
-                    flags: spec.flags,
-                },
-            );
-            after.after(&out[out.len() - 1]);
+            let bar = Bar {
+                symbol: spec.symbol,
+                timeframe: tf,
+                start,
+                end,
+                open: cols.price[a],
+                high: s.high,
+                low: s.low,
+                close: cols.price[b],
+                volume: s.volume,
+                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+                vwap_num: s.vwap_num,
+                buy_volume: s.buy,
+                sell_volume: s.sell,
+                count: s.count,
+                first_ts: ts[a],
+                last_ts: ts[b],
+                revision: 0,
+                flags: spec.flags,
+            };
+            push_bar(out, bar);
+            after.after(&bar);
             st.bars += 1;
             st.rows += s.count;
             st.invalid += run as u64 - s.count;
