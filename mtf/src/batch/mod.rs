@@ -695,6 +695,141 @@ mod tests {
         }
     }
 
+    /// Columns of short buckets (1 to ~20 rows a second) with bursts of long
+    /// ones, equal times, gaps of seconds to minutes, hostile rows, and times
+    /// near either end of the accepted range (some rows beyond it).
+    fn short_bucket_rows() -> impl Strategy<Value = (Vec<i64>, Vec<f64>, Vec<f64>, Vec<Side>)> {
+        let gap = prop_oneof![
+            8 => 0i64..200_000_000,
+            2 => Just(0i64),
+            2 => 0i64..2_000_000,
+            1 => 1_000_000_000i64..60_000_000_000,
+        ];
+        let price = prop_oneof![
+            30 => (1i64..=2_000_000).prop_map(|c| c as f64 / 100.0),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+        ];
+        let size = prop_oneof![
+            30 => (0i64..=100_000).prop_map(|c| c as f64 / 1000.0),
+            1 => Just(-0.0),
+            1 => Just(-1.0),
+            1 => Just(f64::NAN),
+        ];
+        let base = prop_oneof![
+            Just(1_600_000_000_000_000_000i64),
+            Just(TS_MAX - 20_000_000_000),
+            Just(TS_MIN - 5_000_000_000),
+        ];
+        (
+            base,
+            any::<bool>(),
+            proptest::collection::vec((gap, price, size, 0u8..3), 0..600),
+        )
+            .prop_map(|(base, clean, rows)| {
+                let mut t = base;
+                let (mut ts, mut px, mut sz, mut sd) = (vec![], vec![], vec![], vec![]);
+                for (g, p, q, s) in rows {
+                    t += g;
+                    ts.push(t);
+                    px.push(if clean && !p.is_finite() { 1.0 } else { p });
+                    sz.push(if clean && !(q >= 0.0 && q.is_finite()) {
+                        2.0
+                    } else {
+                        q
+                    });
+                    sd.push(Side::from_u8(s));
+                }
+                (ts, px, sz, sd)
+            })
+    }
+
+    fn same_bars(a: &[Bar], b: &[Bar]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(b) {
+            prop_assert_eq!(
+                (
+                    a.symbol,
+                    a.timeframe,
+                    a.start,
+                    a.end,
+                    a.count,
+                    a.first_ts,
+                    a.last_ts,
+                    a.revision,
+                    a.flags
+                ),
+                (
+                    b.symbol,
+                    b.timeframe,
+                    b.start,
+                    b.end,
+                    b.count,
+                    b.first_ts,
+                    b.last_ts,
+                    b.revision,
+                    b.flags
+                )
+            );
+            prop_assert_eq!(
+                [a.open, a.high, a.low, a.close].map(f64::to_bits),
+                [b.open, b.high, b.low, b.close].map(f64::to_bits)
+            );
+            prop_assert!(
+                close(a.volume, b.volume)
+                    && close(a.vwap_num, b.vwap_num)
+                    && close(a.buy_volume, b.buy_volume)
+                    && close(a.sell_volume, b.sell_volume)
+                    && close(a.vwap, b.vwap),
+                "{:?} {:?}",
+                a,
+                b
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Short buckets (the kernels' short-bucket path, its fall back to
+        /// galloping after long buckets and on invalid rows, buckets ending
+        /// in the last rows or at the accepted range's end) give the scalar
+        /// kernel's bars, alone and through `aggregate_many`.
+        #[test]
+        fn short_buckets_match_scalar(
+            (ts, px, sz, sd) in short_bucket_rows(),
+            with_side in any::<bool>(),
+            tf_ms in prop_oneof![Just(1u32), Just(250), Just(1000), Just(3000)],
+            origin in -10_000_000_000i64..10_000_000_000,
+        ) {
+            let side = with_side.then_some(&sd[..]);
+            let cols = SortedColumns::new(&ts, &px, &sz, side).unwrap();
+            let spec = BatchSpec {
+                symbol: 5,
+                timeframe: Timeframe::from_millis(tf_ms).unwrap(),
+                origin_ns: origin,
+                flags: 0,
+            };
+            let mut want = Vec::new();
+            let ws = Kernel::Scalar.aggregate(&cols, &spec, &mut want);
+            prop_assert_eq!(ws.rows + ws.invalid, ts.len() as u64);
+            let tfs = [spec.timeframe, Timeframe::M1, Timeframe::M5, Timeframe::H1];
+            let mut want_many = vec![Vec::new(); tfs.len()];
+            let wm = Kernel::Scalar.aggregate_many(&cols, &spec, &tfs, &mut want_many);
+            same_bars(&want_many[0], &want)?;
+            for k in kernels() {
+                let mut got = Vec::new();
+                prop_assert_eq!(k.aggregate(&cols, &spec, &mut got), ws);
+                same_bars(&got, &want)?;
+                let mut many = vec![Vec::new(); tfs.len()];
+                prop_assert_eq!(k.aggregate_many(&cols, &spec, &tfs, &mut many), wm);
+                for (g, w) in many.iter().zip(&want_many) {
+                    same_bars(g, w)?;
+                }
+            }
+        }
+    }
+
     proptest! {
         /// `gallop_from` finds the bucket edge `partition_point` finds, from
         /// any guess.
