@@ -319,10 +319,12 @@ impl AfterBar for Cascade<'_> {
     }
 }
 
+/// A short-bucket path for [`drive`]: `(cols, i, hi, end)` to the bucket's
+/// end and sums, if found and clean.
+pub(crate) type ShortPath = fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>;
+
 /// No short-bucket path: every bucket galloped and reduced.
-pub(crate) const NO_SHORT: Option<
-    fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>,
-> = None;
+pub(crate) const NO_SHORT: Option<ShortPath> = None;
 
 /// Builds the bars of several timeframes with [`Kernel::best`]; see
 /// [`Kernel::aggregate_many`].
