@@ -8,7 +8,7 @@
 //! kernel: [`Kernel::Scalar`] (the reference), [`Kernel::Avx2`] or
 //! [`Kernel::Avx512`], reachable only through a value that proves the CPU
 //! has the feature. Short buckets (real trades: ~18 a second in the SPY
-//! week) are dominated by per-bucket costs, so after a bucket of at most 64
+//! week) are dominated by per-bucket costs, so after a bucket of at most 128
 //! rows the AVX2 kernel reduces the next one 4 rows at a time while comparing
 //! their times with the bucket's end, with no separate search.
 //!
@@ -482,8 +482,11 @@ fn gallop_from(ts: &[i64], from: usize, end: i64, guess: usize) -> usize {
 /// Rows of the previous bucket at most which the next one is tried with the
 /// kernel's short-bucket path (when it has one): ending the bucket by
 /// comparing each row's time as it is reduced costs a time-column read per
-/// row, which long buckets skip by galloping.
-const SHORT_RUN: usize = 64;
+/// row, which long buckets skip by galloping (measured: 128 kept scenario 4's
+/// synthetic walk, ~200 rows a bucket from memory, on the galloping path,
+/// and was faster than 64 on the SPY week; following every bucket was ~25 %
+/// slower on the synthetic walk).
+const SHORT_RUN: usize = 128;
 
 /// The driver shared by every kernel: bucket edges, first/last valid rows,
 /// and the reduction `reduce(cols, a, b)` of rows `a..b`; each bar is

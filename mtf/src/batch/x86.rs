@@ -164,22 +164,18 @@ fn aggregate_avx512<E: AfterBar>(
     )
 }
 
-/// Rows a short bucket is followed for at most, by [`short_avx2`], before
-/// the driver gallops instead.
-const SHORT_MAX: usize = 256;
-
 /// AVX2, a short bucket: rows from `i` (time `< end`), 4 at a time, each
 /// group's times compared with `end` and its rows beyond the bucket masked
 /// off, until a group reaches the end (see [`super::drive`]). No per-row
 /// validity masks, as in [`reduce_avx2_clean`]: any invalid row shows in the
 /// sums, and then this returns `None`, as it does when the end is not found
-/// within [`SHORT_MAX`] rows or before the last whole group before `hi`.
+/// before the last whole group before `hi`. (A long bucket after a short one
+/// is followed to its end: that reads its time column, which galloping would
+/// not, once.)
 #[target_feature(enable = "avx2")]
 fn short_avx2(cols: &SortedColumns<'_>, i: usize, hi: usize, end: i64) -> Option<(usize, RunSums)> {
     let (tp, pp, qp) = (cols.ts.as_ptr(), cols.price.as_ptr(), cols.size.as_ptr());
     let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
-    // Whole groups only: rows k..k + 4 with k + 4 <= limit.
-    let limit = hi.min(i.saturating_add(SHORT_MAX));
     let zero = _mm256_setzero_pd();
     let (one, two) = (_mm256_set1_epi64x(1), _mm256_set1_epi64x(2));
     let endv = _mm256_set1_epi64x(end);
@@ -188,10 +184,11 @@ fn short_avx2(cols: &SortedColumns<'_>, i: usize, hi: usize, end: i64) -> Option
     let (mut vol, mut num, mut buy, mut sell, mut sign) = (zero, zero, zero, zero, zero);
     let mut k = i;
     let j = loop {
-        if k + 4 > limit {
+        // Whole groups only.
+        if k + 4 > hi {
             return None;
         }
-        // SAFETY: k + 4 <= limit <= hi <= len of every column (SortedColumns
+        // SAFETY: k + 4 <= hi <= len of every column (SortedColumns
         // has equal lengths); unaligned loads.
         let (tv, pv, qv) = unsafe {
             (
