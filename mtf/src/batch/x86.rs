@@ -164,14 +164,17 @@ fn aggregate_avx512<E: AfterBar>(
     )
 }
 
+/// Rows a bucket is followed for at most by [`short_avx2`]; a longer one is
+/// galloped and reduced instead (its time column not read, its other columns
+/// prefetched), the rows followed wasted.
+const SHORT_MAX: usize = 1024;
+
 /// AVX2, a short bucket: rows from `i` (time `< end`), 4 at a time, each
 /// group's times compared with `end` and its rows beyond the bucket masked
 /// off, until a group reaches the end (see [`super::drive`]). No per-row
 /// validity masks, as in [`reduce_avx2_clean`]: any invalid row shows in the
 /// sums, and then this returns `None`, as it does when the end is not found
-/// before the last whole group before `hi`. (A long bucket after a short one
-/// is followed to its end: that reads its time column, which galloping would
-/// not, once.)
+/// within [`SHORT_MAX`] rows or before the last whole group before `hi`.
 #[target_feature(enable = "avx2")]
 fn short_avx2(cols: &SortedColumns<'_>, i: usize, hi: usize, end: i64) -> Option<(usize, RunSums)> {
     let (tp, pp, qp) = (cols.ts.as_ptr(), cols.price.as_ptr(), cols.size.as_ptr());
@@ -182,13 +185,14 @@ fn short_avx2(cols: &SortedColumns<'_>, i: usize, hi: usize, end: i64) -> Option
     let first = _mm256_set1_pd(cols.price[i]);
     let (mut hi_v, mut lo_v) = (first, first);
     let (mut vol, mut num, mut buy, mut sell, mut sign) = (zero, zero, zero, zero, zero);
+    let limit = hi.min(i.saturating_add(SHORT_MAX));
     let mut k = i;
     let j = loop {
         // Whole groups only.
-        if k + 4 > hi {
+        if k + 4 > limit {
             return None;
         }
-        // SAFETY: k + 4 <= hi <= len of every column (SortedColumns
+        // SAFETY: k + 4 <= limit <= hi <= len of every column (SortedColumns
         // has equal lengths); unaligned loads.
         let (tv, pv, qv) = unsafe {
             (
