@@ -272,9 +272,12 @@ impl Kernel {
 const PREFETCH_BARS: usize = 8;
 
 /// Appends `bar` to `out`, first asking for the cache lines of the bar
-/// [`PREFETCH_BARS`] places further on to be fetched for writing, so that
-/// appending does not wait for each line it writes (a bar is two lines: with
-/// short buckets the stores were a third of the batch time).
+/// [`PREFETCH_BARS`] places further on to be fetched, so that appending does
+/// not wait for each line it writes (a bar is two lines; with short buckets
+/// the stores stalled). The hint asks for the lines to write
+/// (`_MM_HINT_ET0`); without the `prfchw` target feature, as built by
+/// default, it is emitted as a plain `prefetcht0`, which brings a line no
+/// other core holds in exclusive state anyway.
 #[inline(always)]
 pub(crate) fn push_bar(out: &mut Vec<Bar>, bar: Bar) {
     #[cfg(target_arch = "x86_64")]
