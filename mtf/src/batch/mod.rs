@@ -7,7 +7,10 @@
 //! count), and the bucket's run of rows is reduced by a
 //! kernel: [`Kernel::Scalar`] (the reference), [`Kernel::Avx2`] or
 //! [`Kernel::Avx512`], reachable only through a value that proves the CPU
-//! has the feature.
+//! has the feature. Short buckets (real trades: ~18 a second in the SPY
+//! week) are dominated by per-bucket costs, so after a bucket of at most 128
+//! rows the AVX2 kernel reduces the next one 4 rows at a time while comparing
+//! their times with the bucket's end, with no separate search.
 //!
 //! Rows are skipped (and counted) exactly as the streaming aggregator skips
 //! ticks: time outside [`crate::TS_MIN`] ..= [`crate::TS_MAX`], non-finite
@@ -17,7 +20,8 @@
 //! across kernels and the streaming aggregator. Volume, VWAP numerator, buy and
 //! sell volume are sums: the scalar kernel adds row by row (bit-equal to the
 //! streaming aggregator in direct mode), the SIMD kernels add in 8 or 16
-//! lanes and then combine the lanes, so the rounding differs; for sums of
+//! lanes (4 on the AVX2 short-bucket path) and then combine the lanes, so
+//! the rounding differs; for sums of
 //! non-negative terms the relative difference is bounded by `(n-1)·2^-53` and
 //! is below 1e-12 in every test.
 //!
@@ -38,14 +42,17 @@
 //! ```
 //!
 //! [`aggregate_many`] builds several timeframes in about one pass: the finest
-//! from the columns, the coarser ones folded from its bars.
+//! from the columns, the coarser ones folded from its bars as they are built,
+//! in a cascade (1s into 1m, 1m into 5m, ...).
 
+mod fold;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 use crate::accum::{TS_MAX, TS_MIN};
 use crate::{Bar, Side, SymbolId, Timeframe};
+use fold::Cascade;
 
 #[cfg(target_arch = "x86_64")]
 pub use x86::{Avx2, Avx512};
@@ -238,15 +245,89 @@ impl Kernel {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
+        self.run(cols, spec, out, &mut NoFold)
+    }
+
+    /// Builds the bars of `cols` for `spec`, appending each to `out` and
+    /// then showing it to `after`, in time order.
+    #[inline]
+    fn run<E: AfterBar>(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        out: &mut Vec<Bar>,
+        after: &mut E,
+    ) -> BatchStats {
         match self {
-            Kernel::Scalar => drive(cols, spec, out, scalar::reduce),
+            Kernel::Scalar => drive(cols, spec, scalar::reduce, NO_SHORT, out, after),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(k) => k.aggregate(cols, spec, out),
+            Kernel::Avx2(k) => k.run(cols, spec, out, after),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512(k) => k.aggregate(cols, spec, out),
+            Kernel::Avx512(k) => k.run(cols, spec, out, after),
         }
     }
 }
+
+/// Bars ahead of the one appended whose cache lines [`push_bar`] asks for.
+const PREFETCH_BARS: usize = 8;
+
+/// Appends `bar` to `out`, first asking for the cache lines of the bar
+/// [`PREFETCH_BARS`] places further on to be fetched, so that appending does
+/// not wait for each line it writes (a bar is two lines; with short buckets
+/// the stores stalled). The hint asks for the lines to write
+/// (`_MM_HINT_ET0`); without the `prfchw` target feature, as built by
+/// default, it is emitted as a plain `prefetcht0`, which brings a line no
+/// other core holds in exclusive state anyway.
+#[inline(always)]
+pub(crate) fn push_bar(out: &mut Vec<Bar>, bar: Bar) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        // A prefetch is a hint that never faults, so the address may run past
+        // the allocation; `wrapping_add` keeps the arithmetic defined.
+        let ahead = out
+            .as_ptr()
+            .wrapping_add(out.len() + PREFETCH_BARS)
+            .cast::<i8>();
+        // SAFETY: SSE, which `_mm_prefetch` needs, is part of the x86_64
+        // baseline; a prefetch reads and writes no memory.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_ET0>(ahead);
+            _mm_prefetch::<_MM_HINT_ET0>(ahead.wrapping_add(64));
+        }
+    }
+    out.push(bar);
+}
+
+/// What the driver does with each bar after appending it.
+pub(crate) trait AfterBar {
+    /// `bar` was just appended.
+    fn after(&mut self, bar: &Bar);
+}
+
+/// Nothing: one timeframe.
+pub(crate) struct NoFold;
+
+impl AfterBar for NoFold {
+    #[inline(always)]
+    fn after(&mut self, _: &Bar) {}
+}
+
+impl AfterBar for Cascade<'_> {
+    /// Folds the finest bar up, inlined into the driver so that the bar's
+    /// fields come from registers, not from the 8-byte stores just made.
+    #[inline(always)]
+    fn after(&mut self, bar: &Bar) {
+        self.fold_up(0, bar);
+    }
+}
+
+/// A short-bucket path for [`drive`]: `(cols, i, hi, end)` to the bucket's
+/// end and sums, if found and clean.
+pub(crate) type ShortPath = fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>;
+
+/// No short-bucket path: every bucket galloped and reduced.
+pub(crate) const NO_SHORT: Option<ShortPath> = None;
 
 /// Builds the bars of several timeframes with [`Kernel::best`]; see
 /// [`Kernel::aggregate_many`].
@@ -264,14 +345,15 @@ impl Kernel {
     /// `spec.timeframe` is ignored), appending those of `timeframes[i]` to
     /// `out[i]`. The columns are reduced once, into bars of the finest
     /// timeframe; every timeframe that is a whole multiple of it (1s, 1m, 5m,
-    /// 15m, 1h, 1d all are) is folded from those bars, so six timeframes cost
-    /// about one pass instead of six. A timeframe that is not a multiple is
-    /// reduced from the columns on its own.
+    /// 15m, 1h, 1d all are) is folded as those bars are built, each from the
+    /// widest other timeframe that divides it (1m from 1s, 5m from 1m, ...),
+    /// so six timeframes cost about one pass instead of six. A timeframe that
+    /// is not a multiple is reduced from the columns on its own.
     ///
     /// The bars equal [`Kernel::aggregate`]'s for each timeframe: open, high,
     /// low, close, count, first and last time exactly; volume, VWAP numerator,
-    /// buy and sell volume are summed in another order (bar by bar), so they
-    /// may differ in the last bits, as between kernels. The returned stats
+    /// buy and sell volume are summed in another order (bar by bar, level by
+    /// level), so they may differ in the last bits, as between kernels. The returned stats
     /// count rows once (`rows`, `invalid` as for one timeframe) and `bars`
     /// over all timeframes.
     ///
@@ -289,34 +371,51 @@ impl Kernel {
         let Some(finest) = timeframes.iter().copied().min_by_key(|tf| tf.nanos()) else {
             return BatchStats::default();
         };
-        let fine_at = timeframes.iter().position(|&tf| tf == finest).unwrap_or(0);
-        let first_new = out[fine_at].len();
+        let before: Vec<usize> = out.iter().map(Vec::len).collect();
+        // The cascade: each distinct multiple of the finest, in width order,
+        // at the output of its first occurrence.
+        let mut casc: Vec<(Timeframe, usize)> = Vec::new();
+        for (i, &tf) in timeframes.iter().enumerate() {
+            if tf.nanos() % finest.nanos() == 0 && casc.iter().all(|&(t, _)| t != tf) {
+                casc.push((tf, i));
+            }
+        }
+        casc.sort_by_key(|&(tf, _)| tf.nanos());
+        let tfs: Vec<Timeframe> = casc.iter().map(|&(tf, _)| tf).collect();
+        let outs: Vec<usize> = casc.iter().map(|&(_, i)| i).collect();
         let fine_spec = BatchSpec {
             timeframe: finest,
             ..*spec
         };
-        let mut st = self.aggregate(cols, &fine_spec, &mut out[fine_at]);
+        // The finest bars go straight from the driver into their output, taken
+        // out of `out` meanwhile, and each is folded up from there.
+        let mut fine = std::mem::take(&mut out[outs[0]]);
+        let mut fold = Cascade::new(&tfs, &outs, spec.origin_ns, out);
+        let st = self.run(cols, &fine_spec, &mut fine, &mut fold);
+        fold.flush();
+        out[outs[0]] = fine;
         for (i, &tf) in timeframes.iter().enumerate() {
-            if i == fine_at {
-                continue;
-            }
-            if tf == finest {
-                // A repeated timeframe: the same bars again.
-                let (src, dst) = two(out, fine_at, i);
-                dst.extend_from_slice(&src[first_new..]);
-                st.bars += (src.len() - first_new) as u64;
-            } else if tf.nanos() % finest.nanos() == 0 {
-                let (src, dst) = two(out, fine_at, i);
-                st.bars += fold_bars(&src[first_new..], tf, spec, dst);
+            if let Some(&(_, first)) = casc.iter().find(|&&(t, _)| t == tf) {
+                if first != i {
+                    // A repeated timeframe: the same bars again.
+                    let (src, dst) = two(out, first, i);
+                    dst.extend_from_slice(&src[before[first]..]);
+                }
             } else {
+                // Not a multiple of the finest: reduced from the columns on its own.
                 let own = BatchSpec {
                     timeframe: tf,
                     ..*spec
                 };
-                st.bars += self.aggregate(cols, &own, &mut out[i]).bars;
+                self.aggregate(cols, &own, &mut out[i]);
             }
         }
-        st
+        let bars = timeframes
+            .iter()
+            .enumerate()
+            .map(|(i, _)| (out[i].len() - before[i]) as u64)
+            .sum();
+        BatchStats { bars, ..st }
     }
 }
 
@@ -329,37 +428,6 @@ fn two(v: &mut [Vec<Bar>], a: usize, b: usize) -> (&[Bar], &mut Vec<Bar>) {
         let (l, r) = v.split_at_mut(a);
         (&r[0], &mut l[b])
     }
-}
-
-/// Folds time-ordered bars of a finer timeframe, whose width divides `tf`'s
-/// (so each fine bucket lies inside one `tf` bucket), into `tf` bars appended
-/// to `out`. Returns how many.
-fn fold_bars(fine: &[Bar], tf: Timeframe, spec: &BatchSpec, out: &mut Vec<Bar>) -> u64 {
-    let origin = tf.normalize_origin(spec.origin_ns);
-    let mut n = 0;
-    let mut open: Option<Bar> = None;
-    for f in fine {
-        if let Some(b) = open.as_mut() {
-            if f.first_ts < b.end {
-                crate::accum::merge(b, f);
-                continue;
-            }
-            out.push(crate::accum::finish(b));
-            n += 1;
-        }
-        let start = tf.bucket_start(f.first_ts, origin);
-        open = Some(Bar {
-            timeframe: tf,
-            start,
-            end: tf.bucket_end(start),
-            ..*f
-        });
-    }
-    if let Some(b) = open {
-        out.push(crate::accum::finish(&b));
-        n += 1;
-    }
-    n
 }
 
 /// Builds the bars of `cols` for `spec` with [`Kernel::best`], appending to `out`.
@@ -414,20 +482,44 @@ fn gallop_from(ts: &[i64], from: usize, end: i64, guess: usize) -> usize {
     }
 }
 
+/// Rows of the previous bucket at most which the next one is tried with the
+/// kernel's short-bucket path (when it has one): ending the bucket by
+/// comparing each row's time as it is reduced costs a time-column read per
+/// row, which long buckets skip by galloping (measured: 128 kept scenario 4's
+/// synthetic walk, ~200 rows a bucket from memory, on the galloping path,
+/// and was faster than 64 on the SPY week; following every bucket was ~25 %
+/// slower on the synthetic walk).
+const SHORT_RUN: usize = 128;
+
 /// The driver shared by every kernel: bucket edges, first/last valid rows,
-/// and the reduction `reduce(cols, a, b)` of rows `a..b`.
+/// and the reduction `reduce(cols, a, b)` of rows `a..b`; each bar is
+/// appended to `out` and then shown to `after`, in time order. (Built in
+/// place, a bar is stored field by field; copied from a temporary, it was
+/// read back in 16-byte halves of 8-byte stores, which cannot be forwarded.)
+///
+/// A bucket after a short one (at most [`SHORT_RUN`] rows) is first offered
+/// to `short(cols, i, hi, end)`, a reduction that also finds the bucket's
+/// end: rows from `i` (the bucket's first) up to the first with time `>=
+/// end`, looked for before row `hi`. It returns `Some((j, sums))` when it
+/// found the end `j` and every row of `i..j` is valid, `None` (nothing
+/// decided) otherwise.
 #[inline(always)]
-pub(crate) fn drive<F>(
+pub(crate) fn drive<F, S, E>(
     cols: &SortedColumns<'_>,
     spec: &BatchSpec,
-    out: &mut Vec<Bar>,
     reduce: F,
+    short: Option<S>,
+    out: &mut Vec<Bar>,
+    after: &mut E,
 ) -> BatchStats
 where
     F: Fn(&SortedColumns<'_>, usize, usize) -> RunSums,
+    S: Fn(&SortedColumns<'_>, usize, usize, i64) -> Option<(usize, RunSums)>,
+    E: AfterBar,
 {
     let ts = cols.ts;
     let tf = spec.timeframe;
+    let width = tf.nanos();
     let origin = tf.normalize_origin(spec.origin_ns);
     let lo = ts.partition_point(|&t| t < TS_MIN);
     let hi = ts.partition_point(|&t| t <= TS_MAX);
@@ -438,9 +530,54 @@ where
     let mut i = lo;
     // Rows of the previous bucket: where the next bucket's end is looked for first.
     let mut last_run = 1;
+    // The bucket after the previous one: `[next_start, next_end)` (none yet).
+    let (mut next_start, mut next_end) = (i64::MAX, i64::MAX);
     while i < hi {
-        let start = tf.bucket_start(ts[i], origin);
+        let t = ts[i];
+        // Dense data: the next bucket is usually the one right after the
+        // previous one, whose start needs no division. Times are within
+        // TS_MIN..=TS_MAX, so neither edge saturated and both are exact.
+        let start = if next_start <= t && t < next_end {
+            next_start
+        } else {
+            tf.bucket_start(t, origin)
+        };
         let end = tf.bucket_end(start);
+        (next_start, next_end) = (end, end.saturating_add(width));
+        if let Some(short) = &short
+            && last_run <= SHORT_RUN
+            && let Some((j, s)) = short(cols, i, hi, end)
+        {
+            // Every row of i..j is valid.
+            let b = j - 1;
+            let bar = Bar {
+                symbol: spec.symbol,
+                timeframe: tf,
+                start,
+                end,
+                open: cols.price[i],
+                high: s.high,
+                low: s.low,
+                close: cols.price[b],
+                volume: s.volume,
+                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+                vwap_num: s.vwap_num,
+                buy_volume: s.buy,
+                sell_volume: s.sell,
+                count: s.count,
+                first_ts: t,
+                last_ts: ts[b],
+                revision: 0,
+                flags: spec.flags,
+            };
+            push_bar(out, bar);
+            after.after(&bar);
+            st.bars += 1;
+            st.rows += s.count;
+            last_run = j - i;
+            i = j;
+            continue;
+        }
         let j = gallop_from(&ts[..hi], i + 1, end, i + last_run);
         let run = j - i;
         last_run = run;
@@ -455,7 +592,7 @@ where
                 b -= 1;
             }
             let s = reduce(cols, a, b + 1);
-            out.push(Bar {
+            let bar = Bar {
                 symbol: spec.symbol,
                 timeframe: tf,
                 start,
@@ -474,7 +611,9 @@ where
                 last_ts: ts[b],
                 revision: 0,
                 flags: spec.flags,
-            });
+            };
+            push_bar(out, bar);
+            after.after(&bar);
             st.bars += 1;
             st.rows += s.count;
             st.invalid += run as u64 - s.count;
@@ -566,6 +705,141 @@ mod tests {
                     total += one.len() as u64;
                 }
                 prop_assert_eq!(st.bars, total);
+            }
+        }
+    }
+
+    /// Columns of short buckets (1 to ~20 rows a second) with bursts of long
+    /// ones, equal times, gaps of seconds to minutes, hostile rows, and times
+    /// near either end of the accepted range (some rows beyond it).
+    fn short_bucket_rows() -> impl Strategy<Value = (Vec<i64>, Vec<f64>, Vec<f64>, Vec<Side>)> {
+        let gap = prop_oneof![
+            8 => 0i64..200_000_000,
+            2 => Just(0i64),
+            2 => 0i64..2_000_000,
+            1 => 1_000_000_000i64..60_000_000_000,
+        ];
+        let price = prop_oneof![
+            30 => (1i64..=2_000_000).prop_map(|c| c as f64 / 100.0),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+        ];
+        let size = prop_oneof![
+            30 => (0i64..=100_000).prop_map(|c| c as f64 / 1000.0),
+            1 => Just(-0.0),
+            1 => Just(-1.0),
+            1 => Just(f64::NAN),
+        ];
+        let base = prop_oneof![
+            Just(1_600_000_000_000_000_000i64),
+            Just(TS_MAX - 20_000_000_000),
+            Just(TS_MIN - 5_000_000_000),
+        ];
+        (
+            base,
+            any::<bool>(),
+            proptest::collection::vec((gap, price, size, 0u8..3), 0..600),
+        )
+            .prop_map(|(base, clean, rows)| {
+                let mut t = base;
+                let (mut ts, mut px, mut sz, mut sd) = (vec![], vec![], vec![], vec![]);
+                for (g, p, q, s) in rows {
+                    t += g;
+                    ts.push(t);
+                    px.push(if clean && !p.is_finite() { 1.0 } else { p });
+                    sz.push(if clean && !(q >= 0.0 && q.is_finite()) {
+                        2.0
+                    } else {
+                        q
+                    });
+                    sd.push(Side::from_u8(s));
+                }
+                (ts, px, sz, sd)
+            })
+    }
+
+    fn same_bars(a: &[Bar], b: &[Bar]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(b) {
+            prop_assert_eq!(
+                (
+                    a.symbol,
+                    a.timeframe,
+                    a.start,
+                    a.end,
+                    a.count,
+                    a.first_ts,
+                    a.last_ts,
+                    a.revision,
+                    a.flags
+                ),
+                (
+                    b.symbol,
+                    b.timeframe,
+                    b.start,
+                    b.end,
+                    b.count,
+                    b.first_ts,
+                    b.last_ts,
+                    b.revision,
+                    b.flags
+                )
+            );
+            prop_assert_eq!(
+                [a.open, a.high, a.low, a.close].map(f64::to_bits),
+                [b.open, b.high, b.low, b.close].map(f64::to_bits)
+            );
+            prop_assert!(
+                close(a.volume, b.volume)
+                    && close(a.vwap_num, b.vwap_num)
+                    && close(a.buy_volume, b.buy_volume)
+                    && close(a.sell_volume, b.sell_volume)
+                    && close(a.vwap, b.vwap),
+                "{:?} {:?}",
+                a,
+                b
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Short buckets (the kernels' short-bucket path, its fall back to
+        /// galloping after long buckets and on invalid rows, buckets ending
+        /// in the last rows or at the accepted range's end) give the scalar
+        /// kernel's bars, alone and through `aggregate_many`.
+        #[test]
+        fn short_buckets_match_scalar(
+            (ts, px, sz, sd) in short_bucket_rows(),
+            with_side in any::<bool>(),
+            tf_ms in prop_oneof![Just(1u32), Just(250), Just(1000), Just(3000)],
+            origin in -10_000_000_000i64..10_000_000_000,
+        ) {
+            let side = with_side.then_some(&sd[..]);
+            let cols = SortedColumns::new(&ts, &px, &sz, side).unwrap();
+            let spec = BatchSpec {
+                symbol: 5,
+                timeframe: Timeframe::from_millis(tf_ms).unwrap(),
+                origin_ns: origin,
+                flags: 0,
+            };
+            let mut want = Vec::new();
+            let ws = Kernel::Scalar.aggregate(&cols, &spec, &mut want);
+            prop_assert_eq!(ws.rows + ws.invalid, ts.len() as u64);
+            let tfs = [spec.timeframe, Timeframe::M1, Timeframe::M5, Timeframe::H1];
+            let mut want_many = vec![Vec::new(); tfs.len()];
+            let wm = Kernel::Scalar.aggregate_many(&cols, &spec, &tfs, &mut want_many);
+            same_bars(&want_many[0], &want)?;
+            for k in kernels() {
+                let mut got = Vec::new();
+                prop_assert_eq!(k.aggregate(&cols, &spec, &mut got), ws);
+                same_bars(&got, &want)?;
+                let mut many = vec![Vec::new(); tfs.len()];
+                prop_assert_eq!(k.aggregate_many(&cols, &spec, &tfs, &mut many), wm);
+                for (g, w) in many.iter().zip(&want_many) {
+                    same_bars(g, w)?;
+                }
             }
         }
     }

@@ -4,7 +4,9 @@
 use std::arch::x86_64::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::{BatchSpec, BatchStats, RunSums, SortedColumns, drive, row_ok};
+use super::{
+    AfterBar, BatchSpec, BatchStats, NO_SHORT, NoFold, RunSums, SortedColumns, drive, row_ok,
+};
 use crate::{Bar, Side};
 
 /// Rows ahead of the loads that the SIMD loops prefetch into L1 (2 KiB of `f64`).
@@ -76,8 +78,21 @@ impl Avx2 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
+        self.run(cols, spec, out, &mut NoFold)
+    }
+
+    /// Bars of `cols` for `spec`, appended to `out` and then shown to
+    /// `after`, in time order.
+    #[inline]
+    pub(crate) fn run<E: AfterBar>(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        out: &mut Vec<Bar>,
+        after: &mut E,
+    ) -> BatchStats {
         // SAFETY: an `Avx2` exists only when `detect` saw AVX2 on this CPU.
-        unsafe { aggregate_avx2(cols, spec, out) }
+        unsafe { aggregate_avx2(cols, spec, out, after) }
     }
 }
 
@@ -95,21 +110,161 @@ impl Avx512 {
         spec: &BatchSpec,
         out: &mut Vec<Bar>,
     ) -> BatchStats {
+        self.run(cols, spec, out, &mut NoFold)
+    }
+
+    /// Bars of `cols` for `spec`, appended to `out` and then shown to
+    /// `after`, in time order.
+    #[inline]
+    pub(crate) fn run<E: AfterBar>(
+        self,
+        cols: &SortedColumns<'_>,
+        spec: &BatchSpec,
+        out: &mut Vec<Bar>,
+        after: &mut E,
+    ) -> BatchStats {
         // SAFETY: an `Avx512` exists only when `detect` saw AVX-512F on this CPU.
-        unsafe { aggregate_avx512(cols, spec, out) }
+        unsafe { aggregate_avx512(cols, spec, out, after) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-fn aggregate_avx2(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
-    // The closure inherits this function's target feature.
-    drive(cols, spec, out, |c, a, b| reduce_avx2(c, a, b))
+fn aggregate_avx2<E: AfterBar>(
+    cols: &SortedColumns<'_>,
+    spec: &BatchSpec,
+    out: &mut Vec<Bar>,
+    after: &mut E,
+) -> BatchStats {
+    // The closures inherit this function's target feature.
+    drive(
+        cols,
+        spec,
+        |c, a, b| reduce_avx2(c, a, b),
+        Some(|c: &SortedColumns<'_>, i, hi, end| short_avx2(c, i, hi, end)),
+        out,
+        after,
+    )
 }
 
 #[target_feature(enable = "avx512f")]
-fn aggregate_avx512(cols: &SortedColumns<'_>, spec: &BatchSpec, out: &mut Vec<Bar>) -> BatchStats {
+fn aggregate_avx512<E: AfterBar>(
+    cols: &SortedColumns<'_>,
+    spec: &BatchSpec,
+    out: &mut Vec<Bar>,
+    after: &mut E,
+) -> BatchStats {
     // The closure inherits this function's target feature.
-    drive(cols, spec, out, |c, a, b| reduce_avx512(c, a, b))
+    drive(
+        cols,
+        spec,
+        |c, a, b| reduce_avx512(c, a, b),
+        NO_SHORT,
+        out,
+        after,
+    )
+}
+
+/// Rows a bucket is followed for at most by [`short_avx2`]; a longer one is
+/// galloped and reduced instead (its time column not read, its other columns
+/// prefetched), the rows followed wasted.
+const SHORT_MAX: usize = 1024;
+
+/// AVX2, a short bucket: rows from `i` (time `< end`), 4 at a time, each
+/// group's times compared with `end` and its rows beyond the bucket masked
+/// off, until a group reaches the end (see [`super::drive`]). No per-row
+/// validity masks, as in [`reduce_avx2_clean`]: any invalid row shows in the
+/// sums, and then this returns `None`, as it does when the end is not found
+/// within [`SHORT_MAX`] rows or before the last whole group before `hi`.
+#[target_feature(enable = "avx2")]
+fn short_avx2(cols: &SortedColumns<'_>, i: usize, hi: usize, end: i64) -> Option<(usize, RunSums)> {
+    let (tp, pp, qp) = (cols.ts.as_ptr(), cols.price.as_ptr(), cols.size.as_ptr());
+    let sp = cols.side.map(|s| s.as_ptr().cast::<u8>());
+    let zero = _mm256_setzero_pd();
+    let (one, two) = (_mm256_set1_epi64x(1), _mm256_set1_epi64x(2));
+    let endv = _mm256_set1_epi64x(end);
+    let first = _mm256_set1_pd(cols.price[i]);
+    let (mut hi_v, mut lo_v) = (first, first);
+    let (mut vol, mut num, mut buy, mut sell, mut sign) = (zero, zero, zero, zero, zero);
+    let limit = hi.min(i.saturating_add(SHORT_MAX));
+    let mut k = i;
+    let j = loop {
+        // Whole groups only.
+        if k + 4 > limit {
+            return None;
+        }
+        // SAFETY: k + 4 <= limit <= hi <= len of every column (SortedColumns
+        // has equal lengths); unaligned loads.
+        let (tv, pv, qv) = unsafe {
+            (
+                _mm256_loadu_si256(tp.add(k).cast()),
+                _mm256_loadu_pd(pp.add(k)),
+                _mm256_loadu_pd(qp.add(k)),
+            )
+        };
+        // SAFETY: as above, for the side column (the bytes are `Side` values,
+        // repr(u8)); an unaligned read of rows k..k + 4.
+        let sides = sp.map(|sp| unsafe { sp.add(k).cast::<i32>().read_unaligned() });
+        // Rows of the bucket: time < end (a prefix of the group: times are sorted).
+        let inb = _mm256_cmpgt_epi64(endv, tv);
+        let m = _mm256_movemask_pd(_mm256_castsi256_pd(inb)) as u32;
+        if m == 0b1111 {
+            // The whole group is in the bucket.
+            hi_v = _mm256_max_pd(hi_v, pv);
+            lo_v = _mm256_min_pd(lo_v, pv);
+            vol = _mm256_add_pd(vol, qv);
+            num = _mm256_add_pd(num, _mm256_mul_pd(pv, qv));
+            sign = _mm256_or_pd(sign, qv);
+            if let Some(raw) = sides {
+                let sv = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(raw));
+                let isb = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, one));
+                let iss = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, two));
+                buy = _mm256_add_pd(buy, _mm256_and_pd(qv, isb));
+                sell = _mm256_add_pd(sell, _mm256_and_pd(qv, iss));
+            }
+            k += 4;
+            continue;
+        }
+        // The bucket ends in this group: its rows beyond the end masked off
+        // (price to the first price, size and product to +0.0, which leave
+        // the extremes and the sums as they are).
+        let inb = _mm256_castsi256_pd(inb);
+        let pm = _mm256_blendv_pd(first, pv, inb);
+        hi_v = _mm256_max_pd(hi_v, pm);
+        lo_v = _mm256_min_pd(lo_v, pm);
+        let qm = _mm256_and_pd(qv, inb);
+        vol = _mm256_add_pd(vol, qm);
+        num = _mm256_add_pd(num, _mm256_and_pd(_mm256_mul_pd(pv, qv), inb));
+        sign = _mm256_or_pd(sign, qm);
+        if let Some(raw) = sides {
+            let sv = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(raw));
+            let isb = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, one));
+            let iss = _mm256_castsi256_pd(_mm256_cmpeq_epi64(sv, two));
+            buy = _mm256_add_pd(buy, _mm256_and_pd(qm, isb));
+            sell = _mm256_add_pd(sell, _mm256_and_pd(qm, iss));
+        }
+        break k + m.count_ones() as usize;
+    };
+    // [volume, vwap_num, buy, sell], each the sum of its 4 lanes.
+    let sums = hsum4x256(vol, num, buy, sell);
+    let mut v = [0.0f64; 4];
+    // SAFETY: `v` is 32 bytes; unaligned store.
+    unsafe { _mm256_storeu_pd(v.as_mut_ptr(), sums) };
+    let [volume, vwap_num, buy, sell] = v;
+    if _mm256_movemask_pd(sign) != 0 || !volume.is_finite() || !vwap_num.is_finite() {
+        return None;
+    }
+    Some((
+        j,
+        RunSums {
+            count: (j - i) as u64,
+            high: hmax256(hi_v),
+            low: hmin256(lo_v),
+            volume,
+            vwap_num,
+            buy,
+            sell,
+        },
+    ))
 }
 
 /// Adds the scalar rows `from..b` into `s` in row order.
@@ -143,6 +298,20 @@ fn hsum256(v: __m256d) -> f64 {
     let hi = _mm256_extractf128_pd::<1>(v);
     let s = _mm_add_pd(lo, hi);
     _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+}
+
+/// `[Σ a, Σ b, Σ c, Σ d]`, each over its 4 lanes, in one vector: two
+/// horizontal adds and one cross-lane add instead of four reductions.
+#[target_feature(enable = "avx2")]
+fn hsum4x256(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> __m256d {
+    // [a0+a1, b0+b1, a2+a3, b2+b3] and the same for c, d.
+    let ab = _mm256_hadd_pd(a, b);
+    let cd = _mm256_hadd_pd(c, d);
+    // [a0+a1, b0+b1, c0+c1, d0+d1] + [a2+a3, b2+b3, c2+c3, d2+d3]
+    _mm256_add_pd(
+        _mm256_permute2f128_pd::<0x20>(ab, cd),
+        _mm256_permute2f128_pd::<0x31>(ab, cd),
+    )
 }
 
 #[target_feature(enable = "avx2")]
