@@ -146,9 +146,17 @@ impl SymState {
     /// Writes the hot bar back to its ring slot (and its ticks into the
     /// watermark and the applied count); every hot window is closed until
     /// `set_due` reopens it.
-    fn sync_out(&mut self, hot: &mut Hot) {
+    ///
+    /// A coarser timeframe without a bar for the pending bars' bucket (the
+    /// roll window allows that only when `route` would create it quietly,
+    /// see `set_due`) gets it now, as folding the first of them would have.
+    fn sync_out(&mut self, hot: &mut Hot, params: &[TfParams], c: &Common) {
         if self.pending.count > 0 {
-            for t in self.tfs[1..].iter_mut() {
+            let ts = self.pending.first_ts;
+            for (t, p) in self.tfs[1..].iter_mut().zip(&params[1..]) {
+                if !(ts >= t.back_start && ts < t.back_end) {
+                    t.create_quietly(p, c, ts);
+                }
                 let j = t.back_idx;
                 accum::merge(&mut t.ring[j].bar, &self.pending);
             }
@@ -206,6 +214,12 @@ pub struct Aggregator {
     /// Fold mode: the hot bar of each symbol of `syms` (same index).
     hot: Vec<Hot>,
     stats: AggStats,
+    /// Tests: `false` sends every tick the roll would take to the slow path.
+    #[cfg(test)]
+    rolls: bool,
+    /// Tests: rolls taken, and those that emitted flat bars.
+    #[cfg(test)]
+    rolled: (u64, u64),
 }
 
 impl Aggregator {
@@ -258,6 +272,10 @@ impl Aggregator {
             syms: Vec::new(),
             hot: Vec::new(),
             stats: AggStats::default(),
+            #[cfg(test)]
+            rolls: true,
+            #[cfg(test)]
+            rolled: (0, 0),
         })
     }
 
@@ -327,6 +345,7 @@ impl Aggregator {
             max_fill: self.cfg.max_fill_per_gap,
             flags: self.flags,
             fast: self.fast,
+            hot_ok: self.hot_ok,
         }
     }
 
@@ -445,8 +464,11 @@ impl Aggregator {
                     }
                     return;
                 }
-                if ts >= h.roll_from && ts < h.roll_until {
-                    self.roll(i, tick.flags, ts, price, size, side, out);
+                if ts >= h.roll_from
+                    && ts < h.roll_until
+                    && self.rolls()
+                    && self.roll(i, tick.flags, ts, price, size, side, out)
+                {
                     return;
                 }
             }
@@ -473,11 +495,15 @@ impl Aggregator {
         self.update_slow(tick, ts, price, size, side, out);
     }
 
-    /// Fold mode: a valid tick in the roll window starts the next finest
+    /// Fold mode: a valid tick in the roll window starts a later finest
     /// bar, and nothing else is due (see `set_due` for the conditions): the
     /// hot bar is folded into the coarser ones (the newest of each, not
-    /// emitted), closed and released, and the tick loads a new one. Emits
-    /// exactly what `update_slow` would, without routing or settling.
+    /// emitted), closed and released, with fill the empty buckets between
+    /// are emitted as flat bars, and the tick loads a new one. Emits exactly
+    /// what `update_slow` would, without routing or settling. Returns
+    /// `false`, having changed nothing, when the slow path must take the
+    /// tick instead: with fill, a gap whose flat bars the slow path would
+    /// hold (the lateness reaches past them).
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn roll<S: BarSink>(
@@ -489,13 +515,29 @@ impl Aggregator {
         size: f64,
         side: Side,
         out: &mut S,
-    ) {
+    ) -> bool {
         let (Some(sym), Some(h)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
-            return;
+            return false;
         };
         let p0 = self.params[0];
         let (fine, coarse) = sym.tfs.split_at_mut(1);
         let fine = &mut fine[0];
+        let end_old = fine.back_end;
+        // The next bucket (the common case) without a division.
+        let start = if ts - end_old < p0.width {
+            end_old
+        } else {
+            p0.start(ts)
+        };
+        // With fill, the slow path emits the flat bars of the empty buckets
+        // `end_old .. start` as it releases the old bar, and does not hold
+        // them when the last one is beyond the lateness (so all are):
+        // `start + lateness <= ts`. (Without a gap, the window's
+        // `end_old + lateness <= ts`.)
+        let fill = self.cfg.fill_empty && start != end_old;
+        if fill && start.saturating_add(self.lateness) > ts {
+            return false;
+        }
         let old = h.bar(&fine.ring[fine.back_idx].bar);
         if self.hot_ok {
             accum::merge(&mut sym.pending, &old);
@@ -513,12 +555,19 @@ impl Aggregator {
         // The old bar leaves the ring (it was the only one), the new one
         // takes the next slot.
         fine.tail_close = old.close;
-        // The next bucket (the common case) without a division.
-        let start = if ts >= old.end && ts - old.end < p0.width {
-            old.end
-        } else {
-            p0.start(ts)
-        };
+        if fill {
+            emit_fills(
+                &p0,
+                self.cfg.max_fill_per_gap,
+                old.close,
+                end_old,
+                start,
+                old.symbol,
+                self.flags,
+                out,
+                &mut self.stats,
+            );
+        }
         let end = p0.tf.bucket_end(start);
         let mut bar = accum::empty_bar(old.symbol, p0.tf, start, self.flags);
         accum::apply(&mut bar, ts, price, size, side);
@@ -542,14 +591,26 @@ impl Aggregator {
         sym.due = end.min(sym.coarse_due);
         h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1), self.fast);
         h.roll_from = end.saturating_add(self.lateness);
-        h.roll_until = if self.cfg.fill_empty {
-            sym.roll_until.min(end.saturating_add(p0.width))
-        } else {
-            sym.roll_until
-        };
+        h.roll_until = sym.roll_until;
         if !self.hot_ok {
             emit_fold_open(sym, h, &self.params, self.cfg.open_updates, ts, out);
         }
+        #[cfg(test)]
+        {
+            self.rolled.0 += 1;
+            self.rolled.1 += u64::from(fill);
+        }
+        true
+    }
+
+    /// Whether rolls are on (always, but in tests that compare them with
+    /// the slow path).
+    #[inline(always)]
+    fn rolls(&self) -> bool {
+        #[cfg(test)]
+        return self.rolls;
+        #[cfg(not(test))]
+        true
     }
 
     /// Open updates after a hot-path tick.
@@ -600,7 +661,7 @@ impl Aggregator {
         let (Some(sym), Some(hot)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
             return;
         };
-        sym.sync_out(hot);
+        sym.sync_out(hot, &self.params, &c);
         let (params, stats) = (&self.params, &mut self.stats);
         sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
         if ts > sym.wm {
@@ -681,7 +742,7 @@ impl Aggregator {
             // whether or not they were written back.
             sym.wm = to;
             if to >= sym.due {
-                sym.sync_out(hot);
+                sym.sync_out(hot, params, &c);
                 settle_symbol(sym, hot, params, &c, fold, out, stats);
             }
         }
@@ -698,7 +759,7 @@ impl Aggregator {
             if !sym.present() {
                 continue;
             }
-            sym.sync_out(hot);
+            sym.sync_out(hot, params, &c);
             if fold {
                 fold_back(sym, params, &c, out, stats);
             }
@@ -745,7 +806,7 @@ impl Aggregator {
         ) else {
             return Err(SeedError::Symbol(last.symbol));
         };
-        sym.sync_out(hot);
+        sym.sync_out(hot, params, &c);
         let t = &mut sym.tfs[k];
         let end = p.tf.bucket_end(last.start);
         if end > t.tail_end {
@@ -886,6 +947,40 @@ fn update_fold<S: BarSink>(
         }
     }
     late
+}
+
+/// The flat bars [`TfState::fill_gap`] emits for the empty buckets `from ..
+/// to` of a timeframe when none of them is held (all closed and released):
+/// at most `max_fill`, the newest, and the others counted as skipped.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn emit_fills<S: BarSink>(
+    p: &TfParams,
+    max_fill: u32,
+    close: f64,
+    mut from: i64,
+    to: i64,
+    symbol: SymbolId,
+    flags: u32,
+    out: &mut S,
+    stats: &mut AggStats,
+) {
+    let w = p.width;
+    let n = ((to - from) / w) as u64;
+    if n > u64::from(max_fill) {
+        let skip = n - u64::from(max_fill);
+        stats.fill_skipped += skip;
+        from += skip as i64 * w;
+    }
+    let mut s = from;
+    while s < to {
+        let bar = accum::filled_bar(symbol, p.tf, s, close, flags);
+        out.push_event(BarEvent {
+            kind: BarEventKind::Closed,
+            bar: accum::finish(&bar),
+        });
+        s = bar.end;
+    }
 }
 
 /// Fold mode: merges the newest finest bar into the coarser timeframes, once.
@@ -1057,30 +1152,32 @@ fn set_due(sym: &mut SymState, hot: &mut Hot, params: &[TfParams], c: &Common, f
     // The roll window: a later tick may start the next finest bar without
     // the slow path when the finest ring holds only this bar (not emitted),
     // every coarser timeframe's newest bar holds its bucket (not emitted,
-    // not filled), and the tick is (a) late enough to release this bar
-    // (end + lateness), (b) before any coarser due time, so nothing else
-    // closes, is released or filled, and (c) within every coarser newest
-    // bar, so the new finest bar folds into the same ones; with fill, (d) in
-    // the next bucket (no gap to fill).
+    // not filled) or, with `pending`, `route` would create the bar of that
+    // bucket quietly (`sync_out` does, later), and the tick is (a) late
+    // enough to release this bar (end + lateness), (b) before any coarser
+    // due time, so nothing else closes, is released or filled, and (c)
+    // within every coarser bucket of this bar, so the new finest bar folds
+    // into the same ones. With fill, the empty finest buckets of a gap are
+    // the roll's to emit (it checks that the slow path would emit and
+    // release them all).
     sym.coarse_due = coarse_due;
     if fine.len != 1 || fine.get(0).emitted {
         return;
     }
     let s = fine.back_start;
     let mut until = coarse_due.min(TS_MAX + 1);
-    for t in coarse {
-        if !(s >= t.back_start && s < t.back_end) || t.ring[t.back_idx].emitted {
+    for (t, p) in coarse.iter().zip(&params[1..]) {
+        if s >= t.back_start && s < t.back_end && !t.ring[t.back_idx].emitted {
+            until = until.min(t.back_end);
+        } else if c.hot_ok && t.creates_quietly(p, c, s) {
+            until = until.min(p.tf.bucket_end(p.start(s)));
+        } else {
             return;
         }
-        until = until.min(t.back_end);
     }
     sym.roll_until = until;
     hot.roll_from = fine.back_end.saturating_add(c.lateness);
-    hot.roll_until = if c.fill {
-        until.min(fine.back_end.saturating_add(params[0].width))
-    } else {
-        until
-    };
+    hot.roll_until = until;
 }
 
 /// The inline hot path (see [`Aggregator::update`]): applies `tick` and
@@ -1136,3 +1233,7 @@ mod x86 {
         agg.update_each(ticks, out);
     }
 }
+
+#[cfg(test)]
+#[path = "roll_tests.rs"]
+mod roll_tests;

@@ -28,6 +28,9 @@ pub(crate) struct Common {
     pub(crate) flags: u32,
     /// Fold mode, trade bars, no open updates: the inline hot path is on.
     pub(crate) fast: bool,
+    /// No open updates: rolls merge closed finest bars into `pending`
+    /// (see the aggregator's `SymState`), not into the coarser bars.
+    pub(crate) hot_ok: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -298,6 +301,34 @@ impl TfState {
         }
         let at = self.insert(i, h, out, stats);
         (at != usize::MAX).then_some(at)
+    }
+
+    /// Whether [`TfState::route`] would create the bar for `ts` (fold mode,
+    /// `fold = true`) as a new newest bar without emitting anything: its
+    /// bucket starts at or after every bar ever created here, no gap before
+    /// it needs filling, and the ring has room (no eviction).
+    pub(crate) fn creates_quietly(&self, p: &TfParams, c: &Common, ts: i64) -> bool {
+        let s = p.start(ts);
+        s >= self.tail_end
+            && self.len < self.ring.len()
+            && (!c.fill || self.tail_end == i64::MIN || s == self.tail_end)
+    }
+
+    /// [`TfState::route`] for `ts` when [`TfState::creates_quietly`] holds:
+    /// the same new empty newest bar, the same state, nothing emitted.
+    pub(crate) fn create_quietly(&mut self, p: &TfParams, c: &Common, ts: i64) {
+        debug_assert!(self.creates_quietly(p, c, ts));
+        let s = p.start(ts);
+        let h = Held {
+            bar: accum::empty_bar(c.symbol, p.tf, s, c.flags),
+            emitted: false,
+            folded: false,
+        };
+        self.tail_end = p.tf.bucket_end(s);
+        let at = self.len;
+        self.len += 1;
+        *self.get_mut(at) = h;
+        self.set_back_bounds();
     }
 
     /// Emits what the watermark closes, fills empty buckets before it, and
