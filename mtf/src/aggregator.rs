@@ -206,6 +206,9 @@ pub struct Aggregator {
     /// Fold mode, trade bars, no open updates: `update` takes the inline
     /// hot path (everything else starts in `update_cold`).
     fast: bool,
+    /// Fold mode, no open updates, no lateness: a tick past the roll window
+    /// may take `roll_far` (coarser bars closing).
+    far_rolls: bool,
     /// The tick kind bars are built from, and the quote price (from `source`).
     kind: crate::TickKind,
     quote_price: QuotePrice,
@@ -219,7 +222,7 @@ pub struct Aggregator {
     rolls: bool,
     /// Tests: rolls taken, and those that emitted flat bars.
     #[cfg(test)]
-    rolled: (u64, u64),
+    rolled: (u64, u64, u64),
 }
 
 impl Aggregator {
@@ -256,6 +259,7 @@ impl Aggregator {
             BarSource::Quotes(q) => (crate::TickKind::Quote, q),
         };
         let fast = fold && hot_ok && kind == crate::TickKind::Trade;
+        let far_rolls = fold && hot_ok && lateness == 0;
         Ok(Aggregator {
             cfg,
             params,
@@ -267,6 +271,7 @@ impl Aggregator {
             max_symbols: DEFAULT_MAX_SYMBOLS,
             hot_ok,
             fast,
+            far_rolls,
             kind,
             quote_price,
             syms: Vec::new(),
@@ -275,7 +280,7 @@ impl Aggregator {
             #[cfg(test)]
             rolls: true,
             #[cfg(test)]
-            rolled: (0, 0),
+            rolled: (0, 0, 0),
         })
     }
 
@@ -464,12 +469,18 @@ impl Aggregator {
                     }
                     return;
                 }
-                if ts >= h.roll_from
-                    && ts < h.roll_until
-                    && self.rolls()
-                    && self.roll(i, tick.flags, ts, price, size, side, out)
-                {
-                    return;
+                let before_until = ts < h.roll_until;
+                if ts >= h.roll_from && self.rolls() {
+                    if before_until {
+                        if self.roll(i, tick.flags, ts, price, size, side, out) {
+                            return;
+                        }
+                    } else if self.far_rolls
+                        && ts <= TS_MAX
+                        && self.roll_far(i, tick.flags, ts, price, size, side, out)
+                    {
+                        return;
+                    }
                 }
             }
         } else if let Some(sym) = self.syms.get_mut(i)
@@ -599,6 +610,124 @@ impl Aggregator {
         {
             self.rolled.0 += 1;
             self.rolled.1 += u64::from(fill);
+        }
+        true
+    }
+
+    /// Fold mode, no open updates, no lateness: a valid tick at or past the
+    /// end of the roll window (some coarser bar closes) while the finest
+    /// ring holds only the hot bar, each coarser timeframe holds at most
+    /// the bar of the hot bar's bucket (or `route` would create it
+    /// quietly: `set_due` checked both): what `update_slow` does, without
+    /// routing or the generic settling. The hot bar and the pending bars
+    /// are folded into the coarser bars (created if needed); the hot bar is
+    /// closed and released, with fill the empty finest buckets up to the
+    /// tick's are emitted; each coarser bar that ends by the tick is closed
+    /// and released, with fill followed by its empty buckets up to the
+    /// tick's; the tick starts the next finest bar. Returns `false`, having
+    /// changed nothing, when a coarser timeframe holds more (the slow path
+    /// takes the tick).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn roll_far<S: BarSink>(
+        &mut self,
+        i: usize,
+        tick_flags: u16,
+        ts: i64,
+        price: f64,
+        size: f64,
+        side: Side,
+        out: &mut S,
+    ) -> bool {
+        debug_assert!(self.far_rolls && self.lateness == 0);
+        let c = self.common(i as SymbolId);
+        let (Some(sym), Some(h)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
+            return false;
+        };
+        let (params, stats) = (&self.params, &mut self.stats);
+        let p0 = params[0];
+        let (fine, coarse) = sym.tfs.split_at_mut(1);
+        let fine = &mut fine[0];
+        let old = h.bar(&fine.ring[fine.back_idx].bar);
+        if coarse.iter().any(|t| {
+            t.len > 1 || (t.len == 1 && !(old.start >= t.back_start && old.start < t.back_end))
+        }) {
+            return false;
+        }
+        // Fold: the pending bars, then the hot bar, into each coarser bar
+        // (in `sync_out`'s and `fold_back`'s order, so the sums are theirs).
+        let first = if sym.pending.count > 0 {
+            sym.pending.first_ts
+        } else {
+            old.first_ts
+        };
+        for (t, p) in coarse.iter_mut().zip(&params[1..]) {
+            if t.len == 0 {
+                t.create_quietly(p, &c, first);
+            }
+            let j = t.back_idx;
+            accum::merge(&mut t.ring[j].bar, &sym.pending);
+            accum::merge(&mut t.ring[j].bar, &old);
+        }
+        sym.pending = accum::empty_bar(0, Timeframe::S1, 0, 0);
+        // Settle, finest first: close and release (no lateness), then fill.
+        out.push_event(BarEvent {
+            kind: BarEventKind::Closed,
+            bar: accum::finish(&old),
+        });
+        fine.tail_close = old.close;
+        let end_old = fine.back_end;
+        let start = p0.start(ts);
+        if c.fill && start > end_old {
+            emit_fills(
+                &p0, c.max_fill, old.close, end_old, start, c.symbol, c.flags, out, stats,
+            );
+        }
+        for (t, p) in coarse.iter_mut().zip(&params[1..]) {
+            if t.back_end > ts {
+                continue;
+            }
+            let bar = t.ring[t.back_idx].bar;
+            out.push_event(BarEvent {
+                kind: BarEventKind::Closed,
+                bar: accum::finish(&bar),
+            });
+            t.tail_close = bar.close;
+            t.head = (t.head + 1) & t.mask();
+            t.len = 0;
+            if c.fill {
+                let upto = p.start(ts);
+                if t.tail_end < upto {
+                    emit_fills(
+                        p, c.max_fill, bar.close, t.tail_end, upto, c.symbol, c.flags, out, stats,
+                    );
+                    t.tail_end = upto;
+                }
+            }
+            t.set_back_bounds();
+        }
+        // The new finest bar, as `roll` starts it.
+        let end = p0.tf.bucket_end(start);
+        let mut bar = accum::empty_bar(old.symbol, p0.tf, start, c.flags);
+        accum::apply(&mut bar, ts, price, size, side);
+        let j = (fine.head + 1) & fine.mask();
+        fine.ring[j] = Held {
+            bar,
+            emitted: false,
+            folded: false,
+        };
+        fine.head = j;
+        fine.back_idx = j;
+        fine.back_start = start;
+        fine.back_end = end;
+        fine.tail_end = end;
+        sym.wm = ts;
+        sym.live = tick_flags & Tick::FLAG_REPLAY == 0;
+        sym.applied += h.count + 1;
+        set_due(sym, h, params, &c, true);
+        #[cfg(test)]
+        {
+            self.rolled.2 += 1;
         }
         true
     }

@@ -183,8 +183,9 @@ fn sparse_streams_roll() {
             assert!(same_bar(&x.bar, &y.bar), "{:?}\n{:?}", x.bar, y.bar);
         }
         assert_eq!(with.stats(), without.stats());
-        let (rolls, filled) = with.rolled;
+        let (rolls, filled, far) = with.rolled;
         assert!(rolls > 15_000, "{rolls} rolls");
         assert_eq!(filled > 5_000, fill, "{filled} rolls with flat bars");
+        assert!(far > 500, "{far} far rolls");
     }
 }
