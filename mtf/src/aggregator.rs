@@ -448,6 +448,37 @@ impl Aggregator {
     /// bar, and the slow path.
     #[inline(never)]
     fn update_cold<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
+        // Sparse symbols: most ticks that miss the hot path roll.
+        if self.fast && self.roll_trade(tick, out) {
+            return;
+        }
+        self.update_colder(tick, out);
+    }
+
+    /// [`Aggregator::roll`] for a trade in the roll window, with the
+    /// inline hot path on; `false` (nothing changed) for any other tick.
+    /// (The warm window of `update_colder` ends before the roll window.)
+    #[inline(always)]
+    fn roll_trade<S: BarSink>(&mut self, tick: &Tick, out: &mut S) -> bool {
+        tick.kind == crate::TickKind::Trade
+            && self.hot.get(tick.symbol as usize).is_some_and(|h| {
+                tick.ts_event >= h.roll_from && tick.ts_event < h.roll_until
+            })
+            && accum::price_size_ok(tick.price, tick.size)
+            && self.rolls()
+            && self.roll(
+                tick.symbol as usize,
+                tick.flags,
+                tick.ts_event,
+                tick.price,
+                tick.size,
+                tick.side,
+                out,
+            )
+    }
+
+    #[inline(never)]
+    fn update_colder<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
         let Some((price, size, side)) = self.price_of(tick) else {
             self.stats.ignored += 1;
             return;
