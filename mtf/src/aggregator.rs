@@ -714,9 +714,25 @@ impl Aggregator {
                 &p0, c.max_fill, old.close, end_old, start, c.symbol, c.flags, out, stats,
             );
         }
+        // The next roll window, as `set_due` would find it: a coarser bar
+        // left open holds the new finest bar (it ends after the tick), is
+        // due at its end and bounds the window there; a closed one leaves
+        // its timeframe empty, creatable quietly at the tick's bucket
+        // (filled up to it), which bounds the window at its end and, with
+        // fill, is due then.
+        let mut coarse_due = i64::MAX;
+        let mut until = TS_MAX + 1;
         for (t, p) in coarse.iter_mut().zip(&params[1..]) {
             if t.back_end > ts {
+                coarse_due = coarse_due.min(t.back_end);
+                until = until.min(t.back_end);
                 continue;
+            }
+            let upto = p.start(ts);
+            let next_end = p.tf.bucket_end(upto);
+            until = until.min(next_end);
+            if c.fill {
+                coarse_due = coarse_due.min(next_end);
             }
             let bar = t.ring[t.back_idx].bar;
             out.push_event(BarEvent {
@@ -727,7 +743,6 @@ impl Aggregator {
             t.head = (t.head + 1) & t.mask();
             t.len = 0;
             if c.fill {
-                let upto = p.start(ts);
                 if t.tail_end < upto {
                     emit_fills(
                         p, c.max_fill, bar.close, t.tail_end, upto, c.symbol, c.flags, out, stats,
@@ -755,7 +770,19 @@ impl Aggregator {
         sym.wm = ts;
         sym.live = tick_flags & Tick::FLAG_REPLAY == 0;
         sym.applied += h.count + 1;
-        set_due(sym, h, params, &c, true);
+        sym.coarse_due = coarse_due;
+        sym.roll_until = until.min(coarse_due);
+        sym.due = end.min(coarse_due);
+        h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1), c.fast);
+        h.roll_from = end;
+        h.roll_until = sym.roll_until;
+        #[cfg(debug_assertions)]
+        {
+            let (due, roll_until, hot) = (sym.due, sym.roll_until, *h);
+            set_due(sym, h, params, &c, true);
+            debug_assert_eq!((due, roll_until), (sym.due, sym.roll_until));
+            debug_assert_eq!(format!("{hot:?}"), format!("{h:?}"));
+        }
         #[cfg(test)]
         {
             self.rolled.2 += 1;
