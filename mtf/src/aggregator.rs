@@ -437,7 +437,10 @@ impl Aggregator {
             }
             rest = &rest[n..];
             if let Some((t, tail)) = rest.split_first() {
-                self.update_cold(t, out);
+                // Sparse symbols: most ticks the hot path leaves roll.
+                if !(self.fast && self.roll_trade(t, out)) {
+                    self.update_colder(t, out);
+                }
                 rest = tail;
             }
         }
