@@ -464,9 +464,10 @@ impl Aggregator {
     #[inline(always)]
     fn roll_trade<S: BarSink>(&mut self, tick: &Tick, out: &mut S) -> bool {
         tick.kind == crate::TickKind::Trade
-            && self.hot.get(tick.symbol as usize).is_some_and(|h| {
-                tick.ts_event >= h.roll_from && tick.ts_event < h.roll_until
-            })
+            && self
+                .hot
+                .get(tick.symbol as usize)
+                .is_some_and(|h| tick.ts_event >= h.roll_from && tick.ts_event < h.roll_until)
             && accum::price_size_ok(tick.price, tick.size)
             && self.rolls()
             && self.roll(
@@ -745,13 +746,11 @@ impl Aggregator {
             t.tail_close = bar.close;
             t.head = (t.head + 1) & t.mask();
             t.len = 0;
-            if c.fill {
-                if t.tail_end < upto {
-                    emit_fills(
-                        p, c.max_fill, bar.close, t.tail_end, upto, c.symbol, c.flags, out, stats,
-                    );
-                    t.tail_end = upto;
-                }
+            if c.fill && t.tail_end < upto {
+                emit_fills(
+                    p, c.max_fill, bar.close, t.tail_end, upto, c.symbol, c.flags, out, stats,
+                );
+                t.tail_end = upto;
             }
             t.set_back_bounds();
         }
