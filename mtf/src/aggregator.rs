@@ -231,11 +231,7 @@ impl Aggregator {
         let tfs = cfg.validate()?;
         let params: Box<[TfParams]> = tfs
             .iter()
-            .map(|&tf| TfParams {
-                tf,
-                width: tf.nanos(),
-                origin: tf.normalize_origin(cfg.origin_ns),
-            })
+            .map(|&tf| TfParams::new(tf, cfg.origin_ns))
             .collect();
         let caps = tfs
             .iter()
@@ -569,19 +565,17 @@ impl Aggregator {
         let (fine, coarse) = sym.tfs.split_at_mut(1);
         let fine = &mut fine[0];
         let end_old = fine.back_end;
-        // The next bucket (the common case) without a division.
-        let start = if ts - end_old < p0.width {
-            end_old
-        } else {
-            p0.start(ts)
-        };
+        // No branch on whether the tick is in the next bucket: for sparse
+        // symbols that is a coin toss (and `start` needs no division).
+        let start = p0.start(ts);
         // With fill, the slow path emits the flat bars of the empty buckets
         // `end_old .. start` as it releases the old bar, and does not hold
         // them when the last one is beyond the lateness (so all are):
         // `start + lateness <= ts`. (Without a gap, the window's
-        // `end_old + lateness <= ts`.)
-        let fill = self.cfg.fill_empty && start != end_old;
-        if fill && start.saturating_add(self.lateness) > ts {
+        // `end_old + lateness <= ts`.) Tested in this order, the coin toss
+        // (a gap or not) comes last, after what decides it without lateness.
+        let fill = self.cfg.fill_empty;
+        if fill && start.saturating_add(self.lateness) > ts && start != end_old {
             return false;
         }
         let old = h.bar(&fine.ring[fine.back_idx].bar);
@@ -602,6 +596,7 @@ impl Aggregator {
         // takes the next slot.
         fine.tail_close = old.close;
         if fill {
+            // (Nothing without a gap.)
             emit_fills(
                 &p0,
                 self.cfg.max_fill_per_gap,
@@ -644,7 +639,7 @@ impl Aggregator {
         #[cfg(test)]
         {
             self.rolled.0 += 1;
-            self.rolled.1 += u64::from(fill);
+            self.rolled.1 += u64::from(fill && start != end_old);
         }
         true
     }
@@ -1139,10 +1134,12 @@ fn update_fold<S: BarSink>(
 }
 
 /// The flat bars [`TfState::fill_gap`] emits for the empty buckets `from ..
-/// to` of a timeframe when none of them is held (all closed and released):
-/// at most `max_fill`, the newest, and the others counted as skipped.
+/// to` (on the grid, `from <= to`) of a timeframe when none of them is held
+/// (all closed and released): at most `max_fill`, the newest, and the others
+/// counted as skipped. A counted loop, so that a sink that only counts takes
+/// all of them at once (how many is a coin toss for sparse symbols).
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 fn emit_fills<S: BarSink>(
     p: &TfParams,
     max_fill: u32,
@@ -1155,20 +1152,18 @@ fn emit_fills<S: BarSink>(
     stats: &mut AggStats,
 ) {
     let w = p.width;
-    let n = ((to - from) / w) as u64;
-    if n > u64::from(max_fill) {
-        let skip = n - u64::from(max_fill);
-        stats.fill_skipped += skip;
-        from += skip as i64 * w;
-    }
-    let mut s = from;
-    while s < to {
-        let bar = accum::filled_bar(symbol, p.tf, s, close, flags);
+    let n = crate::held::floor_div(to - from, w, p.inv_width) as u64;
+    let k = n.min(u64::from(max_fill));
+    stats.fill_skipped += n - k;
+    // The last `k` buckets: from `from + (n - k)·w`, which is `to - k·w`.
+    from = to - k as i64 * w;
+    for _ in 0..k {
+        let bar = accum::filled_bar(symbol, p.tf, from, close, flags);
         out.push_event(BarEvent {
             kind: BarEventKind::Closed,
             bar: accum::finish(&bar),
         });
-        s = bar.end;
+        from += w;
     }
 }
 
