@@ -572,10 +572,11 @@ impl Aggregator {
         // `end_old .. start` as it releases the old bar, and does not hold
         // them when the last one is beyond the lateness (so all are):
         // `start + lateness <= ts`. (Without a gap, the window's
-        // `end_old + lateness <= ts`.) Tested in this order, the coin toss
-        // (a gap or not) comes last, after what decides it without lateness.
+        // `end_old + lateness <= ts`.) One branch on all three (`&`, not
+        // `&&`): a gap or not is a coin toss, but without lateness the
+        // answer is always no.
         let fill = self.cfg.fill_empty;
-        if fill && start.saturating_add(self.lateness) > ts && start != end_old {
+        if fill & (start.saturating_add(self.lateness) > ts) & (start != end_old) {
             return false;
         }
         let old = h.bar(&fine.ring[fine.back_idx].bar);
