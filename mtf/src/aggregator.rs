@@ -610,7 +610,9 @@ impl Aggregator {
                 &mut self.stats,
             );
         }
-        let end = p0.tf.bucket_end(start);
+        // (No overflow: `start` is the bucket of a valid tick, the width at
+        // most a day, the lateness at most a week.)
+        let end = start + p0.width;
         let mut bar = accum::empty_bar(old.symbol, p0.tf, start, self.flags);
         accum::apply(&mut bar, ts, price, size, side);
         let j = (fine.head + 1) & fine.mask();
@@ -632,7 +634,7 @@ impl Aggregator {
         // timeframes' are unchanged.
         sym.due = end.min(sym.coarse_due);
         h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1), self.fast);
-        h.roll_from = end.saturating_add(self.lateness);
+        h.roll_from = end + self.lateness;
         h.roll_until = sym.roll_until;
         if !self.hot_ok {
             emit_fold_open(sym, h, &self.params, self.cfg.open_updates, ts, out);
