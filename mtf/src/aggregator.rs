@@ -412,6 +412,28 @@ impl Aggregator {
             .filter(|w| w[0].symbol == w[1].symbol)
             .count();
         let runs = 2 * same >= RUN_SAMPLE;
+        if !runs {
+            // The hot path over as many ticks as take it, the table
+            // borrowed once (its pointer and length stay in registers), then
+            // one tick through the roll (sparse symbols) or the cold path,
+            // which may grow the table.
+            let mut k = 0;
+            while k < ticks.len() {
+                let hot = &mut self.hot[..];
+                while let Some(t) = ticks.get(k)
+                    && hot_push(hot, t)
+                {
+                    k += 1;
+                }
+                if let Some(t) = ticks.get(k) {
+                    k += 1;
+                    if !(self.fast && self.roll_trade(t, out)) {
+                        self.update_colder(t, out);
+                    }
+                }
+            }
+            return;
+        }
         let mut rest = ticks;
         while !rest.is_empty() {
             // The hot path over as many ticks as take it, the table borrowed
