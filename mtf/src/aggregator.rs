@@ -1164,7 +1164,7 @@ fn update_fold<S: BarSink>(
 /// counted as skipped. A counted loop, so that a sink that only counts takes
 /// all of them at once (how many is a coin toss for sparse symbols).
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+#[inline(never)]
 fn emit_fills<S: BarSink>(
     p: &TfParams,
     max_fill: u32,
