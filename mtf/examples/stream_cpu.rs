@@ -8,7 +8,10 @@
 //! ticks within one second, so no rolls: the hot path alone); `WARM=1` runs
 //! the same ticks a day earlier through each aggregator before timing (its
 //! symbols already known, as in a running daemon); `SYMS=1..=10` the number
-//! of symbols (default 10).
+//! of symbols (default 10). `sparse_filled_fold_update_all` is the sparse
+//! stream with empty buckets filled; the `nautilus_*` variants are the cases
+//! of `bench/compare-nautilus` as it runs tickd from cache (its synthetic
+//! ticks, `update_all` per 4096-tick chunk, a `CountingSink`).
 
 use std::hint::black_box;
 

@@ -13,18 +13,32 @@
 //! high, low, close, count, first and last time; sums may differ in the last
 //! bits (see the crate docs).
 //!
-//! Fold mode has three paths, cheapest first, each chosen by comparing the
+//! Fold mode has four paths, cheapest first, each chosen by comparing the
 //! tick's time with windows of the symbol's `Hot` state (set by `set_due`
-//! after every slow path, so the common cases need no other test):
+//! after every slow path, and by the rolls, so the common cases need no
+//! other test):
 //!
 //! - hot (`update`, inline): an in-order trade of the newest finest bar that
 //!   closes nothing; only with trade bars and no open updates (otherwise the
 //!   window is empty and `update_cold` takes the same ticks, then emits);
-//! - roll (`roll`): the tick starts the next finest bar, the finest ring
-//!   holds only the current one, and no coarser timeframe is due: fold,
-//!   emit, release, load the new bar;
-//! - slow (`update_slow`): anything else — first sight, late ticks, closes
-//!   of coarser bars, fills, lateness, seeds, the clock — through the rings.
+//! - roll (`roll`): the tick starts a later finest bar, the finest ring
+//!   holds only the current one, and no coarser timeframe is due: fold
+//!   (into `pending`, or the coarser bars with open updates), emit, with
+//!   fill emit the flat bars of the empty buckets between, release, load
+//!   the new bar. After a coarser bar closed, its timeframe holds no bar
+//!   until the next finest bar is folded; the roll still takes such ticks
+//!   when `route` would create that bar quietly, and `sync_out` creates it;
+//! - far roll (`roll_far`; no lateness, no open updates): the tick is past
+//!   the roll window, so coarser bars close: fold, emit and release them
+//!   (with fill, their empty buckets too) and start the new finest bar,
+//!   without the rings' generic settling;
+//! - slow (`update_slow`): anything else — first sight, late ticks,
+//!   lateness, seeds, the clock, rings holding more — through the rings.
+//!
+//! Each roll emits exactly what the slow path would for the same tick (the
+//! unit tests in `roll_tests.rs` compare them on random streams); only the
+//! coarser bars' sums may differ in the last bits, as pending bars are
+//! merged into one before they are folded.
 
 use crate::accum::{self, Hot, TS_MAX, TS_MIN, tick_is_valid};
 use crate::config::{AggConfig, BarSource, CloseAt, ConfigError, OpenUpdates, QuotePrice};
