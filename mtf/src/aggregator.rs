@@ -617,7 +617,7 @@ impl Aggregator {
         }
         let old = h.bar(&fine.ring[fine.back_idx].bar);
         if self.hot_ok {
-            accum::merge(&mut sym.pending, &old);
+            accum::merge_later(&mut sym.pending, &old);
         } else {
             // Open updates read the coarser bars right after.
             for t in coarse.iter_mut() {
