@@ -209,6 +209,8 @@ fn hot_applied(sym: &SymState, hot: &Hot) -> u64 {
 pub struct Aggregator {
     cfg: AggConfig,
     params: Box<[TfParams]>,
+    /// `params[0]` (the finest), for the roll.
+    p0: TfParams,
     caps: Box<[usize]>,
     fold: bool,
     lateness: i64,
@@ -247,6 +249,7 @@ impl Aggregator {
             .iter()
             .map(|&tf| TfParams::new(tf, cfg.origin_ns))
             .collect();
+        let p0 = params[0];
         let caps = tfs
             .iter()
             .map(|&tf| crate::config::held_capacity(tf, cfg.allowed_lateness_ns))
@@ -273,6 +276,7 @@ impl Aggregator {
         Ok(Aggregator {
             cfg,
             params,
+            p0,
             caps,
             fold,
             lateness,
@@ -597,7 +601,7 @@ impl Aggregator {
         let (Some(sym), Some(h)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
             return false;
         };
-        let p0 = self.params[0];
+        let p0 = self.p0;
         let (fine, coarse) = sym.tfs.split_at_mut(1);
         let fine = &mut fine[0];
         let end_old = fine.back_end;
