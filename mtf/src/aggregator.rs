@@ -629,27 +629,37 @@ impl Aggregator {
                 accum::merge(&mut t.ring[j].bar, &old);
             }
         }
-        out.push_event(BarEvent {
-            kind: BarEventKind::Closed,
-            bar: accum::finish(&old),
-        });
+        // The old bar closes, then with fill come the flat bars of the empty
+        // buckets `end_old .. start` (as `TfState::fill_gap` emits them when
+        // none is held: at most `max_fill_per_gap`, the newest, the others
+        // counted as skipped). One counted loop, run at least once, so that a
+        // sink that only counts takes them all at once without a branch on
+        // how many (a coin toss for sparse symbols).
+        let k = if fill {
+            let n = crate::held::floor_div(start - end_old, p0.width, p0.inv_width) as u64;
+            let k = n.min(u64::from(self.cfg.max_fill_per_gap));
+            self.stats.fill_skipped += n - k;
+            k
+        } else {
+            0
+        };
+        let mut s = start - k as i64 * p0.width;
+        for e in 0..k + 1 {
+            let bar = if e == 0 {
+                old
+            } else {
+                let b = accum::filled_bar(old.symbol, p0.tf, s, old.close, self.flags);
+                s += p0.width;
+                b
+            };
+            out.push_event(BarEvent {
+                kind: BarEventKind::Closed,
+                bar: accum::finish(&bar),
+            });
+        }
         // The old bar leaves the ring (it was the only one), the new one
         // takes the next slot.
         fine.tail_close = old.close;
-        if fill {
-            // (Nothing without a gap.)
-            emit_fills(
-                &p0,
-                self.cfg.max_fill_per_gap,
-                old.close,
-                end_old,
-                start,
-                old.symbol,
-                self.flags,
-                out,
-                &mut self.stats,
-            );
-        }
         // (No overflow: `start` is the bucket of a valid tick, the width at
         // most a day, the lateness at most a week.)
         let end = start + p0.width;
