@@ -607,7 +607,7 @@ impl Aggregator {
         let end_old = fine.back_end;
         // No branch on whether the tick is in the next bucket: for sparse
         // symbols that is a coin toss (and `start` needs no division).
-        let start = p0.start(ts);
+        let start = p0.start_fast(ts);
         // With fill, the slow path emits the flat bars of the empty buckets
         // `end_old .. start` as it releases the old bar, and does not hold
         // them when the last one is beyond the lateness (so all are):
@@ -760,7 +760,7 @@ impl Aggregator {
         });
         fine.tail_close = old.close;
         let end_old = fine.back_end;
-        let start = p0.start(ts);
+        let start = p0.start_fast(ts);
         if c.fill && start > end_old {
             emit_fills(
                 &p0, c.max_fill, old.close, end_old, start, c.symbol, c.flags, out, stats,
@@ -780,7 +780,7 @@ impl Aggregator {
                 until = until.min(t.back_end);
                 continue;
             }
-            let upto = p.start(ts);
+            let upto = p.start_fast(ts);
             let next_end = p.tf.bucket_end(upto);
             until = until.min(next_end);
             if c.fill {
