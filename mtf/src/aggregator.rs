@@ -615,8 +615,10 @@ impl Aggregator {
         // `end_old + lateness <= ts`.) One branch on all three (`&`, not
         // `&&`): a gap or not is a coin toss, but without lateness the
         // answer is always no.
+        // (No overflow: `start <= ts <= TS_MAX`, the lateness at most a
+        // week.)
         let fill = self.cfg.fill_empty;
-        if fill & (start.saturating_add(self.lateness) > ts) & (start != end_old) {
+        if fill & (start + self.lateness > ts) & (start != end_old) {
             return false;
         }
         let old = h.bar(&fine.ring[fine.back_idx].bar);
@@ -737,20 +739,17 @@ impl Aggregator {
         }) {
             return false;
         }
-        // Fold: the pending bars, then the hot bar, into each coarser bar
-        // (in `sync_out`'s and `fold_back`'s order, so the sums are theirs).
-        let first = if sym.pending.count > 0 {
-            sym.pending.first_ts
-        } else {
-            old.first_ts
-        };
+        // Fold: the hot bar joins the pending bars (as a roll merges it),
+        // then they go into each coarser bar as `sync_out` merges them: one
+        // merge per coarser timeframe.
+        accum::merge_later(&mut sym.pending, &old);
+        let first = sym.pending.first_ts;
         for (t, p) in coarse.iter_mut().zip(&params[1..]) {
             if t.len == 0 {
                 t.create_quietly(p, &c, first);
             }
             let j = t.back_idx;
             accum::merge(&mut t.ring[j].bar, &sym.pending);
-            accum::merge(&mut t.ring[j].bar, &old);
         }
         sym.pending = accum::empty_bar(0, Timeframe::S1, 0, 0);
         // Settle, finest first: close and release (no lateness), then fill.
