@@ -445,7 +445,7 @@ impl Aggregator {
                 }
                 if let Some(t) = ticks.get(k) {
                     k += 1;
-                    if !(self.fast && self.roll_trade(t, out)) {
+                    if !(self.fast && self.roll_trade::<S, true>(t, out)) {
                         self.update_colder(t, out);
                     }
                 }
@@ -474,7 +474,7 @@ impl Aggregator {
             rest = &rest[n..];
             if let Some((t, tail)) = rest.split_first() {
                 // Sparse symbols: most ticks the hot path leaves roll.
-                if !(self.fast && self.roll_trade(t, out)) {
+                if !(self.fast && self.roll_trade::<S, false>(t, out)) {
                     self.update_colder(t, out);
                 }
                 rest = tail;
@@ -488,7 +488,7 @@ impl Aggregator {
     #[inline(never)]
     fn update_cold<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
         // Sparse symbols: most ticks that miss the hot path roll.
-        if self.fast && self.roll_trade(tick, out) {
+        if self.fast && self.roll_trade::<S, false>(tick, out) {
             return;
         }
         self.update_colder(tick, out);
@@ -497,8 +497,11 @@ impl Aggregator {
     /// [`Aggregator::roll`] for a trade in the roll window, with the
     /// inline hot path on; `false` (nothing changed) for any other tick.
     /// (The warm window of `update_colder` ends before the roll window.)
+    /// `INLINE`: the roll's body is compiled into the caller (the
+    /// interleaved loop of `update_each`, where sparse symbols roll most
+    /// ticks: no call, and with AVX its three-operand instructions).
     #[inline(always)]
-    fn roll_trade<S: BarSink>(&mut self, tick: &Tick, out: &mut S) -> bool {
+    fn roll_trade<S: BarSink, const INLINE: bool>(&mut self, tick: &Tick, out: &mut S) -> bool {
         tick.kind == crate::TickKind::Trade
             && self
                 .hot
@@ -506,15 +509,27 @@ impl Aggregator {
                 .is_some_and(|h| tick.ts_event >= h.roll_from && tick.ts_event < h.roll_until)
             && accum::price_size_ok(tick.price, tick.size)
             && self.rolls()
-            && self.roll(
-                tick.symbol as usize,
-                tick.flags,
-                tick.ts_event,
-                tick.price,
-                tick.size,
-                tick.side,
-                out,
-            )
+            && if INLINE {
+                self.roll_inline::<S, true>(
+                    tick.symbol as usize,
+                    tick.flags,
+                    tick.ts_event,
+                    tick.price,
+                    tick.size,
+                    tick.side,
+                    out,
+                )
+            } else {
+                self.roll(
+                    tick.symbol as usize,
+                    tick.flags,
+                    tick.ts_event,
+                    tick.price,
+                    tick.size,
+                    tick.side,
+                    out,
+                )
+            }
     }
 
     #[inline(never)]
@@ -598,6 +613,24 @@ impl Aggregator {
         side: Side,
         out: &mut S,
     ) -> bool {
+        self.roll_inline::<S, false>(i, tick_flags, ts, price, size, side, out)
+    }
+
+    /// [`Aggregator::roll`], compiled into its caller; `FAST`: the inline
+    /// hot path is on (`self.fast`, so no open updates: the callers that
+    /// know it leave the open-update code out).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn roll_inline<S: BarSink, const FAST: bool>(
+        &mut self,
+        i: usize,
+        tick_flags: u16,
+        ts: i64,
+        price: f64,
+        size: f64,
+        side: Side,
+        out: &mut S,
+    ) -> bool {
         let (Some(sym), Some(h)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
             return false;
         };
@@ -622,7 +655,9 @@ impl Aggregator {
             return false;
         }
         let old = h.bar(&fine.ring[fine.back_idx].bar);
-        if self.hot_ok {
+        debug_assert!(!FAST || (self.fast && self.hot_ok));
+        let hot_ok = FAST || self.hot_ok;
+        if hot_ok {
             accum::merge_later(&mut sym.pending, &old);
         } else {
             // Open updates read the coarser bars right after.
@@ -685,10 +720,15 @@ impl Aggregator {
         // The new bar's own due times are at or after its end; the coarser
         // timeframes' are unchanged.
         sym.due = end.min(sym.coarse_due);
-        h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1), self.fast);
+        h.load(
+            &bar,
+            start.max(TS_MIN),
+            sym.due.min(TS_MAX + 1),
+            FAST || self.fast,
+        );
         h.roll_from = end + self.lateness;
         h.roll_until = sym.roll_until;
-        if !self.hot_ok {
+        if !hot_ok {
             emit_fold_open(sym, h, &self.params, self.cfg.open_updates, ts, out);
         }
         #[cfg(test)]
