@@ -700,7 +700,10 @@ impl Aggregator {
         // (No overflow: `start` is the bucket of a valid tick, the width at
         // most a day, the lateness at most a week.)
         let end = start + p0.width;
-        let mut bar = accum::empty_bar(old.symbol, p0.tf, start, self.flags);
+        // (The symbol id is the slot's index; the end is `bucket_end`'s,
+        // without its overflow test.)
+        let mut bar = accum::empty_bar(i as SymbolId, p0.tf, start, self.flags);
+        bar.end = end;
         accum::apply(&mut bar, ts, price, size, side);
         let j = (fine.head + 1) & fine.mask();
         fine.ring[j] = Held {
