@@ -673,7 +673,7 @@ impl Aggregator {
         // sink that only counts takes them all at once without a branch on
         // how many (a coin toss for sparse symbols).
         let k = if fill {
-            let n = crate::held::floor_div(start - end_old, p0.width, p0.inv_width) as u64;
+            let n = crate::held::exact_div(start - end_old, p0.width, p0.inv_width) as u64;
             let k = n.min(u64::from(self.cfg.max_fill_per_gap));
             self.stats.fill_skipped += n - k;
             k
