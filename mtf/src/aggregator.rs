@@ -845,8 +845,10 @@ impl Aggregator {
             t.set_back_bounds();
         }
         // The new finest bar, as `roll` starts it.
-        let end = p0.tf.bucket_end(start);
-        let mut bar = accum::empty_bar(old.symbol, p0.tf, start, c.flags);
+        // (No overflow: `start <= ts <= TS_MAX`, the width at most a day.)
+        let end = start + p0.width;
+        let mut bar = accum::empty_bar(i as SymbolId, p0.tf, start, c.flags);
+        bar.end = end;
         accum::apply(&mut bar, ts, price, size, side);
         let j = (fine.head + 1) & fine.mask();
         fine.ring[j] = Held {
