@@ -8,11 +8,20 @@
 //! ticks within one second, so no rolls: the hot path alone); `WARM=1` runs
 //! the same ticks a day earlier through each aggregator before timing (its
 //! symbols already known, as in a running daemon); `SYMS=1..=10` the number
-//! of symbols (default 10).
+//! of symbols (default 10). `sparse_filled_fold_update_all` is the sparse
+//! stream with empty buckets filled; the `nautilus_*` variants are the cases
+//! of `bench/compare-nautilus` as it runs tickd from cache (its synthetic
+//! ticks, `update_all` per 4096-tick chunk, a `CountingSink`).
 
 use std::hint::black_box;
 
-use mtf::{AggConfig, Aggregator, BarEvent, OpenUpdates, Side, Tick};
+use mtf::{AggConfig, Aggregator, BarEvent, CountingSink, OpenUpdates, Side, Tick};
+
+/// The synthetic ticks of the tickd benchmarks (`bench/src/synth.rs`, which
+/// depends on `mtf` and `std` only, as `bench/compare-nautilus` includes it).
+#[path = "../../bench/src/synth.rs"]
+#[allow(dead_code)]
+mod synth;
 
 /// This thread's CPU time, ns (`CLOCK_THREAD_CPUTIME_ID`: exact to the
 /// call; `/proc/thread-self/schedstat`, used before, moved in steps of a
@@ -157,6 +166,13 @@ fn main() {
             true,
             true,
         ),
+        (
+            "sparse_filled_fold_update_all",
+            true,
+            OpenUpdates::None,
+            true,
+            true,
+        ),
     ] {
         if !only.is_empty() && name != only {
             continue;
@@ -164,6 +180,7 @@ fn main() {
         let cfg = AggConfig {
             fold,
             open_updates: open,
+            fill_empty: name.contains("filled"),
             ..AggConfig::default()
         };
         let mut total = 0u64;
@@ -198,6 +215,47 @@ fn main() {
             let dt = on_cpu_ns() - t0;
             total += dt;
             black_box(&agg);
+        }
+        let per = total as f64 / (n * passes) as f64;
+        println!("{name}: {per:.2} ns/tick (on-CPU, mean of {passes} passes of {n} ticks)");
+    }
+    // The cases of `bench/compare-nautilus`, as it runs tickd from cache:
+    // the same synthetic ticks, `update_all` per 4096-tick chunk, a
+    // `CountingSink`, `max_fill_per_gap = 1 << 20`.
+    // (Generated whatever the variant, so that `instr.sh`'s baseline
+    // includes them.)
+    let synth_ticks = |symbols, mean_gap_ns| {
+        synth::Synth::new(synth::SynthConfig {
+            symbols,
+            mean_gap_ns,
+            ..synth::SynthConfig::default()
+        })
+        .take_vec(n)
+    };
+    let (dense, sparse) = (synth_ticks(1, 1_000_000), synth_ticks(10, 200_000_000));
+    for (name, ticks, fill) in [
+        ("nautilus_dense", &dense, false),
+        ("nautilus_sparse", &sparse, false),
+        ("nautilus_sparse_filled", &sparse, true),
+    ] {
+        if !only.is_empty() && name != only {
+            continue;
+        }
+        let cfg = AggConfig {
+            fill_empty: fill,
+            max_fill_per_gap: 1 << 20,
+            ..AggConfig::default()
+        };
+        let mut total = 0u64;
+        for _ in 0..passes {
+            let mut agg = Aggregator::new(cfg.clone()).unwrap();
+            let mut sink = CountingSink::default();
+            let t0 = on_cpu_ns();
+            for c in ticks.chunks(4096) {
+                agg.update_all(c, &mut sink);
+            }
+            total += on_cpu_ns() - t0;
+            black_box((&agg, sink));
         }
         let per = total as f64 / (n * passes) as f64;
         println!("{name}: {per:.2} ns/tick (on-CPU, mean of {passes} passes of {n} ticks)");

@@ -392,6 +392,35 @@ pub(crate) fn merge(dst: &mut Bar, src: &Bar) {
     dst.count += src.count;
 }
 
+/// [`merge`] when `src` (holding a tick) lies wholly after `dst`'s ticks
+/// (a later finest bar of the same coarser bucket): open and first time stay,
+/// close and last time are `src`'s; the same result, fewer selects.
+#[inline]
+pub(crate) fn merge_later(dst: &mut Bar, src: &Bar) {
+    debug_assert!(src.count > 0 && (dst.count == 0 || src.first_ts > dst.last_ts));
+    if dst.count == 0 {
+        dst.open = src.open;
+        dst.high = src.high;
+        dst.low = src.low;
+        dst.first_ts = src.first_ts;
+        dst.flags &= !Bar::FLAG_FILLED;
+    } else {
+        dst.high = if src.high > dst.high {
+            src.high
+        } else {
+            dst.high
+        };
+        dst.low = if src.low < dst.low { src.low } else { dst.low };
+    }
+    dst.close = src.close;
+    dst.last_ts = src.last_ts;
+    dst.volume += src.volume;
+    dst.vwap_num += src.vwap_num;
+    dst.buy_volume += src.buy_volume;
+    dst.sell_volume += src.sell_volume;
+    dst.count += src.count;
+}
+
 /// The bar as emitted: `vwap` computed from its numerator.
 #[inline]
 pub(crate) fn finish(b: &Bar) -> Bar {

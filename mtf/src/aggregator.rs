@@ -13,24 +13,42 @@
 //! high, low, close, count, first and last time; sums may differ in the last
 //! bits (see the crate docs).
 //!
-//! Fold mode has three paths, cheapest first, each chosen by comparing the
+//! Fold mode has four paths, cheapest first, each chosen by comparing the
 //! tick's time with windows of the symbol's `Hot` state (set by `set_due`
-//! after every slow path, so the common cases need no other test):
+//! after every slow path, and by the rolls, so the common cases need no
+//! other test):
 //!
 //! - hot (`update`, inline): an in-order trade of the newest finest bar that
 //!   closes nothing; only with trade bars and no open updates (otherwise the
 //!   window is empty and `update_cold` takes the same ticks, then emits);
-//! - roll (`roll`): the tick starts the next finest bar, the finest ring
-//!   holds only the current one, and no coarser timeframe is due: fold,
-//!   emit, release, load the new bar;
-//! - slow (`update_slow`): anything else — first sight, late ticks, closes
-//!   of coarser bars, fills, lateness, seeds, the clock — through the rings.
+//! - roll (`roll`): the tick starts a later finest bar, the finest ring
+//!   holds only the current one, and no coarser timeframe is due: fold
+//!   (into `pending`, or the coarser bars with open updates), emit, with
+//!   fill emit the flat bars of the empty buckets between, release, load
+//!   the new bar. After a coarser bar closed, its timeframe holds no bar
+//!   until the next finest bar is folded; the roll still takes such ticks
+//!   when `route` would create that bar quietly, and `sync_out` creates it;
+//! - far roll (`roll_far`; no lateness, no open updates): the tick is past
+//!   the roll window, so coarser bars close: fold, emit and release them
+//!   (with fill, their empty buckets too) and start the new finest bar,
+//!   without the rings' generic settling;
+//! - slow (`update_slow`): anything else — first sight, late ticks,
+//!   lateness, seeds, the clock, rings holding more — through the rings.
+//!
+//! The two rolls are in the `roll` submodule.
+//!
+//! Each roll emits exactly what the slow path would for the same tick (the
+//! unit tests in `roll_tests.rs` compare them on random streams); only the
+//! coarser bars' sums may differ in the last bits, as pending bars are
+//! merged into one before they are folded.
 
 use crate::accum::{self, Hot, TS_MAX, TS_MIN, tick_is_valid};
 use crate::config::{AggConfig, BarSource, CloseAt, ConfigError, OpenUpdates, QuotePrice};
 use crate::event::{BarEvent, BarEventKind, BarSink};
-use crate::held::{Common, Held, TfParams, TfState};
+use crate::held::{Common, TfParams, TfState};
 use crate::{Bar, Side, SymbolId, Tick, Timeframe};
+
+mod roll;
 
 /// Pairs of neighbouring ticks `update_all` looks at to choose its loop.
 const RUN_SAMPLE: usize = 16;
@@ -146,9 +164,17 @@ impl SymState {
     /// Writes the hot bar back to its ring slot (and its ticks into the
     /// watermark and the applied count); every hot window is closed until
     /// `set_due` reopens it.
-    fn sync_out(&mut self, hot: &mut Hot) {
+    ///
+    /// A coarser timeframe without a bar for the pending bars' bucket (the
+    /// roll window allows that only when `route` would create it quietly,
+    /// see `set_due`) gets it now, as folding the first of them would have.
+    fn sync_out(&mut self, hot: &mut Hot, params: &[TfParams], c: &Common) {
         if self.pending.count > 0 {
-            for t in self.tfs[1..].iter_mut() {
+            let ts = self.pending.first_ts;
+            for (t, p) in self.tfs[1..].iter_mut().zip(&params[1..]) {
+                if !(ts >= t.back_start && ts < t.back_end) {
+                    t.create_quietly(p, c, ts);
+                }
                 let j = t.back_idx;
                 accum::merge(&mut t.ring[j].bar, &self.pending);
             }
@@ -187,6 +213,8 @@ fn hot_applied(sym: &SymState, hot: &Hot) -> u64 {
 pub struct Aggregator {
     cfg: AggConfig,
     params: Box<[TfParams]>,
+    /// `params[0]` (the finest), for the roll.
+    p0: TfParams,
     caps: Box<[usize]>,
     fold: bool,
     lateness: i64,
@@ -198,6 +226,9 @@ pub struct Aggregator {
     /// Fold mode, trade bars, no open updates: `update` takes the inline
     /// hot path (everything else starts in `update_cold`).
     fast: bool,
+    /// Fold mode, no open updates, no lateness: a tick past the roll window
+    /// may take `roll_far` (coarser bars closing).
+    far_rolls: bool,
     /// The tick kind bars are built from, and the quote price (from `source`).
     kind: crate::TickKind,
     quote_price: QuotePrice,
@@ -206,6 +237,12 @@ pub struct Aggregator {
     /// Fold mode: the hot bar of each symbol of `syms` (same index).
     hot: Vec<Hot>,
     stats: AggStats,
+    /// Tests: `false` sends every tick the roll would take to the slow path.
+    #[cfg(test)]
+    rolls: bool,
+    /// Tests: rolls taken, and those that emitted flat bars.
+    #[cfg(test)]
+    rolled: (u64, u64, u64),
 }
 
 impl Aggregator {
@@ -214,12 +251,9 @@ impl Aggregator {
         let tfs = cfg.validate()?;
         let params: Box<[TfParams]> = tfs
             .iter()
-            .map(|&tf| TfParams {
-                tf,
-                width: tf.nanos(),
-                origin: tf.normalize_origin(cfg.origin_ns),
-            })
+            .map(|&tf| TfParams::new(tf, cfg.origin_ns))
             .collect();
+        let p0 = params[0];
         let caps = tfs
             .iter()
             .map(|&tf| crate::config::held_capacity(tf, cfg.allowed_lateness_ns))
@@ -242,9 +276,11 @@ impl Aggregator {
             BarSource::Quotes(q) => (crate::TickKind::Quote, q),
         };
         let fast = fold && hot_ok && kind == crate::TickKind::Trade;
+        let far_rolls = fold && hot_ok && lateness == 0;
         Ok(Aggregator {
             cfg,
             params,
+            p0,
             caps,
             fold,
             lateness,
@@ -253,11 +289,16 @@ impl Aggregator {
             max_symbols: DEFAULT_MAX_SYMBOLS,
             hot_ok,
             fast,
+            far_rolls,
             kind,
             quote_price,
             syms: Vec::new(),
             hot: Vec::new(),
             stats: AggStats::default(),
+            #[cfg(test)]
+            rolls: true,
+            #[cfg(test)]
+            rolled: (0, 0, 0),
         })
     }
 
@@ -327,6 +368,7 @@ impl Aggregator {
             max_fill: self.cfg.max_fill_per_gap,
             flags: self.flags,
             fast: self.fast,
+            hot_ok: self.hot_ok,
         }
     }
 
@@ -392,6 +434,28 @@ impl Aggregator {
             .filter(|w| w[0].symbol == w[1].symbol)
             .count();
         let runs = 2 * same >= RUN_SAMPLE;
+        if !runs {
+            // The hot path over as many ticks as take it, the table
+            // borrowed once (its pointer and length stay in registers), then
+            // one tick through the roll (sparse symbols) or the cold path,
+            // which may grow the table.
+            let mut k = 0;
+            while k < ticks.len() {
+                let hot = &mut self.hot[..];
+                while let Some(t) = ticks.get(k)
+                    && hot_push(hot, t)
+                {
+                    k += 1;
+                }
+                if let Some(t) = ticks.get(k) {
+                    k += 1;
+                    if !(self.fast && self.roll_trade::<S, true>(t, out)) {
+                        self.update_colder(t, out);
+                    }
+                }
+            }
+            return;
+        }
         let mut rest = ticks;
         while !rest.is_empty() {
             // The hot path over as many ticks as take it, the table borrowed
@@ -413,7 +477,10 @@ impl Aggregator {
             }
             rest = &rest[n..];
             if let Some((t, tail)) = rest.split_first() {
-                self.update_cold(t, out);
+                // Sparse symbols: most ticks the hot path leaves roll.
+                if !(self.fast && self.roll_trade::<S, false>(t, out)) {
+                    self.update_colder(t, out);
+                }
                 rest = tail;
             }
         }
@@ -424,6 +491,15 @@ impl Aggregator {
     /// bar, and the slow path.
     #[inline(never)]
     fn update_cold<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
+        // Sparse symbols: most ticks that miss the hot path roll.
+        if self.fast && self.roll_trade::<S, false>(tick, out) {
+            return;
+        }
+        self.update_colder(tick, out);
+    }
+
+    #[inline(never)]
+    fn update_colder<S: BarSink>(&mut self, tick: &Tick, out: &mut S) {
         let Some((price, size, side)) = self.price_of(tick) else {
             self.stats.ignored += 1;
             return;
@@ -445,9 +521,18 @@ impl Aggregator {
                     }
                     return;
                 }
-                if ts >= h.roll_from && ts < h.roll_until {
-                    self.roll(i, tick.flags, ts, price, size, side, out);
-                    return;
+                let before_until = ts < h.roll_until;
+                if ts >= h.roll_from && self.rolls() {
+                    if before_until {
+                        if self.roll(i, tick.flags, ts, price, size, side, out) {
+                            return;
+                        }
+                    } else if self.far_rolls
+                        && ts <= TS_MAX
+                        && self.roll_far(i, tick.flags, ts, price, size, side, out)
+                    {
+                        return;
+                    }
                 }
             }
         } else if let Some(sym) = self.syms.get_mut(i)
@@ -471,85 +556,6 @@ impl Aggregator {
             return;
         }
         self.update_slow(tick, ts, price, size, side, out);
-    }
-
-    /// Fold mode: a valid tick in the roll window starts the next finest
-    /// bar, and nothing else is due (see `set_due` for the conditions): the
-    /// hot bar is folded into the coarser ones (the newest of each, not
-    /// emitted), closed and released, and the tick loads a new one. Emits
-    /// exactly what `update_slow` would, without routing or settling.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    fn roll<S: BarSink>(
-        &mut self,
-        i: usize,
-        tick_flags: u16,
-        ts: i64,
-        price: f64,
-        size: f64,
-        side: Side,
-        out: &mut S,
-    ) {
-        let (Some(sym), Some(h)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
-            return;
-        };
-        let p0 = self.params[0];
-        let (fine, coarse) = sym.tfs.split_at_mut(1);
-        let fine = &mut fine[0];
-        let old = h.bar(&fine.ring[fine.back_idx].bar);
-        if self.hot_ok {
-            accum::merge(&mut sym.pending, &old);
-        } else {
-            // Open updates read the coarser bars right after.
-            for t in coarse.iter_mut() {
-                let j = t.back_idx;
-                accum::merge(&mut t.ring[j].bar, &old);
-            }
-        }
-        out.push_event(BarEvent {
-            kind: BarEventKind::Closed,
-            bar: accum::finish(&old),
-        });
-        // The old bar leaves the ring (it was the only one), the new one
-        // takes the next slot.
-        fine.tail_close = old.close;
-        // The next bucket (the common case) without a division.
-        let start = if ts >= old.end && ts - old.end < p0.width {
-            old.end
-        } else {
-            p0.start(ts)
-        };
-        let end = p0.tf.bucket_end(start);
-        let mut bar = accum::empty_bar(old.symbol, p0.tf, start, self.flags);
-        accum::apply(&mut bar, ts, price, size, side);
-        let j = (fine.head + 1) & fine.mask();
-        fine.ring[j] = Held {
-            bar,
-            emitted: false,
-            folded: false,
-        };
-        fine.head = j;
-        fine.back_idx = j;
-        fine.back_start = start;
-        fine.back_end = end;
-        fine.tail_end = end;
-        sym.wm = ts;
-        sym.live = tick_flags & Tick::FLAG_REPLAY == 0;
-        // The old bar's hot-path ticks, and this one.
-        sym.applied += h.count + 1;
-        // The new bar's own due times are at or after its end; the coarser
-        // timeframes' are unchanged.
-        sym.due = end.min(sym.coarse_due);
-        h.load(&bar, start.max(TS_MIN), sym.due.min(TS_MAX + 1), self.fast);
-        h.roll_from = end.saturating_add(self.lateness);
-        h.roll_until = if self.cfg.fill_empty {
-            sym.roll_until.min(end.saturating_add(p0.width))
-        } else {
-            sym.roll_until
-        };
-        if !self.hot_ok {
-            emit_fold_open(sym, h, &self.params, self.cfg.open_updates, ts, out);
-        }
     }
 
     /// Open updates after a hot-path tick.
@@ -600,7 +606,7 @@ impl Aggregator {
         let (Some(sym), Some(hot)) = (self.syms.get_mut(i), self.hot.get_mut(i)) else {
             return;
         };
-        sym.sync_out(hot);
+        sym.sync_out(hot, &self.params, &c);
         let (params, stats) = (&self.params, &mut self.stats);
         sym.live = tick.flags & Tick::FLAG_REPLAY == 0;
         if ts > sym.wm {
@@ -681,7 +687,7 @@ impl Aggregator {
             // whether or not they were written back.
             sym.wm = to;
             if to >= sym.due {
-                sym.sync_out(hot);
+                sym.sync_out(hot, params, &c);
                 settle_symbol(sym, hot, params, &c, fold, out, stats);
             }
         }
@@ -698,7 +704,7 @@ impl Aggregator {
             if !sym.present() {
                 continue;
             }
-            sym.sync_out(hot);
+            sym.sync_out(hot, params, &c);
             if fold {
                 fold_back(sym, params, &c, out, stats);
             }
@@ -745,7 +751,7 @@ impl Aggregator {
         ) else {
             return Err(SeedError::Symbol(last.symbol));
         };
-        sym.sync_out(hot);
+        sym.sync_out(hot, params, &c);
         let t = &mut sym.tfs[k];
         let end = p.tf.bucket_end(last.start);
         if end > t.tail_end {
@@ -886,6 +892,40 @@ fn update_fold<S: BarSink>(
         }
     }
     late
+}
+
+/// The flat bars [`TfState::fill_gap`] emits for the empty buckets `from ..
+/// to` (on the grid, `from <= to`) of a timeframe when none of them is held
+/// (all closed and released): at most `max_fill`, the newest, and the others
+/// counted as skipped. A counted loop, so that a sink that only counts takes
+/// all of them at once (how many is a coin toss for sparse symbols).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn emit_fills<S: BarSink>(
+    p: &TfParams,
+    max_fill: u32,
+    close: f64,
+    mut from: i64,
+    to: i64,
+    symbol: SymbolId,
+    flags: u32,
+    out: &mut S,
+    stats: &mut AggStats,
+) {
+    let w = p.width;
+    let n = crate::held::floor_div(to - from, w, p.inv_width) as u64;
+    let k = n.min(u64::from(max_fill));
+    stats.fill_skipped += n - k;
+    // The last `k` buckets: from `from + (n - k)·w`, which is `to - k·w`.
+    from = to - k as i64 * w;
+    for _ in 0..k {
+        let bar = accum::filled_bar(symbol, p.tf, from, close, flags);
+        out.push_event(BarEvent {
+            kind: BarEventKind::Closed,
+            bar: accum::finish(&bar),
+        });
+        from += w;
+    }
 }
 
 /// Fold mode: merges the newest finest bar into the coarser timeframes, once.
@@ -1057,30 +1097,32 @@ fn set_due(sym: &mut SymState, hot: &mut Hot, params: &[TfParams], c: &Common, f
     // The roll window: a later tick may start the next finest bar without
     // the slow path when the finest ring holds only this bar (not emitted),
     // every coarser timeframe's newest bar holds its bucket (not emitted,
-    // not filled), and the tick is (a) late enough to release this bar
-    // (end + lateness), (b) before any coarser due time, so nothing else
-    // closes, is released or filled, and (c) within every coarser newest
-    // bar, so the new finest bar folds into the same ones; with fill, (d) in
-    // the next bucket (no gap to fill).
+    // not filled) or, with `pending`, `route` would create the bar of that
+    // bucket quietly (`sync_out` does, later), and the tick is (a) late
+    // enough to release this bar (end + lateness), (b) before any coarser
+    // due time, so nothing else closes, is released or filled, and (c)
+    // within every coarser bucket of this bar, so the new finest bar folds
+    // into the same ones. With fill, the empty finest buckets of a gap are
+    // the roll's to emit (it checks that the slow path would emit and
+    // release them all).
     sym.coarse_due = coarse_due;
     if fine.len != 1 || fine.get(0).emitted {
         return;
     }
     let s = fine.back_start;
     let mut until = coarse_due.min(TS_MAX + 1);
-    for t in coarse {
-        if !(s >= t.back_start && s < t.back_end) || t.ring[t.back_idx].emitted {
+    for (t, p) in coarse.iter().zip(&params[1..]) {
+        if s >= t.back_start && s < t.back_end && !t.ring[t.back_idx].emitted {
+            until = until.min(t.back_end);
+        } else if c.hot_ok && t.creates_quietly(p, c, s) {
+            until = until.min(p.tf.bucket_end(p.start(s)));
+        } else {
             return;
         }
-        until = until.min(t.back_end);
     }
     sym.roll_until = until;
     hot.roll_from = fine.back_end.saturating_add(c.lateness);
-    hot.roll_until = if c.fill {
-        until.min(fine.back_end.saturating_add(params[0].width))
-    } else {
-        until
-    };
+    hot.roll_until = until;
 }
 
 /// The inline hot path (see [`Aggregator::update`]): applies `tick` and
@@ -1136,3 +1178,7 @@ mod x86 {
         agg.update_each(ticks, out);
     }
 }
+
+#[cfg(test)]
+#[path = "roll_tests.rs"]
+mod roll_tests;

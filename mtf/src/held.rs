@@ -28,6 +28,9 @@ pub(crate) struct Common {
     pub(crate) flags: u32,
     /// Fold mode, trade bars, no open updates: the inline hot path is on.
     pub(crate) fast: bool,
+    /// No open updates: rolls merge closed finest bars into `pending`
+    /// (see the aggregator's `SymState`), not into the coarser bars.
+    pub(crate) hot_ok: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +40,62 @@ pub(crate) struct TfParams {
     pub(crate) width: i64,
     /// Origin reduced into `[0, width)`.
     pub(crate) origin: i64,
+    /// `1 / width`, for [`floor_div`].
+    pub(crate) inv_width: f64,
+}
+
+impl TfParams {
+    pub(crate) fn new(tf: Timeframe, origin_ns: i64) -> TfParams {
+        TfParams {
+            tf,
+            width: tf.nanos(),
+            origin: tf.normalize_origin(origin_ns),
+            inv_width: 1.0 / tf.nanos() as f64,
+        }
+    }
+}
+
+/// `n.div_euclid(w)` (the floor of `n / w`, as `w > 0`) for `|n| < 2^63 -
+/// 2w`, without a 64-bit division (tens of cycles of latency, on the path
+/// of every tick that starts a bar past a gap): an estimate from `n * (1 /
+/// w)` in `f64`, then made exact. The estimate is within one of the floor
+/// (the quotient is below 2^44 for widths of at least 1 ms, far inside
+/// `f64`'s 53 bits), so each correction loop runs at most once or twice.
+#[inline]
+pub(crate) fn floor_div(n: i64, w: i64, inv_w: f64) -> i64 {
+    debug_assert!(w > 0 && n.unsigned_abs() < 1 << 63);
+    let x = n as f64 * inv_w;
+    debug_assert!(x.abs() < 9.3e18);
+    // SAFETY: `|n| < 2^63` and `inv_w <= 1` (a width of at least 1 ns),
+    // so `x` is finite and `|x| < 2^63`: it truncates to an `i64`.
+    let mut q = unsafe { x.to_int_unchecked::<i64>() };
+    let mut r = n.wrapping_sub(q.wrapping_mul(w));
+    while r < 0 {
+        q -= 1;
+        r += w;
+    }
+    while r >= w {
+        q += 1;
+        r -= w;
+    }
+    q
+}
+
+/// `n / w` for `n`, a multiple of `w` with `0 <= n < 2^63`, and `w` of at
+/// least 1 ms (a timeframe's width): the quotient is below 2^44, and the
+/// estimate `n * (1 / w)` in `f64` is within 3 * 2^-53 of it relative (three
+/// roundings), so within 0.01: adding one half and truncating gives it with
+/// no correction.
+#[inline]
+pub(crate) fn exact_div(n: i64, w: i64, inv_w: f64) -> i64 {
+    debug_assert!(w >= 1_000_000 && n >= 0 && n % w == 0);
+    let x = n as f64 * inv_w + 0.5;
+    debug_assert!(x < 2f64.powi(45));
+    // SAFETY: `0 <= n < 2^63` and `inv_w <= 1e-6`, so `x` is finite and
+    // within `0.5 .. 2^45`: it truncates to an `i64`.
+    let q = unsafe { x.to_int_unchecked::<i64>() };
+    debug_assert_eq!(q * w, n);
+    q
 }
 
 impl TfParams {
@@ -47,6 +106,14 @@ impl TfParams {
     pub(crate) fn start(&self, ts: i64) -> i64 {
         let rel = ts - self.origin;
         rel.div_euclid(self.width) * self.width + self.origin
+    }
+
+    /// [`TfParams::start`] without the division (see [`floor_div`]): for
+    /// the rolls, where a tick past a gap needs its bucket on every roll.
+    #[inline]
+    pub(crate) fn start_fast(&self, ts: i64) -> i64 {
+        let rel = ts - self.origin;
+        floor_div(rel, self.width, self.inv_width) * self.width + self.origin
     }
 }
 
@@ -300,6 +367,34 @@ impl TfState {
         (at != usize::MAX).then_some(at)
     }
 
+    /// Whether [`TfState::route`] would create the bar for `ts` (fold mode,
+    /// `fold = true`) as a new newest bar without emitting anything: its
+    /// bucket starts at or after every bar ever created here, no gap before
+    /// it needs filling, and the ring has room (no eviction).
+    pub(crate) fn creates_quietly(&self, p: &TfParams, c: &Common, ts: i64) -> bool {
+        let s = p.start(ts);
+        s >= self.tail_end
+            && self.len < self.ring.len()
+            && (!c.fill || self.tail_end == i64::MIN || s == self.tail_end)
+    }
+
+    /// [`TfState::route`] for `ts` when [`TfState::creates_quietly`] holds:
+    /// the same new empty newest bar, the same state, nothing emitted.
+    pub(crate) fn create_quietly(&mut self, p: &TfParams, c: &Common, ts: i64) {
+        debug_assert!(self.creates_quietly(p, c, ts));
+        let s = p.start(ts);
+        let h = Held {
+            bar: accum::empty_bar(c.symbol, p.tf, s, c.flags),
+            emitted: false,
+            folded: false,
+        };
+        self.tail_end = p.tf.bucket_end(s);
+        let at = self.len;
+        self.len += 1;
+        *self.get_mut(at) = h;
+        self.set_back_bounds();
+    }
+
     /// Emits what the watermark closes, fills empty buckets before it, and
     /// releases what it puts beyond the lateness.
     pub(crate) fn settle<S: BarSink>(
@@ -402,6 +497,73 @@ impl TfState {
                 } else {
                     false
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WIDTHS: [i64; 8] = [
+        1_000_000,
+        7_000_000,
+        250_000_000,
+        1_000_000_000,
+        60_000_000_000,
+        900_000_000_000,
+        14_400_000_000_000,
+        86_400_000_000_000,
+    ];
+
+    #[test]
+    fn floor_div_is_div_euclid_at_the_edges() {
+        let lim = crate::accum::TS_MAX + crate::config::MAX_LATENESS_NS + 86_400_000_000_000;
+        for w in WIDTHS {
+            let inv = 1.0 / w as f64;
+            for base in [
+                0,
+                lim,
+                -lim,
+                1_700_000_000_000_000_000,
+                -1_700_000_000_000_000_000,
+            ] {
+                for k in [-3i64, -1, 0, 1, 3] {
+                    for d in [-w - 1, -w, -1, 0, 1, w - 1, w, w + 1] {
+                        let n = (base + k * w + d).clamp(-lim, lim);
+                        assert_eq!(floor_div(n, w, inv), n.div_euclid(w), "{n} / {w}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exact_div_at_the_edges() {
+        for w in WIDTHS.into_iter().filter(|&w| w >= 1_000_000) {
+            let inv = 1.0 / w as f64;
+            let top = i64::MAX / w;
+            for q in [0, 1, 2, 3, 1 << 20, 1 << 40, top - 2, top - 1, top] {
+                let q = q.min(top);
+                assert_eq!(exact_div(q * w, w, inv), q, "{q} * {w}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn exact_div_is_division(q in 0i64..(1 << 44), ms in 1i64..=86_400_000) {
+            let w = ms * 1_000_000;
+            let q = q % (i64::MAX / w + 1);
+            prop_assert_eq!(exact_div(q * w, w, 1.0 / w as f64), q);
+        }
+
+        #[test]
+        fn floor_div_is_div_euclid(n in -(1i64 << 62) - (1 << 60)..=(1i64 << 62) + (1 << 60), wi in 0usize..8, ms in 1i64..=86_400_000) {
+            for w in [WIDTHS[wi], ms * 1_000_000] {
+                prop_assert_eq!(floor_div(n, w, 1.0 / w as f64), n.div_euclid(w));
             }
         }
     }
