@@ -63,11 +63,12 @@ impl TfParams {
 /// `f64`'s 53 bits), so each correction loop runs at most once or twice.
 #[inline]
 pub(crate) fn floor_div(n: i64, w: i64, inv_w: f64) -> i64 {
-    debug_assert!(w > 0 && n.unsigned_abs() < 1 << 63);
+    debug_assert!(w >= 1_000_000 && n.unsigned_abs() < 1 << 63);
     let x = n as f64 * inv_w;
-    debug_assert!(x.abs() < 9.3e18);
-    // SAFETY: `|n| < 2^63` and `inv_w <= 1` (a width of at least 1 ns),
-    // so `x` is finite and `|x| < 2^63`: it truncates to an `i64`.
+    debug_assert!(x.abs() < 2f64.powi(45));
+    // SAFETY: `w` is a timeframe's width, a whole number of milliseconds
+    // (at least 10^6 ns), so `inv_w <= 1e-6`; with `|n| <= 2^63`, `x` is
+    // finite and `|x| < 2^44`: it truncates to an `i64`.
     let mut q = unsafe { x.to_int_unchecked::<i64>() };
     let mut r = n.wrapping_sub(q.wrapping_mul(w));
     while r < 0 {

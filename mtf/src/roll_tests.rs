@@ -73,10 +73,13 @@ fn same_bar(a: &Bar, b: &Bar) -> bool {
     sums && format!("{x:?}") == format!("{y:?}")
 }
 
-fn run(agg: &mut Aggregator, ticks: &[Tick], chunked: bool, clock: Option<i64>) -> Vec<BarEvent> {
+/// `chunk`: `update` per tick (0), or `update_all` per `chunk` ticks (7
+/// never chooses `update_all`'s single-symbol loop; 64 does when most
+/// neighbouring ticks share a symbol).
+fn run(agg: &mut Aggregator, ticks: &[Tick], chunk: usize, clock: Option<i64>) -> Vec<BarEvent> {
     let mut out = Vec::new();
-    if chunked {
-        for c in ticks.chunks(7) {
+    if chunk > 0 {
+        for c in ticks.chunks(chunk) {
             agg.update_all(c, &mut out);
         }
     } else {
@@ -103,7 +106,8 @@ proptest! {
         fill in any::<bool>(),
         mi in 0usize..3,
         open in 0u8..4,
-        chunked in any::<bool>(),
+        chunk in prop_oneof![Just(0usize), Just(7), Just(64)],
+        one_symbol in any::<bool>(),
         clock in proptest::option::of(0i64..100_000),
     ) {
         let p = |s: &str| s.parse::<Timeframe>().unwrap();
@@ -125,12 +129,17 @@ proptest! {
             },
             ..AggConfig::default()
         };
+        let mut ticks = ticks;
+        if one_symbol {
+            // Runs of one symbol: `update_all`'s single-symbol loop.
+            ticks.iter_mut().for_each(|t| t.symbol = 0);
+        }
         let clock = clock.map(|c| ticks.last().map_or(0, |t| t.ts_event) + c * S / 1000);
         let mut with = Aggregator::new(cfg.clone()).unwrap();
         let mut without = Aggregator::new(cfg).unwrap();
         without.rolls = false;
-        let a = run(&mut with, &ticks, chunked, clock);
-        let b = run(&mut without, &ticks, chunked, clock);
+        let a = run(&mut with, &ticks, chunk, clock);
+        let b = run(&mut without, &ticks, chunk, clock);
         prop_assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
             prop_assert_eq!(x.kind, y.kind);
@@ -175,8 +184,8 @@ fn sparse_streams_roll() {
         let mut with = Aggregator::new(cfg.clone()).unwrap();
         let mut without = Aggregator::new(cfg).unwrap();
         without.rolls = false;
-        let a = run(&mut with, &ticks, true, None);
-        let b = run(&mut without, &ticks, true, None);
+        let a = run(&mut with, &ticks, 7, None);
+        let b = run(&mut without, &ticks, 7, None);
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x.kind, y.kind);
