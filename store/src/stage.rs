@@ -101,8 +101,10 @@ impl Stage {
         self.map.write(at, &h);
     }
 
+    /// Stores `count` as the number of valid records of `slot`: records
+    /// written before this call count after a crash, later ones do not.
     #[inline]
-    fn publish(&self, slot: usize, count: u32) {
+    pub(crate) fn publish(&self, slot: usize, count: u32) {
         if let Some(c) = self.map.atomic_u32(self.slot_at(slot) + SL_COUNT) {
             // Release: pairs with nothing in-process; it orders the record bytes
             // before the count for a reader of the page cache after a crash.
@@ -110,13 +112,14 @@ impl Stage {
         }
     }
 
-    /// Writes tick number `idx` of `slot` and publishes `idx + 1`.
+    /// Writes tick number `idx` of `slot`, without publishing it: it counts
+    /// after a crash only once [`Stage::publish`] stores a count above `idx`
+    /// (the writer does at the end of each `append_ticks`).
     #[inline]
-    pub(crate) fn push_tick(&mut self, slot: usize, idx: usize, t: &Tick) {
+    pub(crate) fn write_tick(&mut self, slot: usize, idx: usize, t: &Tick) {
         let at = self.slot_at(slot) + SLOT_HEADER_LEN + idx * TICK_REC;
         debug_assert!((idx + 1) * TICK_REC <= self.slot_bytes);
         self.map.write(at, &tick_bytes(t));
-        self.publish(slot, idx as u32 + 1);
     }
 
     /// The first `n` staged tick records of `slot` (64 bytes each, the
