@@ -39,7 +39,10 @@ pub const PREFAULT_AHEAD: usize = 256 << 10;
 pub const BACKGROUND_AHEAD: usize = 8 << 20;
 
 /// A pre-allocated, writable shared mapping of a whole file, pre-faulted
-/// [`PREFAULT_AHEAD`] / 2 to [`PREFAULT_AHEAD`] bytes ahead of its highest write.
+/// [`PREFAULT_AHEAD`] / 2 to [`PREFAULT_AHEAD`] bytes ahead of its highest
+/// write by the writing thread, or [`BACKGROUND_AHEAD`] / 2 to
+/// [`BACKGROUND_AHEAD`] ahead by a [`prefaulter`] thread
+/// ([`MappedFile::prefault_in_background`]).
 ///
 /// Not `Clone`: this value is the only handle that writes. Other threads get a
 /// [`SyncHandle`], which can only msync.
@@ -47,8 +50,13 @@ pub struct MappedFile {
     map: Arc<MmapRaw>,
     _file: File,
     /// `0 .. faulted` is populated writable (as far as this value knows:
-    /// a [`Prefaulter`] may have done more, see `populated`).
+    /// a [`prefaulter`] may have done more, see [`Helper::populated`]).
     faulted: usize,
+    /// A write ending within `PREFAULT_AHEAD / 2` of this takes the cold
+    /// path ([`MappedFile::prefault_to`]): `faulted`, or with a helper the
+    /// lower of that and where the helper is to be asked for more;
+    /// `usize::MAX` once all of the mapping is populated.
+    check: usize,
     /// With a [`Prefaulter`]: where it is asked to, and what it populated.
     helper: Option<Helper>,
 }
@@ -153,6 +161,7 @@ impl MappedFile {
             map: Arc::new(map),
             _file: file,
             faulted: 0,
+            check: 0,
             helper: None,
         };
         m.prefault_to(PREFAULT_AHEAD);
@@ -165,40 +174,50 @@ impl MappedFile {
     /// write instead, as in any mapping.
     #[cold]
     fn prefault_to(&mut self, want: usize) {
-        let want = want.min(self.map.len());
+        let len = self.map.len();
+        let want = want.min(len);
         if let Some(h) = &mut self.helper {
             // Acquire: pairs with the helper's Release store (a hint only:
             // populating a populated page again is merely wasted time).
             self.faulted = self.faulted.max(h.populated.load(Ordering::Acquire));
-            if want.saturating_add(BACKGROUND_AHEAD / 2) > h.asked {
-                h.asked = want.saturating_add(BACKGROUND_AHEAD).min(self.map.len());
+            if h.asked < len && want.saturating_add(BACKGROUND_AHEAD / 2) > h.asked {
+                h.asked = want.saturating_add(BACKGROUND_AHEAD).min(len);
                 let _ = h.tx.send(Some(PopulateJob {
                     map: Arc::clone(&self.map),
                     populated: Arc::clone(&h.populated),
                     to: h.asked,
                 }));
             }
-            if self.faulted >= want.saturating_sub(PREFAULT_AHEAD / 2) {
-                // the helper is ahead of this write by half a step at least
-                return;
+        }
+        // Without a helper, or where it is less than half a step ahead of
+        // this write: populate here.
+        if self.helper.is_none() || self.faulted < want.saturating_sub(PREFAULT_AHEAD / 2) {
+            while self.faulted < want {
+                let step = PREFAULT_AHEAD.min(len - self.faulted);
+                if self
+                    .map
+                    .advise_range(Advice::PopulateWrite, self.faulted, step)
+                    .is_err()
+                {
+                    // unsupported (before Linux 5.14): pages fault in on write
+                    self.faulted = len;
+                    break;
+                }
+                self.faulted += step;
+            }
+            if let Some(h) = &self.helper {
+                // Release: pairs with the helper's Acquire load (it skips this range).
+                h.populated.fetch_max(self.faulted, Ordering::Release);
             }
         }
-        while self.faulted < want {
-            let len = PREFAULT_AHEAD.min(self.map.len() - self.faulted);
-            if self
-                .map
-                .advise_range(Advice::PopulateWrite, self.faulted, len)
-                .is_err()
-            {
-                self.faulted = self.map.len();
-                return;
-            }
-            self.faulted += len;
-        }
-        if let Some(h) = &self.helper {
-            // Release: pairs with the helper's Acquire load (it skips this range).
-            h.populated.fetch_max(self.faulted, Ordering::Release);
-        }
+        self.check = match &self.helper {
+            _ if self.faulted >= len => usize::MAX,
+            Some(h) if h.asked < len => self.faulted.min(
+                h.asked
+                    .saturating_sub(BACKGROUND_AHEAD / 2 + PREFAULT_AHEAD / 2),
+            ),
+            _ => self.faulted,
+        };
     }
 
     /// From now on a [`prefaulter`] thread (fed by `tx`) populates this
@@ -233,7 +252,7 @@ impl MappedFile {
         if end > self.map.len() {
             return false;
         }
-        if end.saturating_add(PREFAULT_AHEAD / 2) > self.faulted {
+        if end.saturating_add(PREFAULT_AHEAD / 2) > self.check {
             self.prefault_to(end.saturating_add(PREFAULT_AHEAD));
         }
         // SAFETY: `offset..end` lies inside the mapping (checked above), which
@@ -347,5 +366,45 @@ mod tests {
         assert_eq!(&bytes[at..at + 6], b"middle");
         assert_eq!(&bytes[len - 4..], b"tail");
         assert!(bytes[4..at].iter().all(|&b| b == 0));
+    }
+
+    /// With a pre-fault thread, the writer asks it for `BACKGROUND_AHEAD`
+    /// more whenever it comes within half of that of its last request, and
+    /// the bytes written are the file's whatever the helper did.
+    #[test]
+    fn a_helper_thread_populates_ahead_of_the_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.hot");
+        let len = 3 * BACKGROUND_AHEAD + 4096;
+        // SAFETY: a fresh file of this test, never truncated.
+        let mut m = unsafe { MappedFile::create(&path, len as u64) }.unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let helper = std::thread::spawn(move || prefaulter(rx));
+        m.prefault_in_background(tx.clone());
+        let asked = |m: &MappedFile| m.helper.as_ref().unwrap().asked;
+        assert_eq!(asked(&m), PREFAULT_AHEAD + BACKGROUND_AHEAD);
+        let mut at = 0;
+        let mut want = Vec::new();
+        while at + 64 <= len {
+            let rec = [(at / 64) as u8; 64];
+            assert!(m.write(at, &rec));
+            want.push((at, rec));
+            assert!(
+                asked(&m) >= (at + 64 + PREFAULT_AHEAD + BACKGROUND_AHEAD / 2).min(len),
+                "at {at}: asked {}",
+                asked(&m)
+            );
+            at += 64 * 997;
+        }
+        assert_eq!(asked(&m), len, "clamped to the mapping");
+        tx.send(None).unwrap();
+        helper.join().unwrap();
+        let populated = m.helper.as_ref().unwrap().populated.load(Ordering::Acquire);
+        assert_eq!(populated, len, "every request ran before the stop");
+        m.sync_all().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for (at, rec) in want {
+            assert_eq!(&bytes[at..at + 64], &rec[..]);
+        }
     }
 }
