@@ -51,6 +51,9 @@ pub struct EncodeScratch {
     id: Vec<u64>,
     /// The side/kind/flags runs as written (varint pairs).
     runs: Vec<u8>,
+    /// Where each run starts (row), and its value.
+    run_at: Vec<usize>,
+    run_val: Vec<u64>,
     /// Time deltas divided by their divisor.
     q: Vec<i64>,
     /// Scaled integers of a float column.
@@ -307,13 +310,12 @@ pub(crate) fn put_times_in(out: &mut Vec<u8>, ts: &[i64], q: &mut Vec<i64>) {
     let div = Divisor::new(g);
     q.clear();
     q.reserve(nd);
-    let (mut delta_cost, mut dod_cost, mut unsigned_cost) = (0usize, 0usize, 0usize);
+    let (mut dod_cost, mut unsigned_cost) = (0usize, 0usize);
     let mut sorted = true;
     let mut prev = 0i64;
     for w in ts.windows(2) {
         let d = div.exact(w[1].wrapping_sub(w[0]));
         q.push(d);
-        delta_cost += vlen(zigzag(d));
         dod_cost += vlen(zigzag(d.wrapping_sub(prev)));
         unsigned_cost += vlen(d as u64);
         sorted &= d >= 0;
@@ -321,6 +323,14 @@ pub(crate) fn put_times_in(out: &mut Vec<u8>, ts: &[i64], q: &mut Vec<i64>) {
     }
     let d0 = q.first().copied().unwrap_or(0);
     let first = zigzag(d0);
+    // The zigzag deltas cost is needed only for an unsorted column: in a
+    // sorted one each zigzag delta is twice the delta, never shorter, so
+    // it is at least `unsigned_cost`, which wins against it (on a tie too).
+    let delta_cost = if sorted {
+        usize::MAX
+    } else {
+        q.iter().map(|&d| vlen(zigzag(d))).sum()
+    };
     if sorted && unsigned_cost <= dod_cost {
         // format 3: a sorted column's deltas have no sign to spend a bit on
         out.push(TIME_DELTA_UNSIGNED);
@@ -687,10 +697,17 @@ fn encode_rows(
 ) -> (i64, i64) {
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     s.runs.clear();
-    let mut runs = 0u32;
-    let mut cur: Option<(u64, u64)> = None;
     let mut any_rd = 0i64;
+    // Runs of the side/kind/flags value, found without a branch per row
+    // (a random side, as in trades, mispredicts half of them): each row
+    // writes its index and value into the next free run entry, kept only
+    // where the value differs from the previous row's.
+    let mut runs = 0usize;
     {
+        let run_at = &mut at_len(&mut s.run_at, n + 1)[..n + 1];
+        let run_val = &mut at_len(&mut s.run_val, n + 1)[..n + 1];
+        // no value is u64::MAX (side | kind << 2 | flags << 8 < 2^24)
+        let mut prev = u64::MAX;
         let ev = &mut at_len(&mut s.ev, n)[..n];
         let rd = &mut at_len(&mut s.rd, n)[..n];
         let [f0, f1, f2, f3] = &mut s.fl;
@@ -710,24 +727,18 @@ fn encode_rows(
             f3[i] = t.fl[3];
             id[i] = t.id;
             let v = t.meta;
-            match &mut cur {
-                Some((cv, len)) if *cv == v => *len += 1,
-                _ => {
-                    if let Some((cv, len)) = cur {
-                        put_varint(&mut s.runs, cv);
-                        put_varint(&mut s.runs, len);
-                        runs += 1;
-                    }
-                    cur = Some((v, 1));
-                }
-            }
+            run_at[runs] = i;
+            run_val[runs] = v;
+            runs += (v != prev) as usize;
+            prev = v;
+        }
+        run_at[runs] = n;
+        for k in 0..runs {
+            put_varint(&mut s.runs, run_val[k]);
+            put_varint(&mut s.runs, (run_at[k + 1] - run_at[k]) as u64);
         }
     }
-    if let Some((cv, len)) = cur {
-        put_varint(&mut s.runs, cv);
-        put_varint(&mut s.runs, len);
-        runs += 1;
-    }
+    let runs = runs as u32;
     let base = out.len();
     s.splits.clear();
     put_times_in(out, &s.ev, &mut s.q);
