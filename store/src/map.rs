@@ -269,6 +269,58 @@ impl MappedFile {
         true
     }
 
+    /// Copies one 64-byte line to `offset` with non-temporal stores (they
+    /// bypass the cache: no read of the line before it is overwritten);
+    /// `false` (and nothing written) if it does not fit. Falls back to
+    /// [`MappedFile::write`] off x86-64 or where `offset` is not 64-aligned.
+    ///
+    /// Non-temporal stores are not ordered with later stores: call
+    /// [`MappedFile::fence`] before a store that must follow them (a count
+    /// that makes the line count after a crash) and before reading the line.
+    #[inline]
+    pub fn write_line(&mut self, offset: usize, line: &[u8; 64]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+            let Some(end) = offset.checked_add(64) else {
+                return false;
+            };
+            if end > self.map.len() {
+                return false;
+            }
+            if end.saturating_add(PREFAULT_AHEAD / 2) > self.check {
+                self.prefault_to(end.saturating_add(PREFAULT_AHEAD));
+            }
+            let dst = self.map.as_mut_ptr().wrapping_add(offset);
+            if dst.addr().is_multiple_of(64) {
+                let dst = dst.cast::<__m128i>();
+                let src = line.as_ptr().cast::<__m128i>();
+                for k in 0..4 {
+                    // SAFETY: `offset..offset + 64` lies inside the mapping
+                    // (checked above), which stays valid for `self`'s life
+                    // (module rule); `dst` is 64-aligned, so each 16-byte
+                    // store is aligned; `src + k` is inside `line` (an
+                    // unaligned load). Writes need `&mut self` of the one
+                    // owner, so nothing races them; SSE2 is part of x86-64.
+                    unsafe { _mm_stream_si128(dst.add(k), _mm_loadu_si128(src.add(k))) };
+                }
+                return true;
+            }
+        }
+        self.write(offset, line)
+    }
+
+    /// Orders every earlier [`MappedFile::write_line`] before the stores and
+    /// loads that follow (`sfence`; nothing off x86-64).
+    #[inline]
+    pub fn fence(&self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `sfence` has no preconditions (SSE, part of x86-64).
+        unsafe {
+            std::arch::x86_64::_mm_sfence()
+        };
+    }
+
     /// The bytes at `offset .. offset + len`, if inside the mapping.
     #[inline]
     pub fn bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
@@ -366,6 +418,35 @@ mod tests {
         assert_eq!(&bytes[at..at + 6], b"middle");
         assert_eq!(&bytes[len - 4..], b"tail");
         assert!(bytes[4..at].iter().all(|&b| b == 0));
+    }
+
+    /// Lines written with non-temporal stores are the file's bytes, at an
+    /// aligned offset and (through the plain copy) at an unaligned one;
+    /// one past the end is refused.
+    #[test]
+    fn lines_land_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.stage");
+        let len = 4 * PREFAULT_AHEAD;
+        // SAFETY: a fresh file of this test, never truncated.
+        let mut m = unsafe { MappedFile::create(&path, len as u64) }.unwrap();
+        let line = |k: u8| std::array::from_fn::<u8, 64, _>(|i| k ^ i as u8);
+        let offsets = [0, 64, 3 * PREFAULT_AHEAD + 640, 1000, len - 64];
+        for (k, &at) in offsets.iter().enumerate() {
+            assert!(m.write_line(at, &line(k as u8 + 1)));
+        }
+        assert!(!m.write_line(len - 63, &line(9)));
+        m.fence();
+        assert_eq!(
+            m.bytes(64, 64).unwrap(),
+            &line(2)[..],
+            "read back after the fence"
+        );
+        m.sync_all().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for (k, &at) in offsets.iter().enumerate() {
+            assert_eq!(&bytes[at..at + 64], &line(k as u8 + 1)[..], "at {at}");
+        }
     }
 
     /// With a pre-fault thread, the writer asks it for `BACKGROUND_AHEAD`

@@ -105,6 +105,9 @@ impl Stage {
     /// written before this call count after a crash, later ones do not.
     #[inline]
     pub(crate) fn publish(&self, slot: usize, count: u32) {
+        // the records are written with non-temporal stores: make them
+        // visible before the count that makes them count
+        self.map.fence();
         if let Some(c) = self.map.atomic_u32(self.slot_at(slot) + SL_COUNT) {
             // Release: pairs with nothing in-process; it orders the record bytes
             // before the count for a reader of the page cache after a crash.
@@ -119,7 +122,10 @@ impl Stage {
     pub(crate) fn write_tick(&mut self, slot: usize, idx: usize, t: &Tick) {
         let at = self.slot_at(slot) + SLOT_HEADER_LEN + idx * TICK_REC;
         debug_assert!((idx + 1) * TICK_REC <= self.slot_bytes);
-        self.map.write(at, &tick_bytes(t));
+        // Non-temporal: the record is read again only when its block is
+        // full, long after the cache would have dropped it, so it skips the
+        // cache and the read of the old line a plain store would take.
+        self.map.write_line(at, &tick_bytes(t));
     }
 
     /// The first `n` staged tick records of `slot` (64 bytes each, the
@@ -128,6 +134,8 @@ impl Stage {
     #[inline]
     pub(crate) fn tick_records(&self, slot: usize, n: usize) -> &[u8] {
         debug_assert!(n * TICK_REC <= self.slot_bytes);
+        // the records' non-temporal stores (`write_tick`) before these loads
+        self.map.fence();
         let at = self.slot_at(slot) + SLOT_HEADER_LEN;
         self.map
             .bytes(at, n.min(self.slot_bytes / TICK_REC) * TICK_REC)
