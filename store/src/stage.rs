@@ -2,7 +2,9 @@
 //! file so that a killed process loses nothing it had appended.
 //!
 //! One slot per open stream (kind, symbol, timeframe, day). Appending writes
-//! the record into the slot, then stores the slot's count (release). A slot is
+//! the record into the slot (ticks with non-temporal stores), then stores the
+//! slot's count (a fence, then release): per tick for `append_tick`, once per
+//! slot at the end of an `append_ticks` call. A slot is
 //! emptied after its block is committed to a segment; the block carries the
 //! slot's *tag*, so recovery can tell whether a non-empty slot was already
 //! committed (see `docs/storage.md`, "Crash recovery").
