@@ -2,7 +2,9 @@
 //! file so that a killed process loses nothing it had appended.
 //!
 //! One slot per open stream (kind, symbol, timeframe, day). Appending writes
-//! the record into the slot, then stores the slot's count (release). A slot is
+//! the record into the slot (ticks with non-temporal stores), then stores the
+//! slot's count (a fence, then release): per tick for `append_tick`, once per
+//! slot at the end of an `append_ticks` call. A slot is
 //! emptied after its block is committed to a segment; the block carries the
 //! slot's *tag*, so recovery can tell whether a non-empty slot was already
 //! committed (see `docs/storage.md`, "Crash recovery").
@@ -101,8 +103,13 @@ impl Stage {
         self.map.write(at, &h);
     }
 
+    /// Stores `count` as the number of valid records of `slot`: records
+    /// written before this call count after a crash, later ones do not.
     #[inline]
-    fn publish(&self, slot: usize, count: u32) {
+    pub(crate) fn publish(&self, slot: usize, count: u32) {
+        // the records are written with non-temporal stores: make them
+        // visible before the count that makes them count
+        self.map.fence();
         if let Some(c) = self.map.atomic_u32(self.slot_at(slot) + SL_COUNT) {
             // Release: pairs with nothing in-process; it orders the record bytes
             // before the count for a reader of the page cache after a crash.
@@ -110,13 +117,17 @@ impl Stage {
         }
     }
 
-    /// Writes tick number `idx` of `slot` and publishes `idx + 1`.
+    /// Writes tick number `idx` of `slot`, without publishing it: it counts
+    /// after a crash only once [`Stage::publish`] stores a count above `idx`
+    /// (the writer does at the end of each `append_ticks`).
     #[inline]
-    pub(crate) fn push_tick(&mut self, slot: usize, idx: usize, t: &Tick) {
+    pub(crate) fn write_tick(&mut self, slot: usize, idx: usize, t: &Tick) {
         let at = self.slot_at(slot) + SLOT_HEADER_LEN + idx * TICK_REC;
         debug_assert!((idx + 1) * TICK_REC <= self.slot_bytes);
-        self.map.write(at, &tick_bytes(t));
-        self.publish(slot, idx as u32 + 1);
+        // Non-temporal: the record is read again only when its block is
+        // full, long after the cache would have dropped it, so it skips the
+        // cache and the read of the old line a plain store would take.
+        self.map.write_line(at, &tick_bytes(t));
     }
 
     /// The first `n` staged tick records of `slot` (64 bytes each, the
@@ -125,6 +136,8 @@ impl Stage {
     #[inline]
     pub(crate) fn tick_records(&self, slot: usize, n: usize) -> &[u8] {
         debug_assert!(n * TICK_REC <= self.slot_bytes);
+        // the records' non-temporal stores (`write_tick`) before these loads
+        self.map.fence();
         let at = self.slot_at(slot) + SLOT_HEADER_LEN;
         self.map
             .bytes(at, n.min(self.slot_bytes / TICK_REC) * TICK_REC)

@@ -16,7 +16,7 @@ use crate::codec::{self, EncodeScratch};
 use crate::error::{Result, StoreError};
 use crate::format::*;
 use crate::layout::{self, hot_name, parse_writer_part};
-use crate::map::{MappedFile, SyncHandle};
+use crate::map::{self, MappedFile, PopulateJob, SyncHandle};
 use crate::segment::{self, BlockMeta, Codecs, Input, SealedWriter};
 use crate::stage::{self, BAR_REC, Stage, StreamKey, TICK_REC};
 use crate::symbols::{MAX_SYMBOL_ID, SymbolMap};
@@ -176,6 +176,9 @@ struct Slot {
     tag: u64,
     opened: Instant,
     used: bool,
+    /// Ticks were staged in this slot since the writer last published its
+    /// count (the slot is then in `StoreWriter::unpublished`).
+    unpublished: bool,
 }
 
 struct Hot {
@@ -210,6 +213,8 @@ struct HotSet {
     rec: Vec<u8>,
     sync_tx: Sender<SyncJob>,
     seal_tx: Sender<Option<PathBuf>>,
+    /// The pre-fault thread (`map::prefaulter`) of the hot segments.
+    fault_tx: Sender<Option<PopulateJob>>,
     stats: Arc<WriterStats>,
 }
 
@@ -234,6 +239,8 @@ impl HotSet {
         // and is never truncated, only unlinked after sealing (map.rs rule).
         let mut map = unsafe { MappedFile::create(&path, self.segment_bytes) }
             .map_err(|e| StoreError::io(&path, e))?;
+        // fresh page-cache pages are zeroed on the pre-fault thread, not here
+        map.prefault_in_background(self.fault_tx.clone());
         let fh = FileHeader {
             kind: FILE_HOT,
             writer: self.writer,
@@ -417,6 +424,9 @@ pub struct StoreWriter {
     raw: Vec<u8>,
     scratch: EncodeScratch,
     due: Vec<usize>,
+    /// Slots with ticks staged but not yet counted in the stage (see
+    /// [`StoreWriter::append_ticks`]).
+    unpublished: Vec<u32>,
     stats: Arc<WriterStats>,
     threads: Vec<JoinHandle<()>>,
     closed: bool,
@@ -515,7 +525,14 @@ impl StoreWriter {
         // 3. background threads
         let (sync_tx, sync_rx) = mpsc::channel();
         let (seal_tx, seal_rx) = mpsc::channel();
+        let (fault_tx, fault_rx) = mpsc::channel();
         let mut threads = Vec::new();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("store-fault-w{writer}"))
+                .spawn(move || map::prefaulter(fault_rx))
+                .map_err(|e| StoreError::io(root, e))?,
+        );
         let policy = cfg.fsync;
         let st = Arc::clone(&stats);
         threads.push(
@@ -548,6 +565,7 @@ impl StoreWriter {
             rec: Vec::new(),
             sync_tx,
             seal_tx,
+            fault_tx,
             stats: Arc::clone(&stats),
         };
 
@@ -632,6 +650,7 @@ impl StoreWriter {
                 tag: 0,
                 opened: Instant::now(),
                 used: false,
+                unpublished: false,
             })
             .collect();
         Ok(StoreWriter {
@@ -652,6 +671,7 @@ impl StoreWriter {
             raw,
             scratch,
             due: Vec::new(),
+            unpublished: Vec::new(),
             stats,
             threads,
             closed: false,
@@ -670,8 +690,51 @@ impl StoreWriter {
     }
 
     /// Appends one tick (any symbol id ≤ [`MAX_SYMBOL_ID`], any values).
+    /// Once it returns, the tick survives a kill of the process.
     #[inline]
     pub fn append_tick(&mut self, t: &Tick) -> Result<()> {
+        let r = self.stage_tick(t);
+        self.publish_counts();
+        r
+    }
+
+    /// Appends ticks. Once it returns, every one of them survives a kill of
+    /// the process (as does every tick staged before an error it returns).
+    ///
+    /// The stage's slot counts are stored once per call, not per tick: a
+    /// tick is written into its slot as it comes, and counted when the call
+    /// ends (a kill before that loses only ticks of a call that had not
+    /// returned, which the caller had not counted as stored).
+    pub fn append_ticks(&mut self, ticks: &[Tick]) -> Result<()> {
+        let mut r = Ok(());
+        for t in ticks {
+            r = self.stage_tick(t);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.publish_counts();
+        r
+    }
+
+    /// Stores the stage count of every slot that staged ticks since the last call.
+    fn publish_counts(&mut self) {
+        for &slot in &self.unpublished {
+            let s = &mut self.slots[slot as usize];
+            s.unpublished = false;
+            // a slot emptied by a commit has count 0 already; a slot reused
+            // for bars counts its bars itself
+            if s.ticks > 0 {
+                self.stage.publish(slot as usize, s.ticks as u32);
+            }
+        }
+        self.unpublished.clear();
+    }
+
+    /// Writes one tick into its slot (not yet counted: see [`StoreWriter::append_ticks`]);
+    /// commits the slot's block when it is full.
+    #[inline]
+    fn stage_tick(&mut self, t: &Tick) -> Result<()> {
         let slot = match self.routes.get(t.symbol as usize) {
             Some(r) if r.slot != NONE && t.ts_event >= r.day_start && t.ts_event < r.day_end => {
                 r.slot as usize
@@ -680,21 +743,17 @@ impl StoreWriter {
         };
         let s = &mut self.slots[slot];
         let idx = s.ticks;
-        self.stage.push_tick(slot, idx, t);
+        self.stage.write_tick(slot, idx, t);
         s.ticks = idx + 1;
+        if !s.unpublished {
+            s.unpublished = true;
+            self.unpublished.push(slot as u32);
+        }
         if idx == 0 {
             s.opened = Instant::now();
         }
         if idx + 1 >= self.cfg.block_ticks as usize {
             self.flush_slot(slot)?;
-        }
-        Ok(())
-    }
-
-    /// Appends ticks.
-    pub fn append_ticks(&mut self, ticks: &[Tick]) -> Result<()> {
-        for t in ticks {
-            self.append_tick(t)?;
         }
         Ok(())
     }
@@ -935,6 +994,7 @@ impl StoreWriter {
         };
         let _ = self.hots.sync_tx.send(SyncJob::Stop);
         let _ = self.hots.seal_tx.send(None);
+        let _ = self.hots.fault_tx.send(None);
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

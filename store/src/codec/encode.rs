@@ -51,6 +51,9 @@ pub struct EncodeScratch {
     id: Vec<u64>,
     /// The side/kind/flags runs as written (varint pairs).
     runs: Vec<u8>,
+    /// Where each run starts (row), and its value.
+    run_at: Vec<usize>,
+    run_val: Vec<u64>,
     /// Time deltas divided by their divisor.
     q: Vec<i64>,
     /// Scaled integers of a float column.
@@ -307,13 +310,12 @@ pub(crate) fn put_times_in(out: &mut Vec<u8>, ts: &[i64], q: &mut Vec<i64>) {
     let div = Divisor::new(g);
     q.clear();
     q.reserve(nd);
-    let (mut delta_cost, mut dod_cost, mut unsigned_cost) = (0usize, 0usize, 0usize);
+    let (mut dod_cost, mut unsigned_cost) = (0usize, 0usize);
     let mut sorted = true;
     let mut prev = 0i64;
     for w in ts.windows(2) {
         let d = div.exact(w[1].wrapping_sub(w[0]));
         q.push(d);
-        delta_cost += vlen(zigzag(d));
         dod_cost += vlen(zigzag(d.wrapping_sub(prev)));
         unsigned_cost += vlen(d as u64);
         sorted &= d >= 0;
@@ -321,6 +323,14 @@ pub(crate) fn put_times_in(out: &mut Vec<u8>, ts: &[i64], q: &mut Vec<i64>) {
     }
     let d0 = q.first().copied().unwrap_or(0);
     let first = zigzag(d0);
+    // The zigzag deltas cost is needed only for an unsorted column: in a
+    // sorted one each zigzag delta is twice the delta, never shorter, so
+    // it is at least `unsigned_cost`, which wins against it (on a tie too).
+    let delta_cost = if sorted {
+        usize::MAX
+    } else {
+        q.iter().map(|&d| vlen(zigzag(d))).sum()
+    };
     if sorted && unsigned_cost <= dod_cost {
         // format 3: a sorted column's deltas have no sign to spend a bit on
         out.push(TIME_DELTA_UNSIGNED);
@@ -351,27 +361,68 @@ fn put_recv(out: &mut Vec<u8>, ev: &[i64], rd: &[i64], any: bool, s: &mut Scratc
     }
     let g = divisor_of(rd.len(), |i| rd[i]);
     let div = Divisor::new(g);
+    let first = zigzag(div.exact(rd.first().copied().unwrap_or(0)));
+    // Receive times far from the event times (a replay stamped now) take
+    // 8 bytes a difference, where the time column of their own takes about
+    // one: that column is written first, and when it is shorter than the
+    // least the difference column can take, the latter is not written.
+    let floor = diff_floor(rd, g, first);
+    let mut alt_done = false;
+    if floor > 16 {
+        recv_times(ev, rd, s);
+        if s.alt.len() < floor {
+            out.extend_from_slice(s.alt);
+            return;
+        }
+        alt_done = true;
+    }
     let at = out.len();
     out.push(RECV_DIFF);
     put_varint(out, g);
-    let first = zigzag(div.exact(rd.first().copied().unwrap_or(0)));
     put_int(out, rd.len(), first, |j| zigzag(div.exact(rd[j + 1])));
     // A time column takes at least 14 bytes (mode, 8-byte first value,
     // divisor, mode, and a 3-byte constant column): it cannot be shorter
     // than a difference column of 14 bytes or less (all-equal differences).
     let diff_len = out.len() - at;
     if (g == 1 || diff_len > 16) && diff_len > 14 {
-        s.alt.clear();
-        s.alt.push(RECV_TIMES);
-        s.col.clear();
-        s.col
-            .extend(ev.iter().zip(rd).map(|(&e, &d)| e.wrapping_add(d)));
-        put_times_in(s.alt, s.col, s.q);
+        if !alt_done {
+            recv_times(ev, rd, s);
+        }
         if s.alt.len() < diff_len {
             out.truncate(at);
             out.extend_from_slice(s.alt);
         }
     }
+}
+
+/// The receive times (`ev + rd`) as a time column, mode byte first, into `s.alt`.
+fn recv_times(ev: &[i64], rd: &[i64], s: &mut Scratch<'_>) {
+    s.alt.clear();
+    s.alt.push(RECV_TIMES);
+    s.col.clear();
+    s.col
+        .extend(ev.iter().zip(rd).map(|(&e, &d)| e.wrapping_add(d)));
+    put_times_in(s.alt, s.col, s.q);
+}
+
+/// A lower bound of the bytes `put_recv` writes for the difference column
+/// of `rd` (divisor `g`, first value `first` as written); 0 when the later
+/// differences are all equal (a constant column: a few bytes).
+///
+/// A packed column is its mode, the first value, the count, a 4-byte
+/// length, and per miniblock a header byte and its values, each at least
+/// as many bytes as the smallest value needs: a fixed width holds the
+/// miniblock's largest value, a varint is no shorter than that value's
+/// bytes. The smallest value written, `zigzag(d / g)` for some difference
+/// `d`, is at least `min |d| / g`.
+fn diff_floor(rd: &[i64], g: u64, first: u64) -> usize {
+    let r = rd.len().saturating_sub(1);
+    if r < 2 || rd[2..].iter().all(|&d| d == rd[1]) {
+        return 0;
+    }
+    let least = rd.iter().map(|d| d.unsigned_abs()).min().unwrap_or(0) / g;
+    let bytes = (64 - least.leading_zeros() as usize).div_ceil(8).max(1);
+    1 + vlen(g) + 1 + vlen(first) + vlen(r as u64) + 4 + r.div_ceil(MB) + r * bytes
 }
 
 /// The scratch buffers `put_recv` borrows (the columns stay borrowed apart).
@@ -646,10 +697,17 @@ fn encode_rows(
 ) -> (i64, i64) {
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     s.runs.clear();
-    let mut runs = 0u32;
-    let mut cur: Option<(u64, u64)> = None;
     let mut any_rd = 0i64;
+    // Runs of the side/kind/flags value, found without a branch per row
+    // (a random side, as in trades, mispredicts half of them): each row
+    // writes its index and value into the next free run entry, kept only
+    // where the value differs from the previous row's.
+    let mut runs = 0usize;
     {
+        let run_at = &mut at_len(&mut s.run_at, n + 1)[..n + 1];
+        let run_val = &mut at_len(&mut s.run_val, n + 1)[..n + 1];
+        // no value is u64::MAX (side | kind << 2 | flags << 8 < 2^24)
+        let mut prev = u64::MAX;
         let ev = &mut at_len(&mut s.ev, n)[..n];
         let rd = &mut at_len(&mut s.rd, n)[..n];
         let [f0, f1, f2, f3] = &mut s.fl;
@@ -669,24 +727,18 @@ fn encode_rows(
             f3[i] = t.fl[3];
             id[i] = t.id;
             let v = t.meta;
-            match &mut cur {
-                Some((cv, len)) if *cv == v => *len += 1,
-                _ => {
-                    if let Some((cv, len)) = cur {
-                        put_varint(&mut s.runs, cv);
-                        put_varint(&mut s.runs, len);
-                        runs += 1;
-                    }
-                    cur = Some((v, 1));
-                }
-            }
+            run_at[runs] = i;
+            run_val[runs] = v;
+            runs += (v != prev) as usize;
+            prev = v;
+        }
+        run_at[runs] = n;
+        for k in 0..runs {
+            put_varint(&mut s.runs, run_val[k]);
+            put_varint(&mut s.runs, (run_at[k + 1] - run_at[k]) as u64);
         }
     }
-    if let Some((cv, len)) = cur {
-        put_varint(&mut s.runs, cv);
-        put_varint(&mut s.runs, len);
-        runs += 1;
-    }
+    let runs = runs as u32;
     let base = out.len();
     s.splits.clear();
     put_times_in(out, &s.ev, &mut s.q);
@@ -839,6 +891,28 @@ mod tests {
                             t.price += dp as f64 * 0.01;
                             t.size = [100.0, 1.5, 0.001, 3e6][k as usize];
                             t.id = t.id.wrapping_add(1);
+                            t
+                        })
+                        .collect()
+                }),
+            // receive times stamped per batch on arrival, near or far from
+            // the event times (a replay of old data), as the daemon stamps
+            (
+                any_tick(),
+                prop_oneof![Just(0i64), -5_000i64..5_000, any_time()],
+                1usize..80,
+                prop_oneof![Just(0i64), Just(25_600i64), 1i64..2_000_000],
+                prop::collection::vec(0i64..4_000, 1..700),
+            )
+                .prop_map(|(base, lag, batch, step, gaps)| {
+                    let mut t = base;
+                    let recv0 = base.ts_event.wrapping_add(lag);
+                    gaps.into_iter()
+                        .enumerate()
+                        .map(|(i, gap)| {
+                            t.ts_event = t.ts_event.wrapping_add(gap);
+                            t.ts_recv = recv0.wrapping_add((i / batch) as i64 * step);
+                            t.id = t.id.wrapping_add(gap as u64 & 3);
                             t
                         })
                         .collect()
