@@ -93,7 +93,7 @@ impl Default for RawIngest {
             tcp_binary: "127.0.0.1:7401".into(),
             ilp_tcp: "127.0.0.1:9009".into(),
             ilp_udp: String::new(),
-            udp_recv_buffer: 8 << 20,
+            udp_recv_buffer: 64 << 20,
             max_datagram: 1500,
             max_frame: 65_536,
             max_connections: 256,
@@ -205,7 +205,7 @@ impl Default for RawStore {
             flush_interval: "100ms".into(),
             segment_bytes: 256 << 20,
             retention_days: 0,
-            queue_capacity: 262_144,
+            queue_capacity: 1 << 20,
             hot_compression: "none".into(),
         }
     }
