@@ -207,18 +207,13 @@ where
                 ctx.write(id, day, &full)?;
             }
             if buffered >= opts.max_buffered {
-                for ((id, day), b) in bufs.drain() {
-                    ctx.write(id, day, &b)?;
-                }
+                flush_in_order(&mut bufs, &mut ctx)?;
                 buffered = 0;
             }
         }
-        let mut rest: Vec<_> = bufs.drain().collect();
-        rest.sort_by_key(|(k, _)| (k.1, k.0));
-        for ((id, day), b) in rest {
-            ctx.write(id, day, &b)?;
-        }
-        let open: Vec<i32> = ctx.days.keys().copied().collect();
+        flush_in_order(&mut bufs, &mut ctx)?;
+        let mut open: Vec<i32> = ctx.days.keys().copied().collect();
+        open.sort_unstable();
         for d in open {
             ctx.finish(d)?;
         }
@@ -262,6 +257,18 @@ struct Ctx<'a> {
     chunk: &'a mut HashMap<i32, u32>,
     report: &'a mut ImportReport,
     seq: &'a mut u64,
+}
+
+/// Writes every buffered (symbol, day) run, by day then symbol: the order
+/// decides which day files stay open and how days split into parts, so a
+/// hash map's order would make the same input store different files.
+fn flush_in_order(bufs: &mut HashMap<(u32, i32), Vec<Tick>>, ctx: &mut Ctx<'_>) -> Result<()> {
+    let mut runs: Vec<_> = bufs.drain().collect();
+    runs.sort_unstable_by_key(|(k, _)| (k.1, k.0));
+    for ((id, day), b) in runs {
+        ctx.write(id, day, &b)?;
+    }
+    Ok(())
 }
 
 impl Ctx<'_> {
