@@ -28,7 +28,7 @@ for log in "$out"/*.log; do
   # before when long (names may contain spaces), optional "thrpt: [lo mid
   # hi]"; a "change:" block compares with the previous run and is skipped.
   awk -v crate="$crate" '
-    /^ *change:/ { skip=2; next }
+    /^ *change:/ { if ($0 !~ /\[/) skip=2; next }
     skip > 0 && (/time:/ || /thrpt:/) { skip--; next }
     /time: *\[/ {
       if ($0 ~ /^ /) name=prev; else { name=$0; sub(/ *time:.*/, "", name) }
