@@ -81,6 +81,25 @@ pub fn run_python(script: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Converts cumulative Prometheus buckets into percentile-distribution rows.
+pub fn bucket_rows(name: &str, b: &[(u64, u64)]) -> String {
+    let total = b.last().map_or(0, |x| x.1);
+    let mut s = String::new();
+    if total == 0 {
+        return s;
+    }
+    for &(le, n) in b {
+        if le == u64::MAX {
+            continue;
+        }
+        let _ = writeln!(s, "{name},{:.6},{le}", 100.0 * n as f64 / total as f64);
+        if n == total {
+            break;
+        }
+    }
+    s
+}
+
 /// Draws `png` from `csv` with `bench/py/plot.py` (`kind`: `percentiles` or `bars`).
 /// A missing matplotlib is reported, not fatal: the numbers are already written.
 pub fn plot(kind: &str, csv: &Path, png: &Path, title: &str) {

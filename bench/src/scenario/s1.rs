@@ -106,25 +106,6 @@ fn udp_floor(rate: u64, dur: Duration) -> anyhow::Result<(load::LoadReport, Hist
     Ok((rep, got.latency, got.ticks))
 }
 
-/// Converts cumulative Prometheus buckets into percentile-distribution rows.
-fn bucket_rows(name: &str, b: &[(u64, u64)]) -> String {
-    let total = b.last().map_or(0, |x| x.1);
-    let mut s = String::new();
-    if total == 0 {
-        return s;
-    }
-    for &(le, n) in b {
-        if le == u64::MAX {
-            continue;
-        }
-        let _ = writeln!(s, "{name},{:.6},{le}", 100.0 * n as f64 / total as f64);
-        if n == total {
-            break;
-        }
-    }
-    s
-}
-
 /// Runs scenario 1.
 pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
     let (rate, dur) = if opts.smoke {
@@ -212,7 +193,7 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             };
             let prom = d.prometheus().unwrap_or_default();
             let buckets = daemon::prometheus_buckets(&prom, "end_to_end");
-            csv.push_str(&bucket_rows("tickd receive → published", &buckets));
+            csv.push_str(&super::bucket_rows("tickd receive → published", &buckets));
             if let Some(lag) = rep.lag_hist.as_ref() {
                 let d = hist::distribution_csv(&[("load generator send lag", lag)]);
                 csv.push_str(d.split_once('\n').map_or("", |x| x.1));
