@@ -22,19 +22,11 @@
 use std::hint::black_box;
 
 use anyhow::{Context, bail};
-use bench::scenario::{s4::spy_week, shared_data};
+use bench::scenario::s4::{TFS, spy_week};
+use bench::scenario::shared_data;
 use bench::synth::{Synth, SynthConfig};
 use mtf::batch::{BatchSpec, Kernel, SortedColumns};
-use mtf::{AggConfig, Aggregator, Bar, CountingSink, Side, Tick, Timeframe};
-
-const TFS: [Timeframe; 6] = [
-    Timeframe::S1,
-    Timeframe::M1,
-    Timeframe::M5,
-    Timeframe::M15,
-    Timeframe::H1,
-    Timeframe::D1,
-];
+use mtf::{AggConfig, Aggregator, Bar, CountingSink, Side, Tick};
 
 fn on_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")

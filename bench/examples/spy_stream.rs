@@ -12,21 +12,7 @@
 //! under callgrind collecting only inside the aggregator:
 //! `valgrind --tool=callgrind --toggle-collect='*update_all*' … spy_stream 1`.
 
-use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::Instant;
-
-use mtf::{AggConfig, Aggregator, CountingSink, Tick, Timeframe};
-
-const CHUNK: usize = 4096;
-
-fn warm(v: &[Tick]) {
-    let mut acc = 0i64;
-    for t in v {
-        acc ^= t.ts_event;
-    }
-    black_box(acc);
-}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -39,31 +25,11 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let ticks = bench::scenario::s4::spy_week(&data)?;
-    let cfg = AggConfig {
-        timeframes: vec![
-            Timeframe::S1,
-            Timeframe::M1,
-            Timeframe::M5,
-            Timeframe::M15,
-            Timeframe::H1,
-            Timeframe::D1,
-        ],
-        ..AggConfig::default()
-    };
     let mut per_tick = Vec::with_capacity(runs);
     let mut bars = 0;
     for _ in 0..runs {
-        let mut agg = Aggregator::new(cfg.clone())?;
-        let mut sink = CountingSink::default();
-        let mut dt = 0.0;
-        for c in ticks.chunks(CHUNK) {
-            warm(c);
-            let t0 = Instant::now();
-            agg.update_all(c, &mut sink);
-            dt += t0.elapsed().as_secs_f64();
-        }
-        agg.flush(&mut sink);
-        bars = black_box(sink).closed;
+        let (dt, closed) = bench::scenario::s4::streaming_in_cache(&ticks)?;
+        bars = closed;
         per_tick.push(dt * 1e9 / ticks.len() as f64);
     }
     per_tick.sort_by(f64::total_cmp);

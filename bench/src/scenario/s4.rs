@@ -28,7 +28,8 @@ use serde_json::json;
 use super::{Opts, median};
 use crate::synth::{Synth, SynthConfig};
 
-const TFS: [Timeframe; 6] = [
+/// The six timeframes of scenario 4 (and of the tickd-only examples).
+pub const TFS: [Timeframe; 6] = [
     Timeframe::S1,
     Timeframe::M1,
     Timeframe::M5,
@@ -95,6 +96,26 @@ fn warm(v: &[Tick]) {
     black_box(acc);
 }
 
+/// tickd streaming with the ticks in cache, as the engine's worker gets
+/// them: [`TFS`], `update_all` per chunk of [`CHUNK`] ticks, each chunk read
+/// once before its timing. Seconds inside `update_all`, and bars closed.
+pub fn streaming_in_cache(ticks: &[Tick]) -> anyhow::Result<(f64, u64)> {
+    let mut agg = Aggregator::new(AggConfig {
+        timeframes: TFS.to_vec(),
+        ..AggConfig::default()
+    })?;
+    let mut sink = CountingSink::default();
+    let mut dt = 0.0;
+    for c in ticks.chunks(CHUNK) {
+        warm(c);
+        let t0 = Instant::now();
+        agg.update_all(c, &mut sink);
+        dt += t0.elapsed().as_secs_f64();
+    }
+    agg.flush(&mut sink);
+    Ok((dt, black_box(sink).closed))
+}
+
 fn tickd(ticks: &[Tick], runs: usize) -> anyhow::Result<Measured> {
     let ts: Vec<i64> = ticks.iter().map(|t| t.ts_event).collect();
     let price: Vec<f64> = ticks.iter().map(|t| t.price).collect();
@@ -126,25 +147,10 @@ fn tickd(ticks: &[Tick], runs: usize) -> anyhow::Result<Measured> {
         st.push(t0.elapsed().as_secs_f64());
         bars_streaming = black_box(sink).closed;
 
-        let mut agg = Aggregator::new(AggConfig {
-            timeframes: TFS.to_vec(),
-            ..AggConfig::default()
-        })?;
-        let mut sink = CountingSink::default();
-        let mut dt = 0.0;
-        for c in ticks.chunks(CHUNK) {
-            warm(c);
-            let t0 = Instant::now();
-            agg.update_all(c, &mut sink);
-            dt += t0.elapsed().as_secs_f64();
-        }
-        agg.flush(&mut sink);
+        let (dt, closed) = streaming_in_cache(ticks)?;
         sc.push(dt);
-        if black_box(sink).closed != bars_streaming {
-            bail!(
-                "streaming from cache built {} bars, from memory {bars_streaming}",
-                sink.closed
-            );
+        if closed != bars_streaming {
+            bail!("streaming from cache built {closed} bars, from memory {bars_streaming}");
         }
 
         // All six timeframes in one pass over the columns: the finest (1s)
