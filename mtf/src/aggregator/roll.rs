@@ -10,7 +10,7 @@ use super::set_due;
 use super::{Aggregator, emit_fills, emit_fold_open};
 use crate::accum::{self, TS_MAX, TS_MIN};
 use crate::event::{BarEvent, BarEventKind, BarSink};
-use crate::held::Held;
+use crate::held::{Held, TfParams, TfState};
 use crate::{Side, SymbolId, Tick, Timeframe};
 
 impl Aggregator {
@@ -161,25 +161,8 @@ impl Aggregator {
         // The old bar leaves the ring (it was the only one), the new one
         // takes the next slot.
         fine.tail_close = old.close;
-        // (No overflow: `start` is the bucket of a valid tick, the width at
-        // most a day, the lateness at most a week.)
-        let end = start + p0.width;
-        // (The symbol id is the slot's index; the end is `bucket_end`'s,
-        // without its overflow test.)
-        let mut bar = accum::empty_bar(i as SymbolId, p0.tf, start, self.flags);
-        bar.end = end;
-        accum::apply(&mut bar, ts, price, size, side);
-        let j = (fine.head + 1) & fine.mask();
-        fine.ring[j] = Held {
-            bar,
-            emitted: false,
-            folded: false,
-        };
-        fine.head = j;
-        fine.back_idx = j;
-        fine.back_start = start;
-        fine.back_end = end;
-        fine.tail_end = end;
+        let bar = start_fine_bar(fine, &p0, i, self.flags, start, ts, price, size, side);
+        let end = bar.end;
         sym.wm = ts;
         sym.live = tick_flags & Tick::FLAG_REPLAY == 0;
         // The old bar's hot-path ticks, and this one.
@@ -309,22 +292,8 @@ impl Aggregator {
             t.set_back_bounds();
         }
         // The new finest bar, as `roll` starts it.
-        // (No overflow: `start <= ts <= TS_MAX`, the width at most a day.)
-        let end = start + p0.width;
-        let mut bar = accum::empty_bar(i as SymbolId, p0.tf, start, c.flags);
-        bar.end = end;
-        accum::apply(&mut bar, ts, price, size, side);
-        let j = (fine.head + 1) & fine.mask();
-        fine.ring[j] = Held {
-            bar,
-            emitted: false,
-            folded: false,
-        };
-        fine.head = j;
-        fine.back_idx = j;
-        fine.back_start = start;
-        fine.back_end = end;
-        fine.tail_end = end;
+        let bar = start_fine_bar(fine, &p0, i, c.flags, start, ts, price, size, side);
+        let end = bar.end;
         sym.wm = ts;
         sym.live = tick_flags & Tick::FLAG_REPLAY == 0;
         sym.applied += h.count + 1;
@@ -357,4 +326,42 @@ impl Aggregator {
         #[cfg(not(test))]
         true
     }
+}
+
+/// The roll's and `roll_far`'s common step: the tick starts the finest
+/// timeframe's bar at `start` in the ring slot after the head, which becomes
+/// the newest bar. Returns the new bar (its `end` set).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn start_fine_bar(
+    fine: &mut TfState,
+    p0: &TfParams,
+    slot: usize,
+    flags: u32,
+    start: i64,
+    ts: i64,
+    price: f64,
+    size: f64,
+    side: Side,
+) -> crate::Bar {
+    // (No overflow: `start <= ts <= TS_MAX` is the bucket of a valid tick,
+    // the width at most a day.)
+    let end = start + p0.width;
+    // (The symbol id is the slot's index; the end is `bucket_end`'s, without
+    // its overflow test.)
+    let mut bar = accum::empty_bar(slot as SymbolId, p0.tf, start, flags);
+    bar.end = end;
+    accum::apply(&mut bar, ts, price, size, side);
+    let j = (fine.head + 1) & fine.mask();
+    fine.ring[j] = Held {
+        bar,
+        emitted: false,
+        folded: false,
+    };
+    fine.head = j;
+    fine.back_idx = j;
+    fine.back_start = start;
+    fine.back_end = end;
+    fine.tail_end = end;
+    bar
 }
