@@ -100,6 +100,27 @@ pub fn bucket_rows(name: &str, b: &[(u64, u64)]) -> String {
     s
 }
 
+/// Writes `csv` beside the results as `scenarioN.csv`, draws
+/// `scenarioN.png` from it ([`plot`]: `kind`, `title`) and returns the
+/// Markdown line that shows the plot.
+pub fn write_plot(
+    opts: &Opts,
+    n: u32,
+    kind: &str,
+    csv: &str,
+    title: &str,
+) -> std::io::Result<String> {
+    let csv_path = out_path(opts, n, "csv");
+    std::fs::create_dir_all(&opts.out_dir)?;
+    std::fs::write(&csv_path, csv)?;
+    let png = out_path(opts, n, "png");
+    plot(kind, &csv_path, &png, title);
+    Ok(format!(
+        "![scenario {n}]({})",
+        png.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
 /// Draws `png` from `csv` with `bench/py/plot.py` (`kind`: `percentiles` or `bars`).
 /// A missing matplotlib is reported, not fatal: the numbers are already written.
 pub fn plot(kind: &str, csv: &Path, png: &Path, title: &str) {

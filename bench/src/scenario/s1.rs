@@ -246,21 +246,14 @@ pub fn run(opts: &Opts, tickd_set: &[String]) -> anyhow::Result<()> {
             });
         }
     }
-    let csv_path = super::out_path(opts, 1, "csv");
-    std::fs::create_dir_all(&opts.out_dir)?;
-    std::fs::write(&csv_path, csv)?;
-    let png = super::out_path(opts, 1, "png");
-    super::plot(
+    let img = super::write_plot(
+        opts,
+        1,
         "percentiles",
-        &csv_path,
-        &png,
+        &csv,
         "Scenario 1: latency percentiles at 1 M ticks/s",
-    );
-    let _ = writeln!(
-        md,
-        "![scenario 1]({})\n",
-        png.file_name().unwrap_or_default().to_string_lossy()
-    );
+    )?;
+    let _ = writeln!(md, "{img}\n");
     super::write_results(opts, 1, &md, &js)?;
     print!("{md}");
     Ok(())

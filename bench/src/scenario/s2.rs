@@ -218,16 +218,13 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
         }
     }
     let _ = write!(md, "\n{per_run}");
-    let csv_path = super::out_path(opts, 2, "csv");
-    std::fs::create_dir_all(&opts.out_dir)?;
-    std::fs::write(&csv_path, csv)?;
-    let png = super::out_path(opts, 2, "png");
-    super::plot(
+    let img = super::write_plot(
+        opts,
+        2,
         "percentiles",
-        &csv_path,
-        &png,
+        &csv,
         "Scenario 2: receive → published at the maximum rates (a backlog is queueing)",
-    );
+    )?;
     let _ = writeln!(
         md,
         "\nHighest UDP rate of the ladder with nothing lost: {}.\n",
@@ -241,8 +238,7 @@ pub fn run(opts: &Opts, set: &[String]) -> anyhow::Result<()> {
         "The plot: the daemon's receive → published histogram (its Prometheus buckets) of the last \
          try of each protocol at its maximum and of UDP at its highest lossless rate; at the \
          maximum rate a tick waits behind the backlog, so these are queueing times, not the \
-         latency at a paced rate (scenario 1).\n\n![scenario 2]({})\n",
-        png.file_name().unwrap_or_default().to_string_lossy()
+         latency at a paced rate (scenario 1).\n\n{img}\n"
     );
     super::write_results(
         opts,

@@ -243,18 +243,15 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         ("one year of stored 1m bars", &hs[1]),
         ("one year of 5m bars rebuilt from ticks", &hs[2]),
     ]);
-    let csv_path = super::out_path(opts, 3, "csv");
-    std::fs::create_dir_all(&opts.out_dir)?;
-    std::fs::write(&csv_path, csv)?;
-    let png = super::out_path(opts, 3, "png");
-    super::plot(
+    let img = super::write_plot(
+        opts,
+        3,
         "percentiles",
-        &csv_path,
-        &png,
+        &csv,
         &format!(
             "Scenario 3: query times over {reps} repetitions (synthetic year, one symbol, warm cache)"
         ),
-    );
+    )?;
     let _ = writeln!(
         md,
         "\nQueries on the synthetic year, one symbol (median of {} runs, warm page cache):\n\n\
@@ -271,11 +268,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         n_5m as f64 / med(2) / 1e6,
     );
     js["queries"] = json!({"day_ticks": [n_day, med(0)], "year_1m_bars": [n_1m, med(1)], "year_5m_rebuilt": [n_5m, med(2)]});
-    let _ = writeln!(
-        md,
-        "![scenario 3]({})\n",
-        png.file_name().unwrap_or_default().to_string_lossy()
-    );
+    let _ = writeln!(md, "{img}\n");
     super::write_results(opts, 3, &md, &js)?;
     print!("{md}");
     Ok(())

@@ -350,21 +350,14 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
          --ignore-rust-version -- --json ../results/scenario4-nautilus.json`). Target: tickd \
          streaming ≥ 20× faster.\n"
     );
-    let csv_path = super::out_path(opts, 4, "csv");
-    std::fs::create_dir_all(&opts.out_dir)?;
-    std::fs::write(&csv_path, csv)?;
-    let png = super::out_path(opts, 4, "png");
-    super::plot(
+    let img = super::write_plot(
+        opts,
+        4,
         "bars",
-        &csv_path,
-        &png,
+        &csv,
         "Scenario 4: 6 timeframes of bars, ns/tick",
-    );
-    let _ = writeln!(
-        md,
-        "![scenario 4]({})",
-        png.file_name().unwrap_or_default().to_string_lossy()
-    );
+    )?;
+    let _ = writeln!(md, "{img}");
     super::write_results(
         opts,
         4,

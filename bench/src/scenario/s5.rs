@@ -193,22 +193,16 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let _ = writeln!(md, "\nPublish → read latency at {pace} records/s:\n");
     let _ = writeln!(md, "{}", Summary::markdown_header());
     md.push_str(&lat_md);
-    let csv_path = super::out_path(opts, 5, "csv");
-    std::fs::create_dir_all(&opts.out_dir)?;
     let refs: Vec<(&str, &Histogram<u64>)> = series.iter().map(|(n, h)| (n.as_str(), h)).collect();
-    std::fs::write(&csv_path, hist::distribution_csv(&refs))?;
-    let png = super::out_path(opts, 5, "png");
-    super::plot(
+    let csv = hist::distribution_csv(&refs);
+    let img = super::write_plot(
+        opts,
+        5,
         "percentiles",
-        &csv_path,
-        &png,
+        &csv,
         "Scenario 5: ring publish → read latency by subscriber count",
-    );
-    let _ = writeln!(
-        md,
-        "\n![scenario 5]({})\n",
-        png.file_name().unwrap_or_default().to_string_lossy()
-    );
+    )?;
+    let _ = writeln!(md, "\n{img}\n");
     super::write_results(
         opts,
         5,
