@@ -549,31 +549,7 @@ where
             && let Some((j, s)) = short(cols, i, hi, end)
         {
             // Every row of i..j is valid.
-            let b = j - 1;
-            let bar = Bar {
-                symbol: spec.symbol,
-                timeframe: tf,
-                start,
-                end,
-                open: cols.price[i],
-                high: s.high,
-                low: s.low,
-                close: cols.price[b],
-                volume: s.volume,
-                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
-                vwap_num: s.vwap_num,
-                buy_volume: s.buy,
-                sell_volume: s.sell,
-                count: s.count,
-                first_ts: t,
-                last_ts: ts[b],
-                revision: 0,
-                flags: spec.flags,
-            };
-            push_bar(out, bar);
-            after.after(&bar);
-            st.bars += 1;
-            st.rows += s.count;
+            emit_run(cols, spec, start, end, i, j - 1, &s, out, after, &mut st);
             last_run = j - i;
             i = j;
             continue;
@@ -592,30 +568,7 @@ where
                 b -= 1;
             }
             let s = reduce(cols, a, b + 1);
-            let bar = Bar {
-                symbol: spec.symbol,
-                timeframe: tf,
-                start,
-                end,
-                open: cols.price[a],
-                high: s.high,
-                low: s.low,
-                close: cols.price[b],
-                volume: s.volume,
-                vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
-                vwap_num: s.vwap_num,
-                buy_volume: s.buy,
-                sell_volume: s.sell,
-                count: s.count,
-                first_ts: ts[a],
-                last_ts: ts[b],
-                revision: 0,
-                flags: spec.flags,
-            };
-            push_bar(out, bar);
-            after.after(&bar);
-            st.bars += 1;
-            st.rows += s.count;
+            emit_run(cols, spec, start, end, a, b, &s, out, after, &mut st);
             st.invalid += run as u64 - s.count;
         } else {
             st.invalid += run as u64;
@@ -623,6 +576,49 @@ where
         i = j;
     }
     st
+}
+
+/// The bar of one bucket `[start, end)` whose first and last valid rows are
+/// `a` and `b` and whose valid rows sum to `s`: appended to `out`, shown to
+/// `after`, counted in `st`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn emit_run<E: AfterBar>(
+    cols: &SortedColumns<'_>,
+    spec: &BatchSpec,
+    start: i64,
+    end: i64,
+    a: usize,
+    b: usize,
+    s: &RunSums,
+    out: &mut Vec<Bar>,
+    after: &mut E,
+    st: &mut BatchStats,
+) {
+    let bar = Bar {
+        symbol: spec.symbol,
+        timeframe: spec.timeframe,
+        start,
+        end,
+        open: cols.price[a],
+        high: s.high,
+        low: s.low,
+        close: cols.price[b],
+        volume: s.volume,
+        vwap: Bar::vwap_of(s.vwap_num, s.volume, cols.price[b]),
+        vwap_num: s.vwap_num,
+        buy_volume: s.buy,
+        sell_volume: s.sell,
+        count: s.count,
+        first_ts: cols.ts[a],
+        last_ts: cols.ts[b],
+        revision: 0,
+        flags: spec.flags,
+    };
+    push_bar(out, bar);
+    after.after(&bar);
+    st.bars += 1;
+    st.rows += s.count;
 }
 
 #[cfg(test)]
