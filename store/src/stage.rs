@@ -107,9 +107,22 @@ impl Stage {
     /// written before this call count after a crash, later ones do not.
     #[inline]
     pub(crate) fn publish(&self, slot: usize, count: u32) {
+        self.publish_all([(slot, count)]);
+    }
+
+    /// [`Stage::publish`] for several slots, behind one fence.
+    #[inline]
+    pub(crate) fn publish_all(&self, counts: impl IntoIterator<Item = (usize, u32)>) {
         // the records are written with non-temporal stores: make them
-        // visible before the count that makes them count
+        // visible before the counts that make them count
         self.map.fence();
+        for (slot, count) in counts {
+            self.store_count(slot, count);
+        }
+    }
+
+    #[inline]
+    fn store_count(&self, slot: usize, count: u32) {
         if let Some(c) = self.map.atomic_u32(self.slot_at(slot) + SL_COUNT) {
             // Release: pairs with nothing in-process; it orders the record bytes
             // before the count for a reader of the page cache after a crash.

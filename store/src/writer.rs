@@ -719,16 +719,15 @@ impl StoreWriter {
 
     /// Stores the stage count of every slot that staged ticks since the last call.
     fn publish_counts(&mut self) {
-        for &slot in &self.unpublished {
-            let s = &mut self.slots[slot as usize];
-            s.unpublished = false;
-            // a slot emptied by a commit has count 0 already; a slot reused
-            // for bars counts its bars itself
-            if s.ticks > 0 {
-                self.stage.publish(slot as usize, s.ticks as u32);
-            }
-        }
-        self.unpublished.clear();
+        let slots = &mut self.slots;
+        self.stage
+            .publish_all(self.unpublished.drain(..).filter_map(|slot| {
+                let s = &mut slots[slot as usize];
+                s.unpublished = false;
+                // a slot emptied by a commit has count 0 already; a slot
+                // reused for bars counts its bars itself
+                (s.ticks > 0).then_some((slot as usize, s.ticks as u32))
+            }));
     }
 
     /// Writes one tick into its slot (not yet counted: see [`StoreWriter::append_ticks`]);
